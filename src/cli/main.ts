@@ -1,0 +1,77 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import type { Command, CliIO } from './command.ts';
+import { IDeviceError } from '../core/errors.ts';
+
+const commandsDir = fileURLToPath(new URL('./commands/', import.meta.url));
+
+function commandNames(): string[] {
+  return readdirSync(commandsDir)
+    .filter((f) => f.endsWith('.ts') && !f.startsWith('_'))
+    .map((f) => f.slice(0, -3))
+    .sort();
+}
+
+async function loadCommand(name: string): Promise<Command | undefined> {
+  if (!/^[a-z][a-z0-9-]*$/.test(name) || !commandNames().includes(name)) return undefined;
+  const mod = (await import(pathToFileURL(join(commandsDir, `${name}.ts`)).href)) as { default: Command };
+  return mod.default;
+}
+
+async function help(io: CliIO): Promise<void> {
+  const lines = ['usage: iosdevice <command> [options]', '', 'commands:'];
+  for (const n of commandNames()) {
+    const c = await loadCommand(n);
+    if (c) lines.push(`  ${c.name.padEnd(12)} ${c.summary}`);
+  }
+  lines.push('', 'Run `iosdevice <command> --help` for the options of one command.');
+  io.stdout.write(lines.join('\n') + '\n');
+}
+
+/** Formats an error for the terminal: `error [CODE]: message`, plus the cause chain. */
+export function formatError(e: unknown): string {
+  if (e instanceof IDeviceError) {
+    let s = `error [${e.code}]: ${e.message}`;
+    let c: unknown = e.cause;
+    for (let depth = 0; c instanceof Error && depth < 3; depth++, c = c.cause) s += `\n  caused by: ${c.message}`;
+    return s;
+  }
+  return `error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+}
+
+/** Entry point: resolves with the exit code. */
+export async function main(argv: string[], io?: Partial<CliIO>): Promise<number> {
+  const ac = new AbortController();
+  const onSig = (): void => ac.abort(new Error('interrupted'));
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  const fullIO: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal, ...io };
+  try {
+    const [name, ...rest] = argv;
+    if (!name || name === 'help' || name === '--help' || name === '-h') {
+      await help(fullIO);
+      return name ? 0 : 1;
+    }
+    if (name === '--version' || name === '-V') {
+      fullIO.stdout.write('iosdevice 0.1.0\n');
+      return 0;
+    }
+    const cmd = await loadCommand(name);
+    if (!cmd) {
+      fullIO.stderr.write(`error [ERR_INVALID_ARG]: unknown command "${name}"; run \`iosdevice help\`\n`);
+      return 2;
+    }
+    if (rest.includes('--help') || rest.includes('-h')) {
+      fullIO.stdout.write(cmd.usage.endsWith('\n') ? cmd.usage : cmd.usage + '\n');
+      return 0;
+    }
+    return await cmd.run(rest, fullIO);
+  } catch (e) {
+    fullIO.stderr.write(formatError(e) + '\n');
+    return e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG' ? 2 : 1;
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
+}
