@@ -1,0 +1,43 @@
+/** Events and the summary of a backup run (also the `--json` output shape). */
+import type { Rejected } from './walk.ts';
+
+export interface FailedFile {
+  remote: string;
+  /** Stable error code (ERR_AFC_*, ERR_PHOTOS_*, ERR_CLOSED…). */
+  code: string;
+  reason: string;
+}
+
+export type BackupEvent =
+  | { type: 'plan'; found: number; selected: number; toCopy: number; toCopyBytes: number }
+  | { type: 'file'; status: 'copied' | 'skipped' | 'failed' | 'would-copy'; remote: string; local?: string; bytes: number; code?: string; reason?: string }
+  | { type: 'progress'; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number }
+  | ({ type: 'rejected' } & Rejected)
+  | { type: 'reconnect'; slot: number }
+  | { type: 'deleted'; remote: string }
+  | { type: 'delete-skipped'; reason: string };
+
+export interface BackupSummary {
+  udid: string;
+  dest: string;
+  dryRun: boolean;
+  /** Regular files found under /DCIM. */
+  found: number;
+  /** Of those, selected by --since/--until/--include/--exclude. */
+  selected: number;
+  copied: number;
+  copiedBytes: number;
+  /** Selected files already backed up (unchanged since). */
+  skipped: number;
+  failed: FailedFile[];
+  /** Items not copied by policy: unsafe names, symlinks, unreadable or vanished items. */
+  rejected: Rejected[];
+  /** Device paths removed by --delete-after-import. */
+  deleted: string[];
+  /** Why --delete-after-import removed nothing, when it did not run. */
+  deleteSkipped?: string;
+  /** --dry-run: what would be copied. */
+  wouldCopy: { remote: string; size: number }[];
+  wouldCopyBytes: number;
+  elapsedMs: number;
+}

@@ -1,0 +1,115 @@
+/**
+ * Where files go under DEST, and which files belong together.
+ *
+ * Layouts:
+ * - 'device' (default): the device folders are kept below DEST without the DCIM level:
+ *   /DCIM/100APPLE/IMG_0001.HEIC → DEST/100APPLE/IMG_0001.HEIC.
+ * - 'date' (--split-by-date): DEST/YYYY/YYYY-MM-DD/IMG_0001.HEIC by capture date (EXIF
+ *   DateTimeOriginal of the group's image, else the birth time in the local time zone).
+ *
+ * Groups: files in the same device folder with the same stem (case-insensitive) travel together,
+ * so a Live Photo (IMG_0001.HEIC + IMG_0001.MOV), its .AAE sidecar and Apple's edited/original
+ * variants (IMG_E0001.HEIC, IMG_O0001.AAE) share one date folder and one clash suffix.
+ */
+
+/** A regular file found on the device. */
+export interface DeviceFile {
+  /** Absolute device path (/DCIM/100APPLE/IMG_0001.HEIC). */
+  remote: string;
+  /** Path components below the walk root (['100APPLE', 'IMG_0001.HEIC']), each checked safe. */
+  rel: string[];
+  /** rel joined with '/', for globs and messages. */
+  relPath: string;
+  /** Bytes. */
+  size: number;
+  mtime: Date;
+  /** Exact device mtime in ns (manifest key part). */
+  mtimeNs: bigint;
+  birthtime: Date;
+}
+
+/** Files that travel together; `members[0]` is the primary (the image whose EXIF date counts). */
+export interface FileGroup {
+  key: string;
+  members: DeviceFile[];
+}
+
+export type Layout = 'device' | 'date';
+
+const IMAGE_RANK: Record<string, number> = { heic: 0, heif: 0, jpg: 1, jpeg: 1, dng: 2, png: 3, tif: 4, tiff: 4, gif: 5, webp: 5 };
+const VIDEO_RANK: Record<string, number> = { mov: 10, mp4: 11, m4v: 11, hevc: 12 };
+
+/** Splits a file name into stem and extension (with its dot; '' when none). */
+export function splitExt(name: string): { stem: string; ext: string } {
+  const i = name.lastIndexOf('.');
+  return i <= 0 ? { stem: name, ext: '' } : { stem: name.slice(0, i), ext: name.slice(i) };
+}
+
+function rank(name: string): number {
+  const e = splitExt(name).ext.slice(1).toLowerCase();
+  return IMAGE_RANK[e] ?? VIDEO_RANK[e] ?? (e === 'aae' ? 30 : 20);
+}
+
+/** True for the formats the EXIF reader understands. */
+export function mayHaveExif(name: string): boolean {
+  return /\.(jpe?g|hei[cf]|avif)$/i.test(name);
+}
+
+/** Group key: device folder + stem, upper case, with Apple's E (edited) / O (original) infix removed. */
+export function groupKeyOf(f: DeviceFile): string {
+  const dir = f.rel.slice(0, -1).join('/');
+  const stem = splitExt(f.rel[f.rel.length - 1]!).stem.toUpperCase().replace(/^IMG_[EO](\d+)$/, 'IMG_$1');
+  return `${dir}/${stem}`;
+}
+
+/** Groups files (order of first appearance; members sorted primary first, then by name). */
+export function groupFiles(files: readonly DeviceFile[]): FileGroup[] {
+  const map = new Map<string, DeviceFile[]>();
+  for (const f of files) {
+    const k = groupKeyOf(f);
+    const list = map.get(k);
+    if (list) list.push(f);
+    else map.set(k, [f]);
+  }
+  return [...map].map(([key, members]) => ({
+    key,
+    members: members.sort((a, b) => rank(a.relPath) - rank(b.relPath) || (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0)),
+  }));
+}
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, '0');
+}
+
+/** Local wall time as "YYYY-MM-DDTHH:MM:SS" (the same shape the EXIF reader returns). */
+export function localDateString(d: Date): string {
+  return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** The birth time, or the mtime when the device reported no birth time. */
+export function fileDate(f: DeviceFile): Date {
+  return f.birthtime.getTime() > 0 ? f.birthtime : f.mtime;
+}
+
+/** Destination folder components (relative to DEST) for a file. */
+export function targetDirParts(layout: Layout, f: DeviceFile, captured: string | undefined): string[] {
+  if (layout === 'device') return f.rel.slice(0, -1);
+  const day = (captured ?? localDateString(fileDate(f))).slice(0, 10);
+  return [day.slice(0, 4), day];
+}
+
+/** `IMG_0001.HEIC` with suffix 2 → `IMG_0001-2.HEIC` (0 = unchanged). */
+export function withSuffix(name: string, n: number): string {
+  if (n === 0) return name;
+  const { stem, ext } = splitExt(name);
+  return `${stem}-${n}${ext}`;
+}
+
+/** The suffix a local name carries relative to the device name (inverse of withSuffix), or undefined. */
+export function suffixOf(deviceName: string, localName: string): number | undefined {
+  if (deviceName === localName) return 0;
+  const { stem, ext } = splitExt(deviceName);
+  if (!localName.startsWith(`${stem}-`) || !localName.endsWith(ext)) return undefined;
+  const mid = localName.slice(stem.length + 1, localName.length - ext.length);
+  return /^[1-9]\d{0,4}$/.test(mid) ? Number(mid) : undefined;
+}
