@@ -19,7 +19,8 @@ export type Classified =
   | { t: 'dict'; v: PlistDict };
 
 /**
- * Classifies one value: integral numbers and bigints are integers, other numbers and {@link PlistReal} are reals.
+ * Classifies one value: bigints and integral numbers in -2^63..2^64-1 are integers; other numbers (fractions, NaN,
+ * ±Infinity, integral values beyond 64 bits) and {@link PlistReal} are reals.
  * @throws PlistError ERR_PLIST_INVALID_VALUE for non-plist values, invalid Dates, integers outside -2^63..2^64-1,
  *   UIDs that are not integers in 0..2^53-1
  */
@@ -30,7 +31,8 @@ export function classify(v: unknown): Classified {
     case 'boolean':
       return { t: 'bool', v };
     case 'number':
-      if (Number.isInteger(v)) return { t: 'int', v: checkInt(BigInt(v)) };
+      // Integral numbers are integers, except those beyond 64 bits (e.g. 1e300), which only a real can hold.
+      if (Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 64) return { t: 'int', v: BigInt(v) };
       return { t: 'real', v };
     case 'bigint':
       return { t: 'int', v: checkInt(v) };
