@@ -1,0 +1,31 @@
+import { IDeviceError } from '../core/errors.ts';
+import { AfcStatus, opcodeName } from './protocol.ts';
+
+const STATUS_NAME: Record<number, string> = Object.fromEntries(Object.entries(AfcStatus).map(([k, v]) => [v, k]));
+
+/**
+ * The device answered a request with a non-zero STATUS. `status` is exactly the wire value (unknown
+ * values are preserved), `opcode` the request's operation and `path` the path it named, if any.
+ *
+ * Codes: `ERR_AFC_<STATUS NAME>` for statuses 1-23 (e.g. ERR_AFC_OBJECT_NOT_FOUND for 8, ERR_AFC_UNKNOWN_ERROR
+ * for 1, which RemovePath returns for a non-empty directory), ERR_AFC_UNRECOGNISED_STATUS for any other value.
+ */
+export class AfcError extends IDeviceError {
+  constructor(
+    readonly status: number,
+    readonly opcode: number,
+    readonly path?: string,
+  ) {
+    const name = STATUS_NAME[status];
+    super(
+      name !== undefined ? `ERR_AFC_${name}` : 'ERR_AFC_UNRECOGNISED_STATUS',
+      `AFC ${opcodeName(opcode)}${path !== undefined ? ` ${JSON.stringify(path)}` : ''} failed with status ${status}${name ? ` (${name})` : ''}`,
+    );
+  }
+}
+
+/** The code AfcError uses for a status value. */
+export function afcErrorCode(status: number): string {
+  const name = STATUS_NAME[status];
+  return name !== undefined ? `ERR_AFC_${name}` : 'ERR_AFC_UNRECOGNISED_STATUS';
+}

@@ -1,0 +1,127 @@
+/**
+ * Host-side helpers of the AFC server: confinement of AFC paths to the served root (lexical `..`
+ * clamping plus realpath checks so symlinks cannot lead outside) and errno → AFC status mapping.
+ */
+import * as fs from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import { AfcStatus } from './protocol.ts';
+
+/** Thrown inside the server to answer with a STATUS; never leaves the module. */
+export class StatusReply extends Error {
+  constructor(readonly status: number) {
+    super(`AFC status ${status}`);
+  }
+}
+
+const ERRNO_STATUS: Record<string, number> = {
+  ENOENT: AfcStatus.OBJECT_NOT_FOUND,
+  ENOTDIR: AfcStatus.OBJECT_NOT_FOUND,
+  ELOOP: AfcStatus.OBJECT_NOT_FOUND,
+  EISDIR: AfcStatus.OBJECT_IS_DIR,
+  EACCES: AfcStatus.PERM_DENIED,
+  EPERM: AfcStatus.PERM_DENIED,
+  EROFS: AfcStatus.PERM_DENIED,
+  EEXIST: AfcStatus.OBJECT_EXISTS,
+  ENOTEMPTY: AfcStatus.UNKNOWN_ERROR, // what the device answers RemovePath on a non-empty directory
+  EBUSY: AfcStatus.OBJECT_BUSY,
+  ENOSPC: AfcStatus.NO_SPACE_LEFT,
+  EDQUOT: AfcStatus.NO_SPACE_LEFT,
+  EAGAIN: AfcStatus.OP_WOULD_BLOCK,
+  EWOULDBLOCK: AfcStatus.OP_WOULD_BLOCK,
+  EIO: AfcStatus.IO_ERROR,
+  EINTR: AfcStatus.OP_INTERRUPTED,
+  EINVAL: AfcStatus.INVALID_ARG,
+  EBADF: AfcStatus.INVALID_ARG,
+  ENAMETOOLONG: AfcStatus.INVALID_ARG,
+  EFBIG: AfcStatus.TOO_MUCH_DATA,
+  EMFILE: AfcStatus.NO_RESOURCES,
+  ENFILE: AfcStatus.NO_RESOURCES,
+  ENOMEM: AfcStatus.NO_RESOURCES,
+};
+
+/** The AFC status for anything thrown while serving a request. */
+export function statusOf(e: unknown): number {
+  if (e instanceof StatusReply) return e.status;
+  const code = (e as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && ERRNO_STATUS[code]) || AfcStatus.UNKNOWN_ERROR;
+}
+
+/** How the last path component is treated. */
+export type Resolve = 'follow' | 'nofollow' | 'create-parents';
+
+/**
+ * Maps AFC paths (absolute or relative, with or without '..') into one host folder. '..' never goes
+ * above the root (like a chroot); every existing ancestor is realpath-checked so a symlink cannot point
+ * out of the root; with 'follow' the final component is resolved too. Escapes answer PERM_DENIED.
+ */
+export class PathJail {
+  readonly #root: string;
+  #rootReal: string | undefined;
+
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  /** The real path of the root. */
+  async rootReal(): Promise<string> {
+    this.#rootReal ??= await fs.realpath(this.#root);
+    return this.#rootReal;
+  }
+
+  /** Lexically normalised AFC path ('/' + components). */
+  static normalise(p: string): string[] {
+    const out: string[] = [];
+    for (const c of p.split('/')) {
+      if (c === '' || c === '.') continue;
+      if (c === '..') out.pop();
+      else out.push(c);
+    }
+    return out;
+  }
+
+  #inside(real: string, root: string): boolean {
+    return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
+  }
+
+  /** Host path for an AFC path. Throws StatusReply(OBJECT_NOT_FOUND / PERM_DENIED) or errno errors. */
+  async resolve(afcPath: string, mode: Resolve): Promise<string> {
+    const root = await this.rootReal();
+    const parts = PathJail.normalise(afcPath);
+    if (parts.length === 0) return root;
+    const lexical = join(root, ...parts);
+    if (mode === 'create-parents') {
+      // Find the deepest existing ancestor, check it, and re-attach the missing components.
+      let existing = lexical;
+      const missing: string[] = [];
+      for (;;) {
+        try {
+          const real = await fs.realpath(existing);
+          if (!this.#inside(real, root)) throw new StatusReply(AfcStatus.PERM_DENIED);
+          return join(real, ...missing.reverse());
+        } catch (e) {
+          if (e instanceof StatusReply) throw e;
+          const st = await fs.lstat(existing).catch(() => undefined);
+          if (st?.isSymbolicLink()) throw new StatusReply(AfcStatus.PERM_DENIED); // dangling link: never create through it
+          if ((e as { code?: string }).code !== 'ENOENT' || existing === root) throw e;
+          missing.push(existing.slice(dirname(existing).length + 1));
+          existing = dirname(existing);
+        }
+      }
+    }
+    const parentReal = await fs.realpath(dirname(lexical));
+    if (!this.#inside(parentReal, root)) throw new StatusReply(AfcStatus.PERM_DENIED);
+    const host = join(parentReal, parts[parts.length - 1]!);
+    if (mode === 'nofollow') return host;
+    try {
+      const real = await fs.realpath(host);
+      if (!this.#inside(real, root)) throw new StatusReply(AfcStatus.PERM_DENIED);
+      return real;
+    } catch (e) {
+      if (e instanceof StatusReply) throw e;
+      const st = await fs.lstat(host).catch(() => undefined);
+      if (st?.isSymbolicLink()) throw new StatusReply(AfcStatus.OBJECT_NOT_FOUND); // dangling or looping link
+      if ((e as { code?: string }).code === 'ENOENT') return host; // does not exist yet (open with O_CREAT)
+      throw e;
+    }
+  }
+}
