@@ -1,0 +1,101 @@
+/**
+ * Incremental framing of usbmuxd messages (both directions): a pull decoder over a {@link ChunkQueue}.
+ * The length is checked (≥ 16, ≤ cap) as soon as the header is complete, before the body is buffered.
+ * `next()` returns one frame at a time, so a caller that stops after a Connect `Result` leaves every
+ * following byte (device data) in the queue for {@link UsbmuxFrameDecoder.drain}.
+ */
+import { ChunkQueue } from '../core/chunk-queue.ts';
+import { ProtocolError, TooLargeError } from '../core/errors.ts';
+import { UsbmuxBadVersionError } from './errors.ts';
+import { DEFAULT_MAX_MESSAGE, HEADER_SIZE, decodeHeader, type UsbmuxHeader } from './protocol.ts';
+
+/** One whole message: header plus its payload (a view when it arrived in one chunk, else a copy). */
+export interface UsbmuxFrame {
+  header: UsbmuxHeader;
+  payload: Buffer;
+  /** Offset of the frame's first byte in the stream (bytes pushed before it). */
+  offset: number;
+}
+
+export interface FrameDecoderOptions {
+  /** Largest accepted message incl. header, bytes (default 16 MiB). */
+  maxLength?: number;
+  /** Reject header versions other than 0/1 at once (client side). The server answers them with Result 6 instead. */
+  strictVersion?: boolean;
+}
+
+/** Pull-style frame decoder. */
+export class UsbmuxFrameDecoder {
+  readonly #q = new ChunkQueue();
+  readonly #max: number;
+  readonly #strict: boolean;
+  #header: UsbmuxHeader | undefined;
+  #consumed = 0;
+
+  constructor(opts: FrameDecoderOptions = {}) {
+    this.#max = opts.maxLength ?? DEFAULT_MAX_MESSAGE;
+    this.#strict = opts.strictVersion ?? true;
+  }
+
+  /** Bytes buffered and not yet returned in a frame. */
+  get buffered(): number {
+    return this.#q.length;
+  }
+
+  /** Bytes consumed as whole frames so far (the offset of the next frame). */
+  get offset(): number {
+    return this.#consumed;
+  }
+
+  /** True when part of a frame is buffered (EOF now would truncate a message). */
+  get midMessage(): boolean {
+    return this.#q.length > 0;
+  }
+
+  /** Adds bytes from the stream (kept as is, not copied). */
+  push(chunk: Buffer): void {
+    this.#q.push(chunk);
+  }
+
+  /**
+   * The next complete frame, or undefined when more bytes are needed.
+   * @throws ProtocolError (ERR_PROTOCOL) when the length field is below 16;
+   *   TooLargeError (ERR_PROTOCOL_TOO_LARGE) when it is above the cap;
+   *   UsbmuxBadVersionError (ERR_USBMUX_BAD_VERSION) for a version other than 0/1 in strict mode.
+   */
+  next(): UsbmuxFrame | undefined {
+    if (!this.#header) {
+      if (this.#q.length < HEADER_SIZE) return undefined;
+      const h = decodeHeader(this.#q.peek(HEADER_SIZE));
+      if (h.length < HEADER_SIZE) throw new ProtocolError('usbmux', `message length ${h.length} is below the 16-byte header`, this.#consumed);
+      if (h.length > this.#max) throw new TooLargeError('usbmux', h.length, this.#max);
+      if (this.#strict && h.version !== 0 && h.version !== 1) throw new UsbmuxBadVersionError(h.version);
+      this.#header = h;
+    }
+    const h = this.#header;
+    if (this.#q.length < h.length) return undefined;
+    this.#q.skip(HEADER_SIZE);
+    const payload = this.#q.take(h.length - HEADER_SIZE);
+    this.#header = undefined;
+    const offset = this.#consumed;
+    this.#consumed += h.length;
+    return { header: h, payload, offset };
+  }
+
+  /**
+   * Call at EOF.
+   * @throws ProtocolError (ERR_PROTOCOL) when a message was cut off (bytes of an incomplete frame are buffered).
+   */
+  end(): void {
+    if (this.#q.length > 0) {
+      const need = this.#header ? this.#header.length : HEADER_SIZE;
+      throw new ProtocolError('usbmux', `stream ended inside a message (${this.#q.length} of ${need} bytes)`, this.#consumed);
+    }
+  }
+
+  /** Removes and returns every byte not yet consumed as a frame (e.g. device data after a Connect Result). */
+  drain(): Buffer[] {
+    this.#header = undefined;
+    return this.#q.drain();
+  }
+}
