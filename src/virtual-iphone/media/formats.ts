@@ -1,0 +1,187 @@
+/**
+ * Byte layouts of the media files the virtual iPhone's camera roll holds (pure, no I/O).
+ *
+ * Each builder returns the file as a list of parts: a Buffer is literal bytes, a number is that many filler
+ * bytes the writer generates itself (streamed, so a 60 MB video is never held in memory). Every builder hits
+ * the requested size exactly when it is at least the format's minimum ({@link minimumSize}); smaller
+ * requests are raised to the minimum.
+ *
+ * - JPEG: a real, decodable baseline JPEG (8×8 grey) with an APP1 Exif segment carrying DateTimeOriginal;
+ *   padding in COM segments (≤ 65533 bytes each) between APP1 and DQT.
+ * - PNG: a real 1×1 PNG with an `eXIf` chunk (same TIFF block as the JPEG) and a private ancillary `prVt` chunk
+ *   as padding (it needs a CRC, so the PNG padding is built in memory: PNGs here are screenshots of ≤ a few MB).
+ * - HEIC: an ISO-BMFF `ftyp` box (major brand `heic`, compatible `mif1`,`heic`) followed by one `mdat` box of
+ *   filler. **Not a decodable image** and it carries **no EXIF** (no `meta`/`iinf`/`iloc`): its capture date is
+ *   only the file's mtime. Good enough for type sniffing and byte-exact copy tests.
+ * - MOV: QuickTime `ftyp` (`qt  `), a `moov` box with an `mvhd` whose creation/modification time is the capture
+ *   date (seconds since 1904-01-01 UTC), then `mdat` filler. Not playable (no tracks).
+ * - AAE: the small XML plist sidecar Photos writes for edits (adjustment format id, version, base64 data).
+ */
+import { crc32, deflateSync } from 'node:zlib';
+import { buildExifTiff, type ExifFields } from './exif-tiff.ts';
+
+/** Literal bytes, or a count of filler bytes the writer generates. */
+export type FilePart = Buffer | number;
+
+/** The media kinds the generator writes. */
+export type MediaKind = 'jpg' | 'png' | 'heic' | 'mov' | 'aae';
+
+function segment(marker: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt16BE(marker, 0);
+  head.writeUInt16BE(payload.length + 2, 2); // the length field counts itself
+  return Buffer.concat([head, payload]);
+}
+
+const MAX_SEGMENT_PAYLOAD = 65533;
+
+/** The JPEG parts after APP1: quantisation, frame, Huffman tables, scan and EOI for an 8×8 flat grey image. */
+function jpegImageTail(): Buffer {
+  const dqt = segment(0xffdb, Buffer.concat([Buffer.from([0x00]), Buffer.alloc(64, 1)])); // table 0, 8-bit, all ones
+  // SOF0: precision 8, height 8, width 8, 1 component (id 1, sampling 1×1, quant table 0)
+  const sof = segment(0xffc0, Buffer.from([8, 0, 8, 0, 8, 1, 1, 0x11, 0]));
+  // DHT: DC table 0 and AC table 0, each one symbol (0x00) with the 1-bit code '0':
+  // DC symbol 0 = difference category 0 (value 0 → level 128 grey); AC symbol 0 = EOB.
+  const bits = Buffer.alloc(16);
+  bits[0] = 1;
+  const dht = segment(0xffc4, Buffer.concat([Buffer.from([0x00]), bits, Buffer.from([0x00]), Buffer.from([0x10]), bits, Buffer.from([0x00])]));
+  // SOS: 1 component, id 1 uses DC 0 / AC 0, spectral 0..63, no approximation
+  const sos = segment(0xffda, Buffer.from([1, 1, 0x00, 0, 63, 0]));
+  // entropy data: DC '0' + EOB '0', padded with 1-bits → 0b00111111
+  return Buffer.concat([dqt, sof, dht, sos, Buffer.from([0x3f, 0xff, 0xd9])]);
+}
+
+/**
+ * A baseline JPEG of exactly `size` bytes (or the minimum) with EXIF from `exif`.
+ */
+export function jpegParts(size: number, exif: ExifFields): FilePart[] {
+  const tiff = buildExifTiff({ width: 8, height: 8, ...exif });
+  const exifHeader = Buffer.from('Exif\0\0', 'latin1');
+  const tail = jpegImageTail();
+  const baseApp1 = 4 + exifHeader.length + tiff.length;
+  const fixed = 2 + baseApp1 + tail.length;
+  let remaining = Math.max(0, size - fixed);
+  // n COM segments of ≤ 65533 payload bytes; remainders below one segment header (1-3 bytes) go into APP1.
+  const n = Math.ceil(remaining / (MAX_SEGMENT_PAYLOAD + 4));
+  let slack = 0;
+  if (remaining - 4 * n < 0) {
+    slack = remaining;
+    remaining = 0;
+  }
+  const parts: FilePart[] = [Buffer.from([0xff, 0xd8])];
+  parts.push(segment(0xffe1, Buffer.concat([exifHeader, tiff, Buffer.alloc(slack)])));
+  if (remaining > 0) {
+    let payload = remaining - 4 * n;
+    for (let i = 0; i < n; i++) {
+      const len = Math.min(MAX_SEGMENT_PAYLOAD, payload); // the last segments may be short (even empty)
+      const head = Buffer.alloc(4);
+      head.writeUInt16BE(0xfffe, 0);
+      head.writeUInt16BE(len + 2, 2);
+      parts.push(head, len);
+      payload -= len;
+    }
+  }
+  parts.push(tail);
+  return parts;
+}
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(data, crc32(head.subarray(4))) >>> 0, 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/** A 1×1 PNG of exactly `size` bytes (or the minimum) with an eXIf chunk; `filler(n)` supplies padding bytes. */
+export function pngParts(size: number, exif: ExifFields, filler: (n: number) => Buffer): FilePart[] {
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(1, 0);
+  ihdr.writeUInt32BE(1, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // colour type RGB
+  const idat = deflateSync(Buffer.from([0, 0x40, 0x80, 0xc0])); // filter 0 + one RGB pixel
+  const head = Buffer.concat([sig, pngChunk('IHDR', ihdr), pngChunk('eXIf', buildExifTiff({ width: 1, height: 1, ...exif })), pngChunk('IDAT', idat)]);
+  const end = pngChunk('IEND', Buffer.alloc(0));
+  const fixed = head.length + end.length;
+  const parts: FilePart[] = [head];
+  if (size - fixed >= 12) parts.push(pngChunk('prVt', filler(size - fixed - 12))); // ancillary, private, safe to copy
+  parts.push(end);
+  return parts;
+}
+
+function box(type: string, payload: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(8 + payload.length, 0);
+  head.write(type, 4, 'latin1');
+  return Buffer.concat([head, payload]);
+}
+
+/** `mdat` box header for `n` payload bytes (64-bit largesize when needed). */
+function mdatHeader(n: number): Buffer {
+  if (8 + n <= 0xffffffff) {
+    const h = Buffer.alloc(8);
+    h.writeUInt32BE(8 + n, 0);
+    h.write('mdat', 4, 'latin1');
+    return h;
+  }
+  const h = Buffer.alloc(16);
+  h.writeUInt32BE(1, 0);
+  h.write('mdat', 4, 'latin1');
+  h.writeBigUInt64BE(BigInt(16 + n), 8);
+  return h;
+}
+
+/** An ISO-BMFF 'heic' container of exactly `size` bytes (or the minimum): ftyp + mdat filler. Not decodable. */
+export function heicParts(size: number): FilePart[] {
+  const ftyp = box('ftyp', Buffer.from('heic\0\0\0\0mif1heic', 'latin1'));
+  const payload = Math.max(0, size - ftyp.length - 8);
+  return [ftyp, mdatHeader(payload), payload];
+}
+
+/** Seconds between 1904-01-01 and 1970-01-01 (QuickTime epoch). */
+const QT_EPOCH_OFFSET = 2082844800;
+
+/** A QuickTime container of exactly `size` bytes (or the minimum): ftyp, moov/mvhd with the capture time, mdat filler. */
+export function movParts(size: number, captureDate: Date): FilePart[] {
+  const ftyp = box('ftyp', Buffer.from('qt  \x20\x05\x03\x00qt  ', 'latin1'));
+  const mvhd = Buffer.alloc(100);
+  const t = Math.floor(captureDate.getTime() / 1000) + QT_EPOCH_OFFSET;
+  mvhd.writeUInt32BE(0, 0); // version 0, flags 0
+  mvhd.writeUInt32BE(t >>> 0, 4); // creation time
+  mvhd.writeUInt32BE(t >>> 0, 8); // modification time
+  mvhd.writeUInt32BE(600, 12); // timescale
+  mvhd.writeUInt32BE(1800, 16); // duration (3 s)
+  mvhd.writeUInt32BE(0x00010000, 20); // rate 1.0
+  mvhd.writeUInt16BE(0x0100, 24); // volume 1.0
+  for (const [i, v] of [0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000].entries()) mvhd.writeUInt32BE(v, 36 + i * 4); // unity matrix
+  mvhd.writeUInt32BE(2, 96); // next track id
+  const moov = box('moov', box('mvhd', mvhd));
+  const payload = Math.max(0, size - ftyp.length - moov.length - 8);
+  return [ftyp, moov, mdatHeader(payload), payload];
+}
+
+/** The XML plist sidecar (.AAE) Photos writes next to an edited photo. */
+export function aaeBytes(captureDate: Date, variant: number): Buffer {
+  const data = Buffer.from(JSON.stringify({ crop: { x: variant % 97, y: variant % 89 }, date: captureDate.toISOString() })).toString('base64');
+  const xml =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n' +
+    '<plist version="1.0">\n<dict>\n' +
+    `\t<key>adjustmentBaseVersion</key>\n\t<integer>0</integer>\n` +
+    `\t<key>adjustmentData</key>\n\t<data>\n\t${data}\n\t</data>\n` +
+    `\t<key>adjustmentEditorBundleID</key>\n\t<string>com.apple.mobileslideshow</string>\n` +
+    `\t<key>adjustmentFormatIdentifier</key>\n\t<string>com.apple.photo</string>\n` +
+    `\t<key>adjustmentFormatVersion</key>\n\t<string>1.4</string>\n` +
+    '</dict>\n</plist>\n';
+  return Buffer.from(xml, 'utf8');
+}
+
+/** Total length of a part list. */
+export function partsLength(parts: readonly FilePart[]): number {
+  let n = 0;
+  for (const p of parts) n += typeof p === 'number' ? p : p.length;
+  return n;
+}
