@@ -284,16 +284,29 @@ export class MuxConnection extends Duplex {
   #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
-    void this.#pumpLoop().finally(() => {
-      this.#pumping = false;
-    });
+    void this.#pumpLoop();
   }
 
   async #pumpLoop(): Promise<void> {
+    try {
+      await this.#pumpSegments();
+    } finally {
+      this.#pumping = false;
+    }
+    // a _write that arrived while the loop was finishing would otherwise wait for the next ACK
+    if (this.#pending && this.#state === 'open' && this.#sendable() > 0) this.#pump();
+  }
+
+  #sendable(): number {
+    const p = this.#pending;
+    if (!p) return 0;
+    return Math.min(this.#peerWindow - seqDiff(this.#sndNext, this.#peerAck), this.#maxSeg, p.chunk.length - p.offset);
+  }
+
+  async #pumpSegments(): Promise<void> {
     while (this.#pending && this.#state === 'open') {
       const p = this.#pending;
-      const inFlight = seqDiff(this.#sndNext, this.#peerAck);
-      const sendable = Math.min(this.#peerWindow - inFlight, this.#maxSeg, p.chunk.length - p.offset);
+      const sendable = this.#sendable();
       if (sendable <= 0) return; // held until an ACK opens the window (#onAck calls #pump)
       const piece = p.chunk.subarray(p.offset, p.offset + sendable);
       const seq = this.#sndNext;
