@@ -1,0 +1,120 @@
+/**
+ * Where pair records live. With a usbmuxd present, records go through the daemon (ReadPairRecord /
+ * SavePairRecord / DeletePairRecord / ReadBUID), never behind its back (protocol.md §4: other tools share
+ * them). Without a daemon (own USB transport) they live in the per-user store (./user-store.ts).
+ */
+import type { CallOpts } from '../core/abort.ts';
+import { IDeviceError } from '../core/errors.ts';
+import { UsbmuxClient, type UsbmuxOpenOptions } from '../usbmux/client.ts';
+import { encodePairRecord, parsePairRecord, type PairRecord } from './pair-record.ts';
+import { defaultUserStoreDir, UserRecordStore } from './user-store.ts';
+
+/** A pair-record store. Every method accepts CallOpts last. */
+export interface PairRecordStore {
+  /** 'usbmuxd' (through the daemon) or 'user' (per-user directory). */
+  readonly kind: 'usbmuxd' | 'user';
+  /** The record for `udid`, or undefined when there is none. @throws ERR_PAIRING_INVALID_RECORD for a stored record we cannot use */
+  read(udid: string, o?: CallOpts): Promise<PairRecord | undefined>;
+  /** Stores (replaces) the record for `udid`. */
+  save(udid: string, record: PairRecord, deviceId?: number, o?: CallOpts): Promise<void>;
+  /** Deletes the record for `udid`; no error when there is none. */
+  delete(udid: string, o?: CallOpts): Promise<void>;
+  /** The SystemBUID to pair with. */
+  systemBuid(o?: CallOpts): Promise<string>;
+}
+
+/** The part of {@link UsbmuxClient} the store uses (lets tests and other transports plug in). */
+export interface UsbmuxRecordClient {
+  readBuid(o?: CallOpts): Promise<string>;
+  readPairRecord(udid: string, o?: CallOpts): Promise<Buffer | undefined>;
+  savePairRecord(udid: string, data: Buffer, deviceId?: number, o?: CallOpts): Promise<void>;
+  deletePairRecord(udid: string, o?: CallOpts): Promise<void>;
+  close(): void;
+}
+
+/** Options of {@link UsbmuxdRecordStore}. */
+export interface UsbmuxdStoreOptions {
+  /** usbmuxd address (`UNIX:/path`, `host:port`); default USBMUXD_SOCKET_ADDRESS, else the platform default. */
+  address?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Opens a client (default: UsbmuxClient.open). */
+  open?: (o: UsbmuxOpenOptions) => Promise<UsbmuxRecordClient>;
+}
+
+/**
+ * Pair records kept by usbmuxd. Each call opens a fresh usbmuxd connection and closes it (usbmuxd serves
+ * record requests on any connection; a connection that did Connect/Listen cannot be reused).
+ * Records are sent as binary plists, as libimobiledevice does (usbmuxd answers XML either way).
+ *
+ * Thrown codes: ERR_USBMUX_UNREACHABLE, ERR_TIMEOUT, ERR_ABORTED, ERR_CLOSED, UsbmuxError codes,
+ * ERR_PAIRING_INVALID_RECORD (read of a record we cannot parse).
+ */
+export class UsbmuxdRecordStore implements PairRecordStore {
+  readonly kind = 'usbmuxd' as const;
+  readonly #opts: UsbmuxdStoreOptions;
+
+  constructor(opts: UsbmuxdStoreOptions = {}) {
+    this.#opts = opts;
+  }
+
+  async #with<T>(o: CallOpts | undefined, fn: (c: UsbmuxRecordClient) => Promise<T>): Promise<T> {
+    const openOpts: UsbmuxOpenOptions = { address: this.#opts.address, env: this.#opts.env, signal: o?.signal, timeoutMs: o?.timeoutMs };
+    const client = await (this.#opts.open ?? ((x: UsbmuxOpenOptions) => UsbmuxClient.open(x)))(openOpts);
+    try {
+      return await fn(client);
+    } finally {
+      client.close();
+    }
+  }
+
+  async read(udid: string, o?: CallOpts): Promise<PairRecord | undefined> {
+    const data = await this.#with(o, (c) => c.readPairRecord(udid, o));
+    return data === undefined ? undefined : parsePairRecord(data);
+  }
+
+  async save(udid: string, record: PairRecord, deviceId?: number, o?: CallOpts): Promise<void> {
+    const data = encodePairRecord(record, 'binary'); // validates first: an invalid record is never sent
+    await this.#with(o, (c) => c.savePairRecord(udid, data, deviceId, o));
+  }
+
+  async delete(udid: string, o?: CallOpts): Promise<void> {
+    await this.#with(o, async (c) => {
+      try {
+        await c.deletePairRecord(udid, o);
+      } catch (e) {
+        // Result 2 (BadDevice): there was no record. Anything else is a real failure.
+        if (!(e instanceof IDeviceError && e.code === 'ERR_USBMUX_BADDEV')) throw e;
+      }
+    });
+  }
+
+  async systemBuid(o?: CallOpts): Promise<string> {
+    return this.#with(o, (c) => c.readBuid(o));
+  }
+}
+
+/** Options of {@link chooseStore}. */
+export interface ChooseStoreOptions extends UsbmuxdStoreOptions {
+  /** Per-user store directory (default {@link defaultUserStoreDir}). */
+  dir?: string;
+  /** How long to wait for usbmuxd to answer ReadBUID, ms (default 1000). */
+  probeTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The usbmuxd store when a daemon answers ReadBUID, else the per-user store.
+ * @throws ERR_ABORTED when the signal fires; never fails because usbmuxd is absent
+ */
+export async function chooseStore(opts: ChooseStoreOptions = {}): Promise<PairRecordStore> {
+  const usbmuxd = new UsbmuxdRecordStore(opts);
+  try {
+    await usbmuxd.systemBuid({ signal: opts.signal, timeoutMs: opts.probeTimeoutMs ?? 1000 });
+    return usbmuxd;
+  } catch (e) {
+    if (opts.signal?.aborted) throw e;
+    return new UserRecordStore(opts.dir ?? defaultUserStoreDir(opts.env));
+  }
+}
+
+export { defaultUserStoreDir, UserRecordStore };
