@@ -170,7 +170,7 @@ export function serveLockdown(stream: Duplex, device: LockdownDevice): LockdownS
       }
       case LockdownRequest.Goodbye:
         reply(req, {});
-        stream.end();
+        stream.end(() => transport.close());
         return;
       default:
         throw fail('InvalidRequest', req);

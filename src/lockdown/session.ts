@@ -283,6 +283,8 @@ export class LockdownTransport {
     if (this.#mode === 'tls' || this.#mode === 'draining') this.#carrier?.push(null);
     const midFrame = this.#mode === 'plain' && this.#decoder.midFrame;
     this.#fail(midFrame ? new ProtocolError('lockdown', 'stream ended in the middle of a frame') : undefined);
+    // Lockdown has no half-close: the peer's EOF ends the connection.
+    this.raw.destroy();
   }
 
   #fail(err: IDeviceError | undefined): void {
