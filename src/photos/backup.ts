@@ -152,7 +152,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
               fail(slots.dead ?? new PhotosAbort());
               continue;
             }
-            for (let attempt = 0; ; attempt++) {
+            for (;;) {
               let partial = 0;
               let conn;
               try {
@@ -178,7 +178,8 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
               } catch (e) {
                 progress.bytesDone -= partial;
                 if (conn && isConnectionError(e)) slots.broken(slot, conn);
-                if (isConnectionError(e) && attempt === 0 && !o.signal?.aborted) continue;
+                // A dropped connection: retry on a fresh one (the run's reconnect budget bounds this).
+                if (isConnectionError(e) && !o.signal?.aborted) continue;
                 fail(e);
                 break;
               }

@@ -29,7 +29,7 @@ export function parseDateArg(s: string, endOfDay = false): Date {
     d = endOfDay
       ? new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), 23, 59, 59, 999)
       : new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-    if (d.getDate() !== Number(m[3])) throw new InvalidArgumentError(`invalid date ${JSON.stringify(s)}`);
+    if (d.getDate() !== Number(m[3]) || d.getMonth() !== Number(m[2]) - 1) throw new InvalidArgumentError(`invalid date ${JSON.stringify(s)}`);
   } else if (/^\d{4}-\d{2}-\d{2}T/.test(s)) d = new Date(s);
   else throw new InvalidArgumentError(`invalid date ${JSON.stringify(s)} (use YYYY-MM-DD or an ISO date-time)`);
   if (Number.isNaN(d.getTime())) throw new InvalidArgumentError(`invalid date ${JSON.stringify(s)}`);

@@ -1,0 +1,258 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstat, mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBackup, type BackupEvent } from '../../../src/photos/backup.ts';
+import { makeSelection } from '../../../src/photos/selection.ts';
+import { MemDevice } from './fake-device.ts';
+import { addLibrary, assertComplete, sha, treeHashes } from './helpers.ts';
+import { makeHeic, makeJpeg, noise } from './media.ts';
+
+async function withDest(fn: (dest: string) => Promise<void>): Promise<void> {
+  const dest = await mkdtemp(join(tmpdir(), 'photos-backup-'));
+  try {
+    await fn(dest);
+  } finally {
+    await rm(dest, { recursive: true, force: true });
+  }
+}
+
+test('backup: every file arrives byte-identical in device folders; the second run copies nothing', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 60);
+    const events: BackupEvent[] = [];
+    const s1 = await runBackup({ dest, device: dev, onEvent: (e) => events.push(e) });
+    assert.equal(s1.failed.length, 0);
+    assert.equal(s1.copied, dev.files().size);
+    assert.equal(s1.copiedBytes, [...dev.files().values()].reduce((a, b) => a + b.length, 0));
+    await assertComplete(dev, dest);
+    assert.ok((await treeHashes(dest)).has('100APPLE/IMG_0002.MOV'));
+    const last = events.filter((e) => e.type === 'progress').at(-1);
+    assert.deepEqual(last && [last.filesDone, last.bytesDone], [s1.copied, s1.copiedBytes]);
+    const s2 = await runBackup({ dest, device: dev });
+    assert.equal(s2.copied, 0);
+    assert.equal(s2.skipped, dev.files().size);
+    await assertComplete(dev, dest);
+  }));
+
+test('backup: new and changed files are copied on a rerun; a changed file never overwrites the old copy', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 10);
+    await runBackup({ dest, device: dev });
+    dev.addFile('/DCIM/100APPLE', 'IMG_0500.JPG', makeJpeg('2020:01:01 00:00:00', 300, 9));
+    const old = dev.files().get('/DCIM/100APPLE/IMG_0010.HEIC')!;
+    dev.addFile('/DCIM/100APPLE', 'IMG_0010.HEIC', makeHeic('2020:01:01 00:00:00', 999, 77), new Date(2024, 1, 1));
+    const s = await runBackup({ dest, device: dev });
+    assert.equal(s.copied, 2);
+    const tree = await treeHashes(dest);
+    assert.equal(tree.get('100APPLE/IMG_0010.HEIC'), sha(old), 'old copy kept');
+    assert.equal(tree.get('100APPLE/IMG_0010-1.HEIC'), sha(dev.files().get('/DCIM/100APPLE/IMG_0010.HEIC')!));
+  }));
+
+test('backup: --dry-run lists what would be copied with the total size and writes nothing', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 12);
+    const target = join(dest, 'new');
+    const s = await runBackup({ dest: target, device: dev, dryRun: true, deleteAfterImport: true });
+    assert.equal(s.wouldCopy.length, dev.files().size);
+    assert.equal(s.wouldCopyBytes, [...dev.files().values()].reduce((a, b) => a + b.length, 0));
+    assert.equal(s.copied, 0);
+    assert.deepEqual(dev.removed, []);
+    await assert.rejects(lstat(target));
+  }));
+
+test('backup: --include/--exclude/--since/--until select files', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    dev.addFile('/DCIM/100APPLE', 'IMG_0001.HEIC', makeHeic(undefined, 10), new Date(2024, 0, 10));
+    dev.addFile('/DCIM/100APPLE', 'IMG_0002.MOV', noise(10, 1), new Date(2024, 0, 10));
+    dev.addFile('/DCIM/100APPLE', 'IMG_0003.HEIC', makeHeic(undefined, 10), new Date(2024, 2, 10));
+    dev.addFile('/DCIM/101APPLE', 'IMG_0004.HEIC', makeHeic(undefined, 10), new Date(2024, 0, 11));
+    const s = await runBackup({ dest, device: dev, selection: makeSelection({ include: ['*.heic'], exclude: ['101APPLE/*'], until: '2024-01-31' }) });
+    assert.deepEqual([...(await treeHashes(dest)).keys()], ['100APPLE/IMG_0001.HEIC']);
+    assert.equal(s.selected, 1);
+  }));
+
+test('backup: --split-by-date places files by EXIF date, Live Photo pairs and sidecars together', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    const birth = new Date(2023, 5, 5, 12);
+    dev.addFile('/DCIM/100APPLE', 'IMG_0001.HEIC', makeHeic('2021:08:15 07:00:00', 100, 1), birth);
+    dev.addFile('/DCIM/100APPLE', 'IMG_0001.MOV', noise(500, 2), birth);
+    dev.addFile('/DCIM/100APPLE', 'IMG_0002.JPG', makeJpeg('2020:12:31 23:59:59', 100, 3), birth);
+    dev.addFile('/DCIM/100APPLE', 'IMG_O0002.AAE', Buffer.from('<plist/>'), birth);
+    dev.addFile('/DCIM/100APPLE', 'IMG_0003.PNG', noise(50, 4), birth);
+    // same name in another folder, same date: a clash that must not overwrite; the pair keeps one suffix
+    dev.addFile('/DCIM/101APPLE', 'IMG_0001.HEIC', makeHeic('2021:08:15 09:00:00', 120, 5), birth);
+    dev.addFile('/DCIM/101APPLE', 'IMG_0001.MOV', noise(400, 6), birth);
+    const s = await runBackup({ dest, device: dev, layout: 'date', connections: 1, filesPerConnection: 1 });
+    assert.equal(s.failed.length, 0);
+    const keys = [...(await treeHashes(dest)).keys()].sort();
+    assert.deepEqual(keys, [
+      '2020/2020-12-31/IMG_0002.JPG', '2020/2020-12-31/IMG_O0002.AAE',
+      '2021/2021-08-15/IMG_0001-1.HEIC', '2021/2021-08-15/IMG_0001-1.MOV',
+      '2021/2021-08-15/IMG_0001.HEIC', '2021/2021-08-15/IMG_0001.MOV',
+      '2023/2023-06-05/IMG_0003.PNG',
+    ]);
+    await assertComplete(dev, dest);
+    // the MOV of a pair whose HEIC was imported earlier still joins it (date from the manifest)
+    dev.addFile('/DCIM/100APPLE', 'IMG_0009.HEIC', makeHeic('2019:04:01 10:00:00', 100, 7), birth);
+    await runBackup({ dest, device: dev, layout: 'date' });
+    dev.addFile('/DCIM/100APPLE', 'IMG_0009.MOV', noise(50, 8), birth);
+    const s2 = await runBackup({ dest, device: dev, layout: 'date' });
+    assert.equal(s2.copied, 1);
+    assert.ok((await treeHashes(dest)).has('2019/2019-04-01/IMG_0009.MOV'));
+  }));
+
+test('backup: a byte-identical file already in place is the same file (no -1 copy)', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    const data = makeJpeg('2020:01:01 00:00:00', 300, 9);
+    dev.addFile('/DCIM/100APPLE', 'IMG_0001.JPG', data);
+    await mkdir(join(dest, '100APPLE'), { recursive: true });
+    await writeFile(join(dest, '100APPLE', 'IMG_0001.JPG'), data);
+    const s = await runBackup({ dest, device: dev });
+    assert.equal(s.copied, 1);
+    assert.deepEqual([...(await treeHashes(dest)).keys()], ['100APPLE/IMG_0001.JPG']);
+  }));
+
+test('backup: --delete-after-import removes exactly the verified files', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 15);
+    const before = dev.files();
+    dev.addFile('/DCIM/100APPLE', '..', Buffer.from('hostile')); // rejected: never imported, never deleted
+    const s = await runBackup({ dest, device: dev, deleteAfterImport: true, selection: makeSelection({ exclude: ['*.png'] }) });
+    assert.equal(s.failed.length, 0);
+    const expected = [...before.keys()].filter((p) => !p.endsWith('.PNG')).sort();
+    assert.deepEqual([...s.deleted].sort(), expected);
+    assert.deepEqual([...dev.removed].sort(), expected);
+    const left = [...dev.files().keys()].sort();
+    assert.deepEqual(left, [...[...before.keys()].filter((p) => p.endsWith('.PNG')), '/DCIM/100APPLE/..'].sort());
+    const tree = await treeHashes(dest);
+    for (const p of expected) assert.equal(tree.get(p.slice('/DCIM/'.length)), sha(before.get(p)!));
+  }));
+
+test('backup: --delete-after-import removes nothing when any copy failed', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 8);
+    dev.addFile('/DCIM/100APPLE', 'IMG_0777.JPG', makeJpeg(undefined, 10), new Date(), { denied: true });
+    const s = await runBackup({ dest, device: dev, deleteAfterImport: true });
+    assert.equal(s.failed.length, 1);
+    assert.equal(s.failed[0]!.code, 'ERR_AFC_PERM_DENIED');
+    assert.deepEqual(dev.removed, []);
+    assert.deepEqual(s.deleted, []);
+    assert.ok(s.deleteSkipped);
+    assert.equal(s.copied, dev.files().size - 1);
+  }));
+
+test('backup: hostile device names and symlinks never write outside DEST and are reported', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'photos-hostile-'));
+  try {
+    const dest = join(root, 'dest');
+    const outside = join(root, 'outside');
+    await mkdir(dest);
+    await mkdir(outside);
+    const dev = new MemDevice();
+    dev.addFile('/DCIM/100APPLE', 'IMG_0001.JPG', makeJpeg(undefined, 10));
+    dev.addFile('/DCIM/100APPLE', '..', Buffer.from('dotdot'));
+    dev.addFile('/DCIM/100APPLE', '../../../outside/x.JPG', Buffer.from('traversal'));
+    dev.addFile('/DCIM/100APPLE', '/etc/passwd', Buffer.from('abs'));
+    dev.addFile('/DCIM/100APPLE', 'nul\0.JPG', Buffer.from('nul'));
+    dev.addFile('/DCIM/..', 'IMG_0002.JPG', Buffer.from('dotdot dir'));
+    dev.addSymlink('/DCIM/100APPLE', 'link.JPG', '/private/var/mobile');
+    dev.addSymlink('/DCIM', '102APPLE', '../../..');
+    // a symlink planted in DEST where a device folder will go
+    await symlink(outside, join(dest, '101APPLE'));
+    dev.addFile('/DCIM/101APPLE', 'IMG_0003.JPG', makeJpeg(undefined, 10));
+    const s = await runBackup({ dest, device: dev });
+    assert.deepEqual(await readdir(outside), []);
+    const reasons = s.rejected.map((r) => `${r.reason}`).sort();
+    assert.deepEqual(reasons, ['symlink', 'symlink', 'unsafe-name', 'unsafe-name', 'unsafe-name', 'unsafe-name', 'unsafe-name']);
+    assert.deepEqual(s.failed.map((f) => [f.remote, f.code]), [['/DCIM/101APPLE/IMG_0003.JPG', 'ERR_PHOTOS_UNSAFE_PATH']]);
+    assert.equal(s.copied, 1);
+    assert.deepEqual([...(await treeHashes(dest)).keys()].sort(), ['100APPLE/IMG_0001.JPG', '101APPLE']);
+    assert.ok((await lstat(join(dest, '101APPLE'))).isSymbolicLink(), 'planted symlink left alone');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('backup: files vanishing mid-walk and unreadable ones are reported, the rest is copied', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 6);
+    dev.addFile('/DCIM/100APPLE', 'IMG_0900.JPG', Buffer.from('gone'));
+    dev.vanishOnList.add('/DCIM/100APPLE/IMG_0900.JPG');
+    dev.mkdir('/DCIM/PRIVATE');
+    const s = await runBackup({ dest, device: dev });
+    assert.deepEqual(s.rejected.map((r) => [r.remote, r.reason]), [['/DCIM/100APPLE/IMG_0900.JPG', 'vanished']]);
+    await assertComplete(dev, dest);
+  }));
+
+test('backup: a second concurrent run on the same DEST is refused (ERR_PHOTOS_BUSY)', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 30);
+    const a = runBackup({ dest, device: dev });
+    await new Promise<void>((r) => setTimeout(r, 0));
+    await assert.rejects(runBackup({ dest, device: dev }), (e: unknown) => (e as { code?: string }).code === 'ERR_PHOTOS_BUSY');
+    await a;
+    await assertComplete(dev, dest);
+  }));
+
+test('backup: connection drops at 24 random byte offsets; each rerun ends complete and identical', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 40);
+    const total = [...dev.files().values()].reduce((a, b) => a + b.length, 0);
+    let seed = 12345;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let round = 0; round < 24; round++) {
+      const runDest = join(dest, `r${round}`);
+      // every connection of the first run drops after a random number of bytes; no reconnects allowed
+      const at = Math.floor(rand() * total * 0.6);
+      dev.dropPlan = Array.from({ length: 4 }, (_, i) => Math.floor(at / (i + 1)));
+      dev.opened = 0;
+      const s1 = await runBackup({ dest: runDest, device: dev, maxReconnects: 0, connections: 2 });
+      assert.ok(s1.failed.length > 0 || s1.copied === dev.files().size, `round ${round}: a drop at ${at} is reported`);
+      for (const f of s1.failed) assert.ok(['ERR_CLOSED', 'ERR_PHOTOS_DISCONNECTED'].includes(f.code), f.code);
+      dev.dropPlan = [];
+      dev.opened = 0;
+      const s2 = await runBackup({ dest: runDest, device: dev });
+      assert.equal(s2.failed.length, 0);
+      assert.equal(s1.copied + s2.copied, dev.files().size, `round ${round}: nothing copied twice`);
+      await assertComplete(dev, runDest);
+      await rm(runDest, { recursive: true, force: true });
+    }
+  }));
+
+test('backup: a drop is survived within one run by reconnecting', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 30);
+    dev.dropPlan = [50_000, 120_000, 30_000];
+    const events: BackupEvent[] = [];
+    const s = await runBackup({ dest, device: dev, onEvent: (e) => events.push(e) });
+    assert.equal(s.failed.length, 0);
+    assert.ok(events.some((e) => e.type === 'reconnect'));
+    await assertComplete(dev, dest);
+  }));
+
+test('backup: stale .part files and a stale lock from a killed run are cleaned up', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 5);
+    await mkdir(join(dest, '.iosdevice', 'parts'), { recursive: true });
+    await writeFile(join(dest, '.iosdevice', 'parts', 'dead.part'), 'partial');
+    await writeFile(join(dest, '.iosdevice', 'lock'), '999999999\n');
+    const s = await runBackup({ dest, device: dev });
+    assert.equal(s.failed.length, 0);
+    await assertComplete(dev, dest);
+    assert.equal((await readFile(join(dest, '.iosdevice', 'manifest.jsonl'), 'utf8')).trim().split('\n').length, dev.files().size);
+  }));
