@@ -102,7 +102,7 @@ test('a custom cap applies to the length prefix', () => {
 test('property: random bytes in random chunks decode or throw an IDeviceError (never RangeError/TypeError)', () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 600 }), fc.integer({ min: 1, max: 50 }), fc.boolean(), (bytes, step, withPrefix) => {
-      let buf = Buffer.from(bytes);
+      let buf: Buffer = Buffer.from(bytes);
       if (withPrefix) buf = frame(Buffer.concat([Buffer.from('<?xml version="1.0"?>'), buf]));
       const d = new LockdownFrameDecoder();
       try {
