@@ -100,7 +100,7 @@ export function encodeNulList(names: readonly string[]): Buffer {
   return Buffer.from(names.map((n) => `${n}\0`).join(''), 'utf8');
 }
 
-/** Splits a NUL-separated list; a missing final NUL is tolerated, empty trailing entries dropped. */
+/** Splits a NUL-separated list (each entry NUL-terminated; a missing final NUL is tolerated). */
 export function parseNulList(buf: Buffer): string[] {
   const out: string[] = [];
   let start = 0;

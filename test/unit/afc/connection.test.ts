@@ -1,0 +1,165 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Duplex } from 'node:stream';
+import { AfcClient } from '../../../src/afc/client.ts';
+import { encodeDataReplyHeader, encodeKeyValues, encodePacket, encodeStatusReply } from '../../../src/afc/codec.ts';
+import { AfcError } from '../../../src/afc/errors.ts';
+import { AfcOpcode } from '../../../src/afc/protocol.ts';
+import { duplexPair } from '../../../src/core/duplex-pair.ts';
+import { ClosedError, IDeviceError, ProtocolError, TooLargeError } from '../../../src/core/errors.ts';
+import { decodeAll, type Packet } from './helpers.ts';
+
+/** A scripted device: collects whole request packets and calls `onRequest` for each. */
+function fakeDevice(onRequest: (p: Packet, dev: Duplex) => void): { client: AfcClient; dev: Duplex; seen: Packet[] } {
+  const [a, dev] = duplexPair();
+  const seen: Packet[] = [];
+  let buf = Buffer.alloc(0);
+  dev.on('data', (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    for (;;) {
+      if (buf.length < 40) return;
+      const entire = Number(buf.readBigUInt64LE(8));
+      if (buf.length < entire) return;
+      const [p] = decodeAll(buf.subarray(0, entire));
+      buf = buf.subarray(entire);
+      seen.push(p!);
+      onRequest(p!, dev);
+    }
+  });
+  return { client: new AfcClient(a), dev, seen };
+}
+
+function hdr(entire: bigint, thisLen: bigint, num: bigint, op: bigint): Buffer {
+  const b = Buffer.alloc(40);
+  b.write('CFA6LPAA', 0, 'latin1');
+  b.writeBigUInt64LE(entire, 8);
+  b.writeBigUInt64LE(thisLen, 16);
+  b.writeBigUInt64LE(num, 24);
+  b.writeBigUInt64LE(op, 32);
+  return b;
+}
+
+const HOSTILE_REPLIES: { name: string; reply: (num: number) => Buffer[]; code: string; cls: typeof IDeviceError }[] = [
+  { name: 'wrong packet_num', reply: (n) => [encodeStatusReply(n + 100, 0)], code: 'ERR_PROTOCOL', cls: ProtocolError },
+  { name: 'this_len < 40', reply: (n) => [hdr(48n, 32n, BigInt(n), 1n)], code: 'ERR_PROTOCOL', cls: ProtocolError },
+  { name: 'entire < this', reply: (n) => [hdr(44n, 48n, BigInt(n), 1n)], code: 'ERR_PROTOCOL', cls: ProtocolError },
+  { name: 'length over the cap', reply: (n) => [hdr(40n + (1n << 30n), 40n, BigInt(n), 2n)], code: 'ERR_PROTOCOL_TOO_LARGE', cls: TooLargeError },
+  { name: 'u64 high word set', reply: (n) => [hdr((1n << 63n) + 48n, 48n, BigInt(n), 1n)], code: 'ERR_PROTOCOL', cls: ProtocolError },
+  { name: 'bad magic', reply: () => [Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n')], code: 'ERR_PROTOCOL', cls: ProtocolError },
+  {
+    name: 'truncated DATA then EOF',
+    reply: (n) => [encodeDataReplyHeader(n, 1000), Buffer.alloc(10)],
+    code: 'ERR_PROTOCOL',
+    cls: ProtocolError,
+  },
+  { name: 'EOF between packets', reply: () => [], code: 'ERR_CLOSED', cls: ClosedError },
+  { name: 'STATUS body shorter than a u64 (this = 44)', reply: (n) => [hdr(44n, 44n, BigInt(n), 1n), Buffer.alloc(4)], code: 'ERR_PROTOCOL', cls: ProtocolError },
+];
+
+for (const h of HOSTILE_REPLIES) {
+  test(`hostile reply: ${h.name} → ${h.code} on the call and on every other pending call`, async () => {
+    const { client } = fakeDevice((p, dev) => {
+      if (p.packetNum !== 0) return; // only the first request gets the hostile answer
+      for (const b of h.reply(p.packetNum)) dev.write(b);
+      if (h.name.includes('EOF')) dev.end();
+    });
+    const isIt = (e: unknown): boolean => e instanceof h.cls && (e as IDeviceError).code === h.code;
+    const first = client.stat('/a');
+    const second = client.readdir('/b');
+    if (h.code === 'ERR_PROTOCOL' && h.name === 'STATUS body shorter than a u64 (this = 44)') {
+      await assert.rejects(first, isIt);
+      client.close();
+      await assert.rejects(second, (e: unknown) => e instanceof ClosedError);
+      return;
+    }
+    await assert.rejects(first, isIt);
+    await assert.rejects(second, isIt);
+    await assert.rejects(client.stat('/c'), isIt); // the connection stays failed
+  });
+}
+
+test('replies are matched by packet_num even out of order; window bounds requests in flight', async () => {
+  const [a, dev] = duplexPair();
+  const client = new AfcClient(a, { maxInFlight: 2 });
+  const got: Packet[] = [];
+  let buf = Buffer.alloc(0);
+  let answered = false;
+  dev.on('data', (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    while (buf.length >= 40 && buf.length >= Number(buf.readBigUInt64LE(8))) {
+      const n = Number(buf.readBigUInt64LE(8));
+      got.push(decodeAll(buf.subarray(0, n))[0]!);
+      buf = buf.subarray(n);
+    }
+    if (got.length === 2 && !answered) {
+      answered = true;
+      // Answer the second first; only then does the third request go out.
+      const kv = encodeKeyValues({ st_size: '2', st_ifmt: 'S_IFREG' });
+      dev.write(Buffer.concat([encodeDataReplyHeader(1, kv.length), kv]));
+      dev.write(encodeStatusReply(0, 8));
+    } else if (got.length === 3) dev.write(encodeStatusReply(2, 0));
+  });
+  const p0 = client.stat('/zero');
+  const p1 = client.stat('/one');
+  const p2 = client.mkdir('/two');
+  assert.equal(client.connection.pendingCount, 3);
+  await assert.rejects(p0, (e: unknown) => e instanceof AfcError && e.code === 'ERR_AFC_OBJECT_NOT_FOUND' && e.path === '/zero');
+  assert.equal((await p1).size, 2);
+  await p2;
+  assert.deepEqual(got.map((p) => [p.packetNum, p.operation]), [
+    [0, AfcOpcode.GetFileInfo],
+    [1, AfcOpcode.GetFileInfo],
+    [2, AfcOpcode.MakeDir],
+  ]);
+  client.close();
+});
+
+test('placement-agnostic replies: STATUS in the data area, DATA in the header payload', async () => {
+  const { client } = fakeDevice((p, dev) => {
+    if (p.operation === AfcOpcode.MakeDir) {
+      const st = Buffer.alloc(8);
+      st.writeBigUInt64LE(16n);
+      dev.write(Buffer.concat([hdr(48n, 40n, BigInt(p.packetNum), 1n), st])); // status after the header
+    } else {
+      const body = Buffer.from('.\0..\0x\0');
+      dev.write(Buffer.concat([hdr(40n + BigInt(body.length), 40n + BigInt(body.length), BigInt(p.packetNum), 2n), body]));
+    }
+  });
+  await assert.rejects(client.mkdir('/m'), (e: unknown) => e instanceof AfcError && e.status === 16);
+  assert.deepEqual(await client.readdir('/'), ['x']);
+  client.close();
+});
+
+test('an unexpected reply operation is ERR_PROTOCOL; an unknown status keeps its value', async () => {
+  const { client } = fakeDevice((p, dev) => {
+    if (p.operation === AfcOpcode.MakeDir) dev.write(encodePacket(p.packetNum, AfcOpcode.FileRefTellResult, { u64: [1] })[0]!);
+    else dev.write(encodeStatusReply(p.packetNum, 99));
+  });
+  await assert.rejects(client.mkdir('/m'), (e: unknown) => e instanceof ProtocolError);
+  await assert.rejects(client.remove('/r'), (e: unknown) => e instanceof AfcError && e.code === 'ERR_AFC_UNRECOGNISED_STATUS' && e.status === 99);
+  client.close();
+});
+
+test('timeout and abort reject the call; the late reply is discarded and the connection keeps working', async () => {
+  const pending: Packet[] = [];
+  const { client, dev } = fakeDevice((p) => pending.push(p));
+  const ac = new AbortController();
+  const slow = client.mkdir('/slow', { timeoutMs: 5 });
+  const aborted = client.mkdir('/aborted', { signal: ac.signal });
+  ac.abort();
+  await assert.rejects(aborted, (e: unknown) => (e as IDeviceError).code === 'ERR_ABORTED');
+  await assert.rejects(slow, (e: unknown) => (e as IDeviceError).code === 'ERR_TIMEOUT');
+  const ok = client.mkdir('/ok');
+  await new Promise<void>((res) => setImmediate(res));
+  for (const p of pending) dev.write(encodeStatusReply(p.packetNum, 0));
+  await ok;
+  client.close();
+});
+
+test('invalid arguments are rejected locally with ERR_INVALID_ARG', async () => {
+  const { client, seen } = fakeDevice(() => undefined);
+  await assert.rejects(client.stat('a\0b'), (e: unknown) => (e as IDeviceError).code === 'ERR_INVALID_ARG');
+  await assert.rejects(client.open('/x', 'rw+'), (e: unknown) => (e as IDeviceError).code === 'ERR_INVALID_ARG');
+  assert.equal(seen.length, 0);
+  client.close();
+});
