@@ -124,7 +124,7 @@ test('NUL lists and key/value bodies: trailing NUL optional, __proto__ is plain 
   assert.throws(() => parseKeyValues(Buffer.from('k\0')), (e: unknown) => e instanceof ProtocolError && e.code === 'ERR_PROTOCOL');
 });
 
-const HOSTILE: { name: string; bytes: Buffer; code: string; cls: typeof IDeviceError }[] = [
+const HOSTILE: { name: string; bytes: Buffer; code: string; cls: new (...args: never[]) => IDeviceError }[] = [
   { name: 'bad magic', bytes: header(40n, 40n, 0n, 1n, 'CFA6LPAB'), code: 'ERR_PROTOCOL', cls: ProtocolError },
   { name: 'this_length < 40', bytes: header(40n, 39n, 0n, 1n), code: 'ERR_PROTOCOL', cls: ProtocolError },
   { name: 'entire_length < this_length', bytes: header(47n, 48n, 0n, 1n), code: 'ERR_PROTOCOL', cls: ProtocolError },

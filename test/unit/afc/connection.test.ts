@@ -39,7 +39,7 @@ function hdr(entire: bigint, thisLen: bigint, num: bigint, op: bigint): Buffer {
   return b;
 }
 
-const HOSTILE_REPLIES: { name: string; reply: (num: number) => Buffer[]; code: string; cls: typeof IDeviceError }[] = [
+const HOSTILE_REPLIES: { name: string; reply: (num: number) => Buffer[]; code: string; cls: new (...args: never[]) => IDeviceError }[] = [
   { name: 'wrong packet_num', reply: (n) => [encodeStatusReply(n + 100, 0)], code: 'ERR_PROTOCOL', cls: ProtocolError },
   { name: 'this_len < 40', reply: (n) => [hdr(48n, 32n, BigInt(n), 1n)], code: 'ERR_PROTOCOL', cls: ProtocolError },
   { name: 'entire < this', reply: (n) => [hdr(44n, 48n, BigInt(n), 1n)], code: 'ERR_PROTOCOL', cls: ProtocolError },
