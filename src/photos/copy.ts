@@ -33,7 +33,7 @@ export async function receive(conn: PhotoAfc, f: DeviceFile, partsDir: string, o
   const part = join(partsDir, `${randomUUID()}.part`);
   const fh = await openExclusive(part);
   let ok = false;
-  const rs = conn.createReadStream(f.remote);
+  const rs = conn.createReadStream(f.remote, { size: f.size });
   const onAbort = (): void => void rs.destroy(new AbortError(`reading ${f.remote}`, signal?.reason));
   signal?.addEventListener('abort', onAbort, { once: true });
   try {

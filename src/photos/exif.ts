@@ -1,6 +1,6 @@
 /**
  * A small EXIF reader: the capture date (DateTimeOriginal, else DateTimeDigitized, else IFD0
- * DateTime) of a JPEG (APP1 "Exif") or a HEIC/HEIF/AVIF (ISO-BMFF 'meta' → 'iinf' item of type
+ * DateTime) of a JPEG (APP1 "Exif"), a PNG ('eXIf' chunk) or a HEIC/HEIF/AVIF (ISO-BMFF 'meta' → 'iinf' item of type
  * 'Exif' → 'iloc' extents, construction method 0 = file offset or 1 = 'idat'). It reads only what
  * it needs through a random-access reader: the first 128 KiB of a JPEG, the top-level box headers
  * and the 'meta' box (≤ 4 MiB) plus the Exif item (≤ 1 MiB) of a HEIC.
@@ -278,8 +278,31 @@ function findLocation(v: View, iloc: Box, want: number): { method: number; base:
   return undefined;
 }
 
+const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const MAX_PNG_CHUNKS = 64;
+
+/** Capture date from a PNG 'eXIf' chunk (searched among the first chunks, before IDAT), or undefined. */
+export async function dateFromPng(read: RandomReader, fileSize: number): Promise<string | undefined> {
+  let off = 8;
+  for (let i = 0; i < MAX_PNG_CHUNKS && off + 12 <= fileSize; i++) {
+    const h = new View(await read(off, 8));
+    const len = h.u32(0);
+    const type = h.str(4, 4);
+    if (type === 'IDAT' || type === 'IEND') return undefined;
+    if (len > fileSize - off - 12) throw bad(`PNG chunk ${JSON.stringify(type)} overruns the file`, off);
+    if (type === 'eXIf') {
+      if (len > MAX_EXIF_ITEM) throw bad(`eXIf chunk of ${len} bytes`, off);
+      let tiff = await read(off + 8, len);
+      if (tiff.toString('latin1', 0, 6) === 'Exif\0\0') tiff = tiff.subarray(6);
+      return dateFromTiff(tiff);
+    }
+    off += 12 + len;
+  }
+  return undefined;
+}
+
 /**
- * Capture date (local wall time "YYYY-MM-DDTHH:MM:SS") of a JPEG or HEIF file, or undefined when it
+ * Capture date (local wall time "YYYY-MM-DDTHH:MM:SS") of a JPEG, PNG or HEIF file, or undefined when it
  * has none or does not parse (EXIF is best effort: the caller falls back to the birth time).
  */
 export async function readCaptureDate(read: RandomReader, fileSize: number): Promise<string | undefined> {
@@ -287,6 +310,7 @@ export async function readCaptureDate(read: RandomReader, fileSize: number): Pro
     const head = await read(0, Math.min(fileSize, 16));
     if (head.length >= 2 && head[0] === 0xff && head[1] === 0xd8) return dateFromJpeg(await read(0, Math.min(fileSize, JPEG_HEAD)));
     if (head.length >= 8 && head.toString('latin1', 4, 8) === 'ftyp') return await dateFromHeif(read, fileSize);
+    if (head.length >= 8 && head.subarray(0, 8).equals(PNG_SIG)) return await dateFromPng(read, fileSize);
     return undefined;
   } catch (e) {
     if (e instanceof ProtocolError) return undefined;

@@ -52,7 +52,7 @@ function rank(name: string): number {
 
 /** True for the formats the EXIF reader understands. */
 export function mayHaveExif(name: string): boolean {
-  return /\.(jpe?g|hei[cf]|avif)$/i.test(name);
+  return /\.(jpe?g|hei[cf]|avif|png)$/i.test(name);
 }
 
 /** Group key: device folder + stem, upper case, with Apple's E (edited) / O (original) infix removed. */
@@ -86,9 +86,15 @@ export function localDateString(d: Date): string {
   return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-/** The birth time, or the mtime when the device reported no birth time. */
+/**
+ * The file's date when EXIF has none: its birth time, or its mtime when that is earlier or no birth
+ * time was reported (a file copied onto the device keeps its original mtime but gets a new birth time).
+ */
 export function fileDate(f: DeviceFile): Date {
-  return f.birthtime.getTime() > 0 ? f.birthtime : f.mtime;
+  const b = f.birthtime.getTime();
+  const m = f.mtime.getTime();
+  if (!(b > 0)) return f.mtime;
+  return m > 0 && m < b ? f.mtime : f.birthtime;
 }
 
 /** Destination folder components (relative to DEST) for a file. */

@@ -23,7 +23,8 @@ export interface PhotoFileInfo {
 export interface PhotoAfc {
   stat(path: string, o?: CallOpts): Promise<PhotoFileInfo>;
   readdir(path: string, o?: CallOpts): Promise<string[]>;
-  createReadStream(path: string): Readable;
+  /** `size` (from stat) lets the reader pipeline its final EOF read. */
+  createReadStream(path: string, opts?: { size?: number }): Readable;
   remove(path: string, o?: CallOpts): Promise<void>;
   close(): void;
 }
