@@ -109,20 +109,13 @@ export class AfcWriteStream extends Writable {
 
   /** Calls cb once fewer than `limit` WRITEs are in flight (or with the first error). */
   #whenBelow(limit: number, cb: (err?: Error | null) => void): void {
-    const check = (): boolean => {
-      if (this.#error) {
-        cb(this.#error);
-        return true;
-      }
-      if (this.#inFlight < limit) {
-        cb();
-        return true;
-      }
-      return false;
-    };
-    if (check()) return;
+    const ready = (): boolean => this.#error !== undefined || this.#inFlight < limit;
+    const call = (): void => (this.#error ? cb(this.#error) : cb());
+    if (ready()) return call();
     this.#waiter = () => {
-      if (check()) this.#waiter = undefined;
+      if (!ready()) return;
+      this.#waiter = undefined; // cleared before cb: cb may run _write, which can set a new waiter
+      call();
     };
   }
 
