@@ -1,4 +1,4 @@
-import { IDeviceError } from '../core/errors.ts';
+import { IDeviceError, InvalidArgumentError } from '../core/errors.ts';
 
 /**
  * Stable codes of {@link PlistError}:
@@ -37,13 +37,15 @@ export interface PlistParseOptions {
   maxBytes?: number;
   /** Maximum number of decoded values (default 1,000,000). */
   maxObjects?: number;
-  /** Maximum container nesting depth (default 512). */
+  /** Maximum container nesting depth (default 512; at most 1000, which keeps the recursive decoders off the stack limit). */
   maxDepth?: number;
 }
 
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_OBJECTS = 1_000_000;
 export const DEFAULT_MAX_DEPTH = 512;
+/** Hard ceiling for maxDepth: the decoders recurse once per level and must never hit V8's stack limit. */
+export const MAX_DEPTH_LIMIT = 1000;
 
 export interface ResolvedLimits {
   maxBytes: number;
@@ -51,12 +53,21 @@ export interface ResolvedLimits {
   maxDepth: number;
 }
 
+/**
+ * Fills in the defaults and checks the caller's limits.
+ * @throws InvalidArgumentError ERR_INVALID_ARG when a limit is not a non-negative integer, or maxDepth > 1000
+ */
 export function resolveLimits(o?: PlistParseOptions): ResolvedLimits {
-  return {
+  const r = {
     maxBytes: o?.maxBytes ?? DEFAULT_MAX_BYTES,
     maxObjects: o?.maxObjects ?? DEFAULT_MAX_OBJECTS,
     maxDepth: o?.maxDepth ?? DEFAULT_MAX_DEPTH,
   };
+  for (const [k, v] of Object.entries(r)) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`plist: ${k} must be a non-negative integer, got ${String(v)}`);
+  }
+  if (r.maxDepth > MAX_DEPTH_LIMIT) throw new InvalidArgumentError(`plist: maxDepth ${r.maxDepth} exceeds ${MAX_DEPTH_LIMIT}`);
+  return r;
 }
 
 /** Seconds between the Unix epoch and the Core Foundation epoch (2001-01-01T00:00:00Z). */

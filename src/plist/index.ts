@@ -2,13 +2,14 @@
  * Property lists: XML and binary (`bplist00`) codecs over the {@link PlistValue} model (./types.ts).
  * Pure functions, no I/O. Errors are {@link PlistError} with the codes listed in ./errors.ts.
  */
+import { InvalidArgumentError } from '../core/errors.ts';
 import { type PlistValue } from './types.ts';
 import { PlistError, type PlistParseOptions, resolveLimits } from './errors.ts';
 import { decodeXmlPlist } from './xml-decode.ts';
 import { decodeBinaryPlist } from './binary-decode.ts';
 
 export * from './types.ts';
-export { PlistError, type PlistErrorCode, type PlistParseOptions, DEFAULT_MAX_BYTES, DEFAULT_MAX_OBJECTS, DEFAULT_MAX_DEPTH } from './errors.ts';
+export { PlistError, type PlistErrorCode, type PlistParseOptions, DEFAULT_MAX_BYTES, DEFAULT_MAX_OBJECTS, DEFAULT_MAX_DEPTH, MAX_DEPTH_LIMIT } from './errors.ts';
 export { encodeXmlPlist } from './xml-encode.ts';
 export { encodeBinaryPlist } from './binary-encode.ts';
 
@@ -29,11 +30,13 @@ export function detectPlistFormat(buf: Buffer): 'xml' | 'binary' | undefined {
 
 /**
  * Parses an XML or binary plist (auto-detected, see {@link detectPlistFormat}).
- * Defaults: maxBytes 64 MiB (input and total decoded data), maxObjects 1,000,000 values, maxDepth 512.
+ * Defaults: maxBytes 64 MiB (input and total decoded data), maxObjects 1,000,000 values, maxDepth 512 (≤ 1000).
  * @throws PlistError ERR_PLIST_FORMAT (neither format), ERR_PLIST_SYNTAX, ERR_PLIST_TOO_LARGE, ERR_PLIST_CYCLE,
- *   ERR_PLIST_UNSUPPORTED (see ./errors.ts)
+ *   ERR_PLIST_UNSUPPORTED (see ./errors.ts); InvalidArgumentError ERR_INVALID_ARG for a non-Buffer or bad limits
  */
 export function parsePlist(buf: Buffer, opts?: PlistParseOptions): PlistValue {
+  if (!(buf instanceof Uint8Array)) throw new InvalidArgumentError('plist: parsePlist expects a Buffer');
+  if (!Buffer.isBuffer(buf)) buf = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const limits = resolveLimits(opts);
   if (buf.length > limits.maxBytes) throw new PlistError('ERR_PLIST_TOO_LARGE', `input of ${buf.length} bytes exceeds ${limits.maxBytes}`);
   const fmt = detectPlistFormat(buf);
