@@ -34,9 +34,9 @@ export function detectPlistFormat(buf: Buffer): 'xml' | 'binary' | undefined {
  * @throws PlistError ERR_PLIST_FORMAT (neither format), ERR_PLIST_SYNTAX, ERR_PLIST_TOO_LARGE, ERR_PLIST_CYCLE,
  *   ERR_PLIST_UNSUPPORTED (see ./errors.ts); InvalidArgumentError ERR_INVALID_ARG for a non-Buffer or bad limits
  */
-export function parsePlist(buf: Buffer, opts?: PlistParseOptions): PlistValue {
-  if (!(buf instanceof Uint8Array)) throw new InvalidArgumentError('plist: parsePlist expects a Buffer');
-  if (!Buffer.isBuffer(buf)) buf = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+export function parsePlist(input: Buffer | Uint8Array, opts?: PlistParseOptions): PlistValue {
+  if (!(input instanceof Uint8Array)) throw new InvalidArgumentError('plist: parsePlist expects a Buffer');
+  const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const limits = resolveLimits(opts);
   if (buf.length > limits.maxBytes) throw new PlistError('ERR_PLIST_TOO_LARGE', `input of ${buf.length} bytes exceeds ${limits.maxBytes}`);
   const fmt = detectPlistFormat(buf);
