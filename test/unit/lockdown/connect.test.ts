@@ -171,12 +171,13 @@ test('autoPair false without a record → ERR_DEVICE_NOT_PAIRED; session false s
 });
 
 test('connectService: StartService → new connection → TLS when EnableServiceSSL', async () => {
-  let served: VirtualLockdownDevice | undefined;
+  const holder: { device?: VirtualLockdownDevice } = {};
   const r = rig(
     { startService: (name) => (name === 'com.example.echo' ? { port: 5000, enableServiceSSL: true } : name === 'com.example.plain' ? { port: 5001, enableServiceSSL: false } : undefined) },
     {
       5000: (s) => {
-        const host = served!.trustedHost(served!.trustedHostIds()[0]!)!;
+        const d = holder.device!;
+        const host = d.trustedHost(d.trustedHostIds()[0]!)!;
         const key = testKeys().device.export({ type: 'pkcs8', format: 'pem' });
         const t = new tls.TLSSocket(s, { isServer: true, cert: host.deviceCertificate, key, requestCert: true, rejectUnauthorized: false });
         t.on('data', (d: Buffer) => t.write(Buffer.concat([Buffer.from('echo:'), d])));
@@ -185,7 +186,7 @@ test('connectService: StartService → new connection → TLS when EnableService
       5001: (s) => s.on('data', (d: Buffer) => s.write(d)),
     },
   );
-  served = r.device;
+  holder.device = r.device;
   try {
     const sock = await connectService(r.provider, 'com.example.echo', fast);
     assert.ok(sock instanceof tls.TLSSocket);
