@@ -188,10 +188,11 @@ export class UsbmuxClient {
   /**
    * Subscribes to device events. The first events are one `attached` per present device. Leaving the
    * loop (break/return/throw) closes the connection. The client is consumed.
-   * `o.timeoutMs` bounds the wait for the Listen Result; `o.signal` also ends the iteration (ERR_ABORTED).
+   * `o.timeoutMs` bounds the wait for the Listen Result; `o.signal` also ends the iteration (ERR_ABORTED);
+   * `o.onReady` runs when the daemon accepted the Listen (Result 0). The request is sent at once.
    * @throws (from iteration) UsbmuxError for a non-zero Result, ERR_CLOSED when the daemon goes away.
    */
-  listen(o?: CallOpts): AsyncIterable<DeviceEvent> {
+  listen(o?: CallOpts & { onReady?: () => void }): AsyncIterable<DeviceEvent> {
     this.#consume('listen');
     const feed = new ListenFeed(o?.signal);
     this.#feed = feed;
@@ -208,6 +209,7 @@ export class UsbmuxClient {
         r = await this.#send(tag, [encodeBinaryListen(tag)]);
       }
       this.#expectOk(r!, 'Listen');
+      o?.onReady?.();
     };
     const started = withCallOpts('usbmux Listen', start(), o);
     started.catch((e: unknown) => feed.fail(asIDeviceError(e)));
