@@ -4,6 +4,7 @@
  * in lines whose width shrinks with the depth (76 − 8·depth characters) on their own indented lines.
  */
 import { type PlistValue } from './types.ts';
+import { PlistError } from './errors.ts';
 import { classify, PathGuard } from './value-kind.ts';
 
 const HEADER =
@@ -14,7 +15,8 @@ const HEADER =
 /**
  * Encodes a value as an XML plist (UTF-8). Dict entries whose value is `undefined` are left out.
  * Dates are written as `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` only when the milliseconds are non-zero.
- * @throws PlistError ERR_PLIST_INVALID_VALUE (not a plist value, cyclic, integer out of range), ERR_PLIST_TOO_LARGE (nesting > 512)
+ * @throws PlistError ERR_PLIST_INVALID_VALUE (not a plist value, cyclic, integer out of range, a Date outside years
+ *   0000..9999, which ISO 8601 cannot write), ERR_PLIST_TOO_LARGE (nesting > 512)
  */
 export function encodeXmlPlist(v: PlistValue): Buffer {
   const out: string[] = [HEADER];
@@ -36,7 +38,9 @@ function formatReal(n: number): string {
 }
 
 function formatDate(d: Date): string {
-  const iso = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ (or ±YYYYYY-… outside 0..9999)
+  const year = d.getUTCFullYear();
+  if (year < 0 || year > 9999) throw new PlistError('ERR_PLIST_INVALID_VALUE', `XML plists hold dates in years 0000..9999, got ${year}`);
+  const iso = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
   return d.getUTCMilliseconds() === 0 ? iso.replace(/\.\d{3}Z$/, 'Z') : iso;
 }
 

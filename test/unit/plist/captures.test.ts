@@ -178,3 +178,13 @@ test('captures: SteveTrewick usbmux and lockdown plists (2024–25 macOS)', { sk
   const list = parsePlist(usbmuxBody(read(dir, 'listdevices_response.bin'))) as { DeviceList: { DeviceID: number }[] };
   assert.equal(list.DeviceList[0]!.DeviceID, 38);
 });
+
+test('captures: appium and SteveTrewick XML plists (incl. the device <real>) re-encode byte-identically', { skip }, () => {
+  const lockdown = ['appium-ios-device/lockdowngettimemessage.bin', 'appium-ios-device/lockdowngetvaluemessage.bin', 'appium-ios-device/lockdownquerytypemessage.bin', 'SteveTrewick-USBmuxd/lockdown_getvalue_devicename_response.bin'];
+  const usbmux = ['appium-ios-device/usbmuxlistdevicemessage.bin', 'appium-ios-device/usbmuxreadpairmessage.bin', 'SteveTrewick-USBmuxd/listdevices_response.bin', 'SteveTrewick-USBmuxd/attached_notification.bin', 'SteveTrewick-USBmuxd/detached_notification.bin', 'SteveTrewick-USBmuxd/listen_result.bin'];
+  for (const f of [...lockdown, ...usbmux]) {
+    const b = read(...f.split('/'));
+    const body = lockdown.includes(f) ? lockdownFrames(b)[0]! : usbmuxBody(b);
+    assert.ok(encodeXmlPlist(parsePlist(body)).equals(body), f);
+  }
+});

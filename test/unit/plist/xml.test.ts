@@ -164,7 +164,7 @@ test('xml caps: maxDepth, maxObjects, maxBytes', () => {
 test('xml encode: invalid values → ERR_PLIST_INVALID_VALUE; undefined dict values are skipped', () => {
   const cyc: Record<string, PlistValue> = {};
   cyc.self = cyc;
-  for (const b of [undefined, null, new Date(NaN), 2n ** 64n, cyc, [undefined]] as unknown[]) {
+  for (const b of [undefined, null, new Date(NaN), 2n ** 64n, cyc, [undefined], new Date('+010000-01-01T00:00:00Z'), new Date('-000001-01-01T00:00:00Z')] as unknown[]) {
     assert.throws(() => encodeXmlPlist(b as PlistValue), (e: unknown) => e instanceof PlistError && e.code === 'ERR_PLIST_INVALID_VALUE');
   }
   assert.deepEqual(parsePlist(encodeXmlPlist({ a: 1, b: undefined } as unknown as PlistValue)), { a: 1 });
