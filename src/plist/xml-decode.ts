@@ -284,20 +284,21 @@ class XmlParser {
   }
 
   #decodeEntities(from: number, to: number): string {
-    const s = this.#s;
-    let amp = s.indexOf('&', from);
-    if (amp < 0 || amp >= to) return s.slice(from, to);
+    // search only inside [from, to): an unbounded indexOf('&') would rescan the rest of the document per text node
+    const seg = this.#s.slice(from, to);
+    let amp = seg.indexOf('&');
+    if (amp < 0) return seg;
     let out = '';
-    let i = from;
-    while (amp >= 0 && amp < to) {
-      out += s.slice(i, amp);
-      const semi = s.indexOf(';', amp);
-      if (semi < 0 || semi >= to || semi - amp > 12) this.#fail('unterminated entity reference', 'ERR_PLIST_SYNTAX', amp);
-      out += this.#entity(s.slice(amp + 1, semi), amp);
+    let i = 0;
+    while (amp >= 0) {
+      out += seg.slice(i, amp);
+      const semi = seg.indexOf(';', amp);
+      if (semi < 0 || semi - amp > 12) this.#fail('unterminated entity reference', 'ERR_PLIST_SYNTAX', from + amp);
+      out += this.#entity(seg.slice(amp + 1, semi), from + amp);
       i = semi + 1;
-      amp = s.indexOf('&', i);
+      amp = seg.indexOf('&', i);
     }
-    return out + s.slice(i, to);
+    return out + seg.slice(i);
   }
 
   #entity(name: string, at: number): string {
