@@ -1,0 +1,90 @@
+/**
+ * Our UsbmuxServer against the REAL libimobiledevice/libusbmuxd tools (Debian), which need no
+ * device for these: idevice_id -l (ListDevices), idevicepair systembuid (ReadBUID), iproxy (Connect
+ * + raw pipe, both directions, device that speaks first). Each child has a hard timeout and is killed in finally.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect as netConnect, createServer } from 'node:net';
+import { promisify } from 'node:util';
+import { skipUnlessTools } from '../../support/peers.ts';
+import { UDID, startRig } from './fixtures.ts';
+
+const run = promisify(execFile);
+
+test('idevice_id -l lists the backend device by its dashed UDID', { skip: skipUnlessTools('idevice_id') }, async () => {
+  const rig = await startRig();
+  try {
+    const r = await run('idevice_id', ['-l'], { env: { ...process.env, USBMUXD_SOCKET_ADDRESS: rig.address }, timeout: 10_000 });
+    assert.equal(r.stdout, `${UDID}\n`);
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+test('idevicepair systembuid prints our stored SystemBUID', { skip: skipUnlessTools('idevicepair') }, async () => {
+  const rig = await startRig();
+  try {
+    const r = await run('idevicepair', ['systembuid'], { env: { ...process.env, USBMUXD_SOCKET_ADDRESS: rig.address }, timeout: 10_000 });
+    assert.equal(r.stdout.trim(), await rig.store.systemBuid());
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+test('iproxy forwards through our Connect: echo both ways, and a device that speaks first', { skip: skipUnlessTools('iproxy') }, async () => {
+  const rig = await startRig();
+  const [echoPort, pingPort] = [await freePort(), await freePort()];
+  const child = spawn('iproxy', [`${echoPort}:62078`, `${pingPort}:1234`, '-u', UDID], {
+    env: { ...process.env, USBMUXD_SOCKET_ADDRESS: rig.address },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const hard = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  try {
+    // iproxy's stdout is block-buffered on a pipe: wait (bounded) until its ports accept connections instead.
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    const deadline = Date.now() + 10_000;
+    for (const port of [echoPort, pingPort]) {
+      for (;;) {
+        const ok = await new Promise<boolean>((resolve) => {
+          const s = netConnect(port, '127.0.0.1');
+          s.once('connect', () => (s.destroy(), resolve(true)));
+          s.once('error', () => resolve(false));
+        });
+        if (ok) break;
+        if (exited || Date.now() > deadline) throw new Error(`iproxy did not listen on ${port}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const talk = async (port: number, send: string | undefined, want: string): Promise<string> => {
+      const s = netConnect(port, '127.0.0.1');
+      await once(s, 'connect');
+      if (send) s.write(send);
+      let got = '';
+      for await (const c of s) {
+        got += (c as Buffer).toString();
+        if (got.length >= want.length) break;
+      }
+      s.destroy();
+      return got;
+    };
+    assert.equal(await talk(echoPort, 'hello through iproxy', 'hello through iproxy'), 'hello through iproxy');
+    assert.equal(await talk(pingPort, undefined, 'ping'), 'ping');
+  } finally {
+    clearTimeout(hard);
+    child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    await rig.cleanup();
+  }
+});
