@@ -26,8 +26,38 @@ import type { TcpHeader } from './tcp.ts';
 import { TransferQueue } from './transport.ts';
 import type { BulkTransport } from './transport.ts';
 
-/** Returns the handler for a device port, or undefined when nothing listens there (→ RST). */
-export type ServiceLookup = (port: number) => ((stream: Duplex) => void) | undefined;
+/** Serves one accepted device-side stream. */
+export type StreamHandler = (stream: Duplex) => void;
+
+/** Returns the handler for a device port, or undefined when nothing listens there (→ RST); may decide asynchronously. */
+export type ServiceLookup = (port: number) => StreamHandler | undefined | Promise<StreamHandler | undefined>;
+
+/**
+ * A lookup over a connector such as `VirtualIPhone.connect(port)`: each accepted mux stream is joined to the stream the
+ * connector returns (both directions piped with backpressure; either side closing closes the other). A connector that
+ * rejects refuses the port (RST).
+ */
+export function lookupFromConnector(connect: (port: number) => Promise<Duplex>): ServiceLookup {
+  return async (port) => {
+    let inner: Duplex;
+    try {
+      inner = await connect(port);
+    } catch {
+      return undefined;
+    }
+    return (outer) => joinStreams(outer, inner);
+  };
+}
+
+/** Pipes two duplexes into each other; errors end both quietly (a device never crashes on a closed stream). */
+export function joinStreams(a: Duplex, b: Duplex): void {
+  a.on('error', () => undefined);
+  b.on('error', () => undefined);
+  a.pipe(b);
+  b.pipe(a);
+  a.once('close', () => b.destroy());
+  b.once('close', () => a.destroy());
+}
 
 export interface DeviceMuxOptions {
   services: ServiceLookup;
@@ -55,6 +85,7 @@ export class DeviceMux extends EventEmitter {
   #conns = new Map<string, MuxConnection>();
   #closed = false;
   #skip = 0;
+  #pendingSyn = new Set<string>();
 
   constructor(transport: BulkTransport, opts: DeviceMuxOptions) {
     super();
@@ -174,32 +205,53 @@ export class DeviceMux extends EventEmitter {
     if (conn) return conn.handleSegment(tcp, payload);
     if (tcp.flags & TcpFlags.RST) return;
     if (tcp.flags === TcpFlags.SYN) {
-      const handler = this.#opts.services(tcp.dport);
-      if (!handler) {
-        const rst: TcpHeader = { sport: tcp.dport, dport: tcp.sport, seq: 0, ack: (tcp.seq + 1) >>> 0, flags: TcpFlags.RST | TcpFlags.ACK, window: 0 };
-        void this.#writePacket(MuxProtocol.Tcp, rst, undefined).catch(() => undefined);
+      const found = this.#opts.services(tcp.dport);
+      if (found instanceof Promise) {
+        // the host waits for SYN|ACK, so nothing else arrives for this stream meanwhile
+        const pendingKey = k;
+        this.#pendingSyn.add(pendingKey);
+        found.then(
+          (h) => {
+            this.#pendingSyn.delete(pendingKey);
+            if (!this.#closed) this.#answerSyn(tcp, h);
+          },
+          () => {
+            this.#pendingSyn.delete(pendingKey);
+            if (!this.#closed) this.#answerSyn(tcp, undefined);
+          },
+        );
         return;
       }
-      const c = new MuxConnection({
-        localPort: tcp.dport,
-        remotePort: tcp.sport,
-        sink: this.#sink,
-        maxSegmentPayload: (this.#opts.maxPacket ?? 49152) - muxHeaderSize(this.#version ?? 1) - TCP_HEADER_SIZE,
-        recvWindow: this.#opts.recvWindow,
-        ackDelayMs: this.#opts.ackDelayMs,
-      });
-      this.#conns.set(k, c);
-      // a phone never crashes because a host reset a stream; services add their own listeners
-      c.on('error', () => undefined);
-      c.once('open', () => {
-        this.emit('connection', c);
-        handler(c);
-      });
-      c.accept(tcp);
-      return;
+      return this.#answerSyn(tcp, found);
     }
+    if (this.#pendingSyn.has(k)) return;
     const rst: TcpHeader = { sport: tcp.dport, dport: tcp.sport, seq: 0, ack: tcp.seq, flags: TcpFlags.RST, window: 0 };
     void this.#writePacket(MuxProtocol.Tcp, rst, undefined).catch(() => undefined);
+  }
+
+  #answerSyn(tcp: TcpHeader, handler: StreamHandler | undefined): void {
+    const k = `${tcp.dport}:${tcp.sport}`;
+    if (!handler) {
+      const rst: TcpHeader = { sport: tcp.dport, dport: tcp.sport, seq: 0, ack: (tcp.seq + 1) >>> 0, flags: TcpFlags.RST | TcpFlags.ACK, window: 0 };
+      void this.#writePacket(MuxProtocol.Tcp, rst, undefined).catch(() => undefined);
+      return;
+    }
+    const c = new MuxConnection({
+      localPort: tcp.dport,
+      remotePort: tcp.sport,
+      sink: this.#sink,
+      maxSegmentPayload: (this.#opts.maxPacket ?? 49152) - muxHeaderSize(this.#version ?? 1) - TCP_HEADER_SIZE,
+      recvWindow: this.#opts.recvWindow,
+      ackDelayMs: this.#opts.ackDelayMs,
+    });
+    this.#conns.set(k, c);
+    // a phone never crashes because a host reset a stream; services add their own listeners
+    c.on('error', () => undefined);
+    c.once('open', () => {
+      this.emit('connection', c);
+      handler(c);
+    });
+    c.accept(tcp);
   }
 
   #teardown(err: Error | undefined): void {

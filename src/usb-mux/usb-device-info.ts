@@ -1,0 +1,119 @@
+/**
+ * Pure helpers for Apple USB devices (no I/O): which VID/PIDs are iPhones/iPads, how a USB serial becomes a UDID,
+ * how the usbmux interface is found among configurations, usbmuxd's LocationID and ConnectionSpeed.
+ */
+
+export const APPLE_VID = 0x05ac;
+
+/** True for the PIDs usbmuxd handles: 0x1290–0x12AF (iPhone, iPad, iPod, Apple TV), 0x8600 (T2), 0x1901–0x1905. */
+export function isAppleMobilePid(pid: number): boolean {
+  return (pid >= 0x1290 && pid <= 0x12af) || pid === 0x8600 || (pid >= 0x1901 && pid <= 0x1905);
+}
+
+/** The USB serial as a UDID: a 24-character serial gets the dash after 8 (libusbmuxd does the same); 40-hex stays. */
+export function serialToUdid(serial: string): string {
+  const s = serial.trim();
+  if (/^[0-9A-Fa-f]{24}$/.test(s)) return `${s.slice(0, 8)}-${s.slice(8)}`;
+  return s;
+}
+
+/** UDIDs compare equal with and without the dash, case-insensitively. */
+export function sameUdid(a: string, b: string): boolean {
+  return a.replace(/-/g, '').toLowerCase() === b.replace(/-/g, '').toLowerCase();
+}
+
+/** ConnectionSpeed in bits/s for a `usb` speed name (usbmuxd: 480000000 at high speed). */
+export function speedBps(speed: string | undefined): number {
+  switch (speed) {
+    case 'low':
+      return 1_500_000;
+    case 'full':
+      return 12_000_000;
+    case 'high':
+      return 480_000_000;
+    case 'super':
+      return 5_000_000_000;
+    case 'superPlus':
+      return 10_000_000_000;
+    default:
+      return 480_000_000;
+  }
+}
+
+/** usbmuxd's LocationID: bus number << 16 | device address. */
+export function locationId(bus: number, address: number): number {
+  return ((bus & 0xffff) << 16) | (address & 0xffff);
+}
+
+export interface EndpointDesc {
+  endpointNumber: number;
+  direction: 'in' | 'out';
+  type: string;
+  packetSize: number;
+}
+export interface AltDesc {
+  interfaceClass: number;
+  interfaceSubclass: number;
+  interfaceProtocol: number;
+  endpoints: EndpointDesc[];
+}
+export interface InterfaceDesc {
+  interfaceNumber: number;
+  alternates: AltDesc[];
+}
+export interface ConfigDesc {
+  configurationValue: number;
+  interfaces: InterfaceDesc[];
+}
+
+export interface MuxInterfaceChoice {
+  configurationValue: number;
+  interfaceNumber: number;
+  inEndpoint: number;
+  outEndpoint: number;
+  /** wMaxPacketSize of the OUT endpoint (ZLP rule). */
+  outPacketSize: number;
+}
+
+/**
+ * Finds the usbmux interface (class 0xFF, subclass 0xFE, protocol 2, exactly two bulk endpoints, one per direction):
+ * configurations are tried from the highest value down, the first one holding it wins (usbmuxd's walk).
+ * Endpoint numbers come from the descriptors, never hard-coded. Returns undefined when none has it (USB mode 5).
+ */
+export function findMuxInterface(configs: readonly ConfigDesc[]): MuxInterfaceChoice | undefined {
+  const sorted = [...configs].sort((a, b) => b.configurationValue - a.configurationValue);
+  for (const c of sorted) {
+    for (const itf of c.interfaces) {
+      for (const alt of itf.alternates) {
+        if (alt.interfaceClass !== 0xff || alt.interfaceSubclass !== 0xfe || alt.interfaceProtocol !== 2) continue;
+        if (alt.endpoints.length !== 2) continue;
+        const inn = alt.endpoints.find((e) => e.direction === 'in' && e.type === 'bulk');
+        const out = alt.endpoints.find((e) => e.direction === 'out' && e.type === 'bulk');
+        if (!inn || !out) continue;
+        return {
+          configurationValue: c.configurationValue,
+          interfaceNumber: itf.interfaceNumber,
+          inEndpoint: inn.endpointNumber,
+          outEndpoint: out.endpointNumber,
+          outPacketSize: out.packetSize || 512,
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Guess of the USB mode from the configurations (protocol.md §2): 5 = CDC-NCM only, no usbmux. */
+export function guessUsbMode(configs: readonly ConfigDesc[]): number {
+  const has = (cls: number, sub: number, proto?: number): boolean =>
+    configs.some((c) =>
+      c.interfaces.some((i) =>
+        i.alternates.some((a) => a.interfaceClass === cls && a.interfaceSubclass === sub && (proto === undefined || a.interfaceProtocol === proto)),
+      ),
+    );
+  if (configs.length === 1 && !findMuxInterface(configs) && has(0x02, 0x0d)) return 5;
+  if (configs.length >= 6) return 4;
+  if (has(0xff, 0x2a, 0xff)) return 2;
+  if (configs.length >= 5 && has(0x02, 0x0d)) return 3;
+  return 1;
+}

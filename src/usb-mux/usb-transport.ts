@@ -1,0 +1,259 @@
+/**
+ * The host end's {@link BulkTransport} over npm `usb` 3.x (nusb; WebUSB-like API: `open`, `selectConfiguration`,
+ * `claimInterface`, `nativeTransferIn/Out`). Finds Apple mobile devices, walks configurations for the usbmux interface,
+ * switches configuration when needed, claims, and keeps IN transfers of 16 KiB queued.
+ *
+ * Notes on `usb` 3.x: hotplug needs a udev netlink socket (udevd), so listing is done by polling; the binding refuses a
+ * second transfer on an endpoint that already has one pending ("a transfer is already pending"), so IN reads are
+ * submitted one at a time unless `inTransfers` says otherwise and the binding accepts it.
+ */
+import { DetachedError, UsbError } from './errors.ts';
+import type { BulkTransport } from './transport.ts';
+import {
+  APPLE_VID,
+  findMuxInterface,
+  guessUsbMode,
+  isAppleMobilePid,
+  locationId,
+  serialToUdid,
+  speedBps,
+} from './usb-device-info.ts';
+import type { ConfigDesc, MuxInterfaceChoice } from './usb-device-info.ts';
+
+/** The part of `usb`'s UsbDevice this module uses (kept structural so tests can pass their own). */
+export interface NativeUsbDevice {
+  vendorId: number;
+  productId: number;
+  bus: string;
+  address: number;
+  speed?: string;
+  readonly serialNumber: string | null;
+  readonly configurations: unknown[];
+  readonly configuration: unknown;
+  readonly opened: boolean;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  selectConfiguration(value: number): Promise<void>;
+  claimInterface(n: number): Promise<void>;
+  releaseInterface(n: number): Promise<void>;
+  detachKernelDriver(n: number): Promise<void>;
+  nativeTransferIn(ep: number, timeout: number, length: number): Promise<Uint8Array | null>;
+  nativeTransferOut(ep: number, timeout: number, data: Uint8Array): Promise<number>;
+  clearHalt(direction: 'in' | 'out', ep: number): Promise<void>;
+}
+
+/** An Apple device found on the bus. */
+export interface UsbDeviceInfo {
+  /** UDID (24-character serials dashed after 8). */
+  udid: string;
+  /** USB serial string as read from the device. */
+  serial: string;
+  productId: number;
+  /** usbmuxd LocationID (bus << 16 | address). */
+  locationId: number;
+  /** ConnectionSpeed in bits/s. */
+  speed: number;
+  busNumber: number;
+  address: number;
+  device: NativeUsbDevice;
+}
+
+/** No wait limit on bulk transfers (the binding needs a number; ~24 days). */
+const NO_TIMEOUT = 0x7fffffff;
+export const IN_TRANSFER_SIZE = 16384;
+
+let usbModule: Promise<{ getDevices(): Promise<NativeUsbDevice[]> }> | undefined;
+
+async function loadUsb(): Promise<{ getDevices(): Promise<NativeUsbDevice[]> }> {
+  usbModule ??= import('usb').then((m) => {
+    const u = (m as unknown as { usb: { getDevices(): Promise<unknown[]> } }).usb;
+    return { getDevices: async () => (await u.getDevices()) as NativeUsbDevice[] };
+  });
+  return usbModule;
+}
+
+/**
+ * Lists Apple mobile devices on the USB bus (VID 0x05AC, usbmuxd's PID ranges).
+ * @throws ERR_USB_UNAVAILABLE when no USB stack is reachable (no /sys/bus/usb, binding missing).
+ */
+export async function listUsbDevices(): Promise<UsbDeviceInfo[]> {
+  let devices: NativeUsbDevice[];
+  try {
+    devices = await (await loadUsb()).getDevices();
+  } catch (e) {
+    throw new UsbError('ERR_USB_UNAVAILABLE', `usb: cannot enumerate devices: ${(e as Error).message}`, { cause: e });
+  }
+  const out: UsbDeviceInfo[] = [];
+  for (const d of devices) {
+    if (d.vendorId !== APPLE_VID || !isAppleMobilePid(d.productId)) continue;
+    const serial = d.serialNumber ?? '';
+    if (!serial) continue;
+    const busNumber = Number.parseInt(String(d.bus).split(/[-.]/)[0] ?? '0', 10) || 0;
+    out.push({
+      udid: serialToUdid(serial),
+      serial,
+      productId: d.productId,
+      locationId: locationId(busNumber, d.address),
+      speed: speedBps(d.speed),
+      busNumber,
+      address: d.address,
+      device: d,
+    });
+  }
+  return out;
+}
+
+function configsOf(d: NativeUsbDevice): ConfigDesc[] {
+  return (d.configurations as ConfigDesc[]).map((c) => ({
+    configurationValue: c.configurationValue,
+    interfaces: c.interfaces.map((i) => ({ interfaceNumber: i.interfaceNumber, alternates: i.alternates })),
+  }));
+}
+
+function currentConfigValue(d: NativeUsbDevice): number {
+  try {
+    const c = d.configuration as { configurationValue?: number } | null | undefined;
+    return c?.configurationValue ?? 0;
+  } catch {
+    return 0; // unconfigured (udev's usbmuxd rule sets configuration 0)
+  }
+}
+
+function mapError(e: unknown, what: string): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/disconnected|no such device|not found/i.test(msg)) return new DetachedError(what, { cause: e });
+  if (/busy/i.test(msg)) {
+    return new UsbError('ERR_USB_BUSY', `${what}: the usbmux interface is claimed by another process (is usbmuxd running?)`, { cause: e });
+  }
+  return new UsbError('ERR_USB_TRANSFER', `${what}: ${msg}`, { cause: e });
+}
+
+/** Host-side bulk transport over one claimed usbmux interface. */
+export class UsbBulkTransport implements BulkTransport {
+  readonly maxPacketSize: number;
+  readonly inTransferSize = IN_TRANSFER_SIZE;
+  readonly info: UsbDeviceInfo;
+  readonly #dev: NativeUsbDevice;
+  readonly #choice: MuxInterfaceChoice;
+  readonly #inTransfers: number;
+  #dataCb: ((b: Buffer) => void) | undefined;
+  #closeCbs: ((e?: Error) => void)[] = [];
+  #closed = false;
+  #polling = 0;
+
+  private constructor(info: UsbDeviceInfo, choice: MuxInterfaceChoice, inTransfers: number) {
+    this.info = info;
+    this.#dev = info.device;
+    this.#choice = choice;
+    this.maxPacketSize = choice.outPacketSize;
+    this.#inTransfers = inTransfers;
+  }
+
+  /**
+   * Opens the device, selects the configuration holding the usbmux interface (from bNumConfigurations down), detaches
+   * kernel drivers when switching, claims the interface and starts the IN reads.
+   * @throws ERR_USB_NO_MUX_INTERFACE (no usbmux interface: USB mode 5), ERR_USB_BUSY (claimed elsewhere, e.g. by
+   *   usbmuxd), ERR_USB_DETACHED, ERR_USB_TRANSFER.
+   */
+  static async open(info: UsbDeviceInfo, opts: { inTransfers?: number } = {}): Promise<UsbBulkTransport> {
+    const d = info.device;
+    const configs = configsOf(d);
+    const choice = findMuxInterface(configs);
+    if (!choice) {
+      const mode = guessUsbMode(configs);
+      throw new UsbError(
+        'ERR_USB_NO_MUX_INTERFACE',
+        `usb: ${info.udid} has no usbmux interface (USB mode ${mode}${mode === 5 ? ': CDC-NCM only, iOS 17+' : ''})`,
+      );
+    }
+    try {
+      if (!d.opened) await d.open();
+      const current = currentConfigValue(d);
+      if (current !== choice.configurationValue) {
+        if (current !== 0) {
+          const cur = configs.find((c) => c.configurationValue === current);
+          for (const itf of cur?.interfaces ?? []) await d.detachKernelDriver(itf.interfaceNumber).catch(() => undefined);
+        }
+        await d.selectConfiguration(choice.configurationValue);
+      }
+      await d.detachKernelDriver(choice.interfaceNumber).catch(() => undefined);
+      await d.claimInterface(choice.interfaceNumber);
+    } catch (e) {
+      await d.close().catch(() => undefined);
+      throw mapError(e, `usb: opening ${info.udid}`);
+    }
+    const t = new UsbBulkTransport(info, choice, Math.max(1, opts.inTransfers ?? 1));
+    return t;
+  }
+
+  /** The configuration and interface in use. */
+  get choice(): MuxInterfaceChoice {
+    return this.#choice;
+  }
+
+  async write(buf: Buffer): Promise<void> {
+    if (this.#closed) throw new DetachedError('usb write');
+    try {
+      const n = await this.#dev.nativeTransferOut(this.#choice.outEndpoint, NO_TIMEOUT, buf);
+      if (n < 0) throw new UsbError('ERR_USB_TRANSFER', 'usb: OUT endpoint stalled');
+    } catch (e) {
+      const err = e instanceof UsbError ? e : mapError(e, 'usb write');
+      this.#fail(err);
+      throw err;
+    }
+  }
+
+  onData(cb: (chunk: Buffer) => void): void {
+    this.#dataCb = cb;
+    while (this.#polling < this.#inTransfers) {
+      this.#polling++;
+      void this.#readLoop();
+    }
+  }
+
+  onClose(cb: (err?: Error) => void): void {
+    this.#closeCbs.push(cb);
+  }
+
+  async #readLoop(): Promise<void> {
+    let stalls = 0;
+    while (!this.#closed) {
+      let data: Uint8Array | null;
+      try {
+        data = await this.#dev.nativeTransferIn(this.#choice.inEndpoint, NO_TIMEOUT, IN_TRANSFER_SIZE);
+      } catch (e) {
+        if (this.#closed) return;
+        this.#fail(mapError(e, 'usb read'));
+        return;
+      }
+      if (this.#closed) return;
+      if (data === null) {
+        // stall: clear the halt once, then give up
+        if (++stalls > 2) return this.#fail(new UsbError('ERR_USB_TRANSFER', 'usb: IN endpoint keeps stalling'));
+        await this.#dev.clearHalt('in', this.#choice.inEndpoint).catch(() => undefined);
+        continue;
+      }
+      stalls = 0;
+      if (data.length > 0) this.#dataCb?.(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    }
+  }
+
+  #fail(err: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const cb of this.#closeCbs) cb(err);
+    void this.#release();
+  }
+
+  async #release(): Promise<void> {
+    await this.#dev.releaseInterface(this.#choice.interfaceNumber).catch(() => undefined);
+    await this.#dev.close().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const cb of this.#closeCbs) cb(undefined);
+    await this.#release();
+  }
+}

@@ -1,0 +1,18 @@
+import { listUsbDevices, UsbBulkTransport } from '../../../src/usb-mux/usb-transport.ts';
+import { HostMux } from '../../../src/usb-mux/host-mux.ts';
+import { LockdownClient } from '../../../src/lockdown/client.ts';
+const t0 = Date.now();
+const devs = await listUsbDevices();
+console.log('devices', devs.map((d) => ({ udid: d.udid, loc: d.locationId, speed: d.speed, cfgs: (d.device.configurations as unknown[]).length })));
+const tr = await UsbBulkTransport.open(devs[0]!);
+console.log('opened', tr.choice, Date.now() - t0);
+const mux = await HostMux.open(tr, { timeoutMs: 10000 });
+console.log('mux version', mux.version, Date.now() - t0);
+mux.on('log', (m) => console.log('device log', m));
+const ld = new LockdownClient(await mux.connect(62078, { timeoutMs: 10000 }));
+console.log('QueryType', await ld.queryType({ timeoutMs: 10000 }), Date.now() - t0);
+console.log('ProductVersion', await ld.getValue('ProductVersion', undefined, { timeoutMs: 10000 }));
+ld.close();
+await mux.close();
+console.log('done', Date.now() - t0);
+process.exit(0);
