@@ -71,6 +71,8 @@ export class LockdownTransport {
     raw.on('end', () => this.#onRawEnd());
     raw.on('error', (err) => this.#fail(new ClosedError('lockdown', { cause: err })));
     raw.on('close', () => this.#onRawEnd());
+    // A stream handed over paused (e.g. by the usbmux client after Connect) stays paused with a 'data' listener.
+    raw.resume();
   }
 
   get mode(): TransportMode {
