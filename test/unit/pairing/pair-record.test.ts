@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { encodeBinaryPlist, encodeXmlPlist, parsePlist } from '../../../src/plist/index.ts';
 import { isPlistDict, type PlistDict } from '../../../src/plist/types.ts';
 import { generatePairingCertificates, generateRsaKeyPair } from '../../../src/pairing/certificates.ts';
@@ -173,4 +174,22 @@ test('pairRecordFromPlist accepts an already-decoded dict (e.g. from a usbmux re
   const d = parsePlist(encodeBinaryPlist(dictWithout()));
   assert.deepEqual(pairRecordFromPlist(d), sample);
   assert.throws(() => pairRecordFromPlist('x'), isInvalid);
+});
+
+test('property: corrupted XML and binary records parse or fail with ERR_PAIRING_INVALID_RECORD only', () => {
+  const xml = encodePairRecord(sample, 'xml');
+  const bin = encodePairRecord(sample, 'binary');
+  fc.assert(
+    fc.property(fc.boolean(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(), (useXml, edits, cut) => {
+      const src = useXml ? xml : bin;
+      const m = Buffer.from(src);
+      for (const [at, byte] of edits) m[at % m.length] = byte;
+      try {
+        parsePairRecord(m.subarray(0, m.length - (cut % 64)));
+      } catch (e) {
+        if (!isInvalid(e)) throw e;
+      }
+    }),
+    { numRuns: 400 },
+  );
 });
