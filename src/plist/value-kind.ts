@@ -21,8 +21,9 @@ export type Classified =
 /**
  * Classifies one value: bigints and integral numbers in -2^63..2^64-1 are integers; other numbers (fractions, NaN,
  * ±Infinity, integral values beyond 64 bits) and {@link PlistReal} are reals.
- * @throws PlistError ERR_PLIST_INVALID_VALUE for non-plist values, invalid Dates, integers outside -2^63..2^64-1,
- *   UIDs that are not integers in 0..2^53-1
+ * Dicts must be plain objects (prototype Object.prototype or null); Buffers and Uint8Arrays are data.
+ * @throws PlistError ERR_PLIST_INVALID_VALUE for non-plist values (including Map, Set and class instances), invalid
+ *   Dates, integers outside -2^63..2^64-1, UIDs that are not integers in 0..2^53-1
  */
 export function classify(v: unknown): Classified {
   switch (typeof v) {
@@ -52,6 +53,11 @@ export function classify(v: unknown): Classified {
       if (v instanceof PlistUid) {
         if (!Number.isSafeInteger(v.value) || v.value < 0) throw new PlistError('ERR_PLIST_INVALID_VALUE', `bad UID ${String(v.value)}`);
         return { t: 'uid', v: v.value };
+      }
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) {
+        // Map, Set, class instances, typed arrays other than Uint8Array: never silently written as an empty dict
+        throw new PlistError('ERR_PLIST_INVALID_VALUE', `not a plist value: ${(v as object).constructor?.name ?? 'object'}`);
       }
       return { t: 'dict', v: v as PlistDict };
     }

@@ -161,10 +161,11 @@ test('bplist caps: shared-reference expansion (billion laughs) is bounded', () =
 test('bplist encode: invalid values → ERR_PLIST_INVALID_VALUE', () => {
   const cyc: PlistValue[] = [];
   cyc.push(cyc);
-  const bads: unknown[] = [undefined, null, () => 1, Symbol('x'), new Date(NaN), 2n ** 64n, -(2n ** 63n) - 1n, [undefined], new PlistUid(-1), cyc];
+  const bads: unknown[] = [undefined, null, () => 1, Symbol('x'), new Date(NaN), 2n ** 64n, -(2n ** 63n) - 1n, [undefined], new PlistUid(-1), cyc, new Map([['a', 1]]), new Set([1]), new Uint16Array(2), /re/, new (class Foo {})()];
   for (const b of bads) {
     assert.throws(() => encodeBinaryPlist(b as PlistValue), (e: unknown) => e instanceof PlistError && e.code === 'ERR_PLIST_INVALID_VALUE', String(b));
   }
+  assert.deepEqual(parsePlist(encodeBinaryPlist([new Uint8Array([1, 2]), Object.assign(Object.create(null) as object, { a: 1 })] as PlistValue)), [Buffer.from([1, 2]), { a: 1 }]);
   assert.deepEqual(encodeBinaryPlist(1e20), encodeBinaryPlist(new PlistReal(1e20)), 'integral beyond 64 bits → real');
   assert.deepEqual(parsePlist(encodeBinaryPlist(2 ** 60)), 2n ** 60n, 'integral unsafe number → integer');
   assert.deepEqual(parsePlist(encodeBinaryPlist({ a: 1, b: undefined } as unknown as PlistValue)), { a: 1 });
