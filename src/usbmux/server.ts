@@ -64,7 +64,10 @@ interface Listener {
   write(bytes: Buffer[]): void;
 }
 
-/** A usbmuxd-compatible server. Emits 'clientError'(err) when a client is dropped for bad input (never 'error'). */
+/**
+ * A usbmuxd-compatible server. Emits 'clientError'(err) when a client is dropped for bad input (never
+ * 'error'), and 'clientClosed'(stream) when a client connection ends (listener removed).
+ */
 export class UsbmuxServer extends EventEmitter {
   readonly #backend: UsbmuxBackend;
   readonly #opts: UsbmuxServerOptions;
@@ -127,7 +130,10 @@ export class UsbmuxServer extends EventEmitter {
       listeners: () => [...this.#listeners],
       paired: (id) => this.#onPaired(id),
       dropped: (e) => this.emit('clientError', e),
-      closed: () => this.#clients.delete(d),
+      closed: () => {
+        this.#clients.delete(d);
+        this.emit('clientClosed', d);
+      },
     }).start();
   }
 

@@ -130,6 +130,7 @@ test('Listen: present devices, then attach / detach / paired events; leaving the
   try {
     const c = await UsbmuxClient.open({ address: rig.address });
     const seen: string[] = [];
+    let closed: Promise<unknown> | undefined;
     const other = await UsbmuxClient.open({ address: rig.address });
     for await (const ev of c.listen({ timeoutMs: 5000 })) {
       seen.push(ev.type === 'attached' ? `attached ${ev.device.deviceId} ${ev.device.udid}` : `${ev.type} ${ev.deviceId}`);
@@ -138,11 +139,14 @@ test('Listen: present devices, then attach / detach / paired events; leaving the
         rig.backend.attach(usbRecord(2, '00008101000A11223344556E'));
       } else if (seen.length === 2) rig.backend.detach(2);
       else if (seen.length === 3) await other.savePairRecord(UDID, encodeXmlPlist({ HostID: 'H' }), 1);
-      else break;
+      else {
+        closed = once(rig.server, 'clientClosed');
+        break;
+      }
     }
     assert.deepEqual(seen, [`attached 1 ${UDID}`, 'attached 2 00008101-000A11223344556E', 'detached 2', 'paired 1']);
-    // the listener is gone once the loop is left
-    for (let i = 0; i < 50 && (await other.listListeners()).length > 0; i++) await new Promise((r) => setImmediate(r));
+    // leaving the loop closed the socket: the server saw the client go and dropped the listener
+    await closed;
     assert.equal((await other.listListeners()).length, 0);
     other.close();
   } finally {

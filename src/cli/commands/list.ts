@@ -1,0 +1,70 @@
+/** `iosdevice list`: the devices usbmuxd (or the virtual iPhone) currently publishes. */
+import type { Command, CliIO } from '../command.ts';
+import { COMMON_OPTIONS_USAGE, parseCommonArgs, writeJson } from '../common.ts';
+import { InvalidArgumentError } from '../../core/errors.ts';
+import { UsbmuxClient } from '../../usbmux/client.ts';
+import { sameUdid, type UsbmuxDevice } from '../../usbmux/device.ts';
+import { formatMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
+
+const usage = `usage: iosdevice list [--json] [--socket ADDR] [-u UDID]
+
+Lists the devices attached through usbmuxd (USB and network). Exit status 0 even when none is attached.
+
+options:
+${COMMON_OPTIONS_USAGE.split('\n').filter((l) => !l.includes('--usb')).join('\n')}
+
+If no usbmuxd is reachable, start one (\`sudo usbmuxd -f\`) or run the virtual iPhone (\`iosdevice emulator\`).
+`;
+
+/** The JSON shape of one device (stable for scripts). */
+export function deviceJson(d: UsbmuxDevice): Record<string, unknown> {
+  const o: Record<string, unknown> = { udid: d.udid, deviceId: d.deviceId, connectionType: d.connectionType };
+  if (d.productId !== undefined) o.productId = d.productId;
+  if (d.locationId !== undefined) o.locationId = d.locationId;
+  if (d.speed !== undefined) o.speed = d.speed;
+  if (d.networkAddress) o.networkAddress = d.networkAddress;
+  return o;
+}
+
+/** One human-readable line. */
+export function deviceLine(d: UsbmuxDevice): string {
+  const parts = [d.udid.padEnd(25), d.connectionType.padEnd(7), `id ${d.deviceId}`];
+  if (d.productId !== undefined) parts.push(`product 0x${d.productId.toString(16).padStart(4, '0')}`);
+  if (d.locationId !== undefined) parts.push(`location 0x${d.locationId.toString(16).padStart(8, '0')}`);
+  if (d.speed !== undefined) parts.push(`${d.speed / 1e6} Mbit/s`);
+  if (d.networkAddress) parts.push(`${d.networkAddress.address}`);
+  return parts.join('  ');
+}
+
+const command: Command = {
+  name: 'list',
+  summary: 'list attached devices (via usbmuxd)',
+  usage,
+  async run(args: string[], io: CliIO): Promise<number> {
+    const p = parseCommonArgs(args);
+    if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
+    if (p.common.usb) throw new InvalidArgumentError('list reads usbmuxd; --usb is not supported here');
+    const address = resolveUsbmuxAddress(p.common.socket, io.env);
+    const opts = { signal: io.signal, timeoutMs: 5000 };
+    const client = await UsbmuxClient.open({ address, ...opts });
+    let devices: UsbmuxDevice[];
+    try {
+      devices = await client.listDevices(opts);
+    } finally {
+      client.close();
+    }
+    if (p.common.udid !== undefined) devices = devices.filter((d) => sameUdid(d.udid, p.common.udid!));
+    if (p.common.json) {
+      writeJson(io, devices.map(deviceJson));
+      return 0;
+    }
+    if (devices.length === 0) {
+      io.stdout.write(`no devices attached (usbmuxd at ${formatMuxAddress(address)})\n`);
+      return 0;
+    }
+    for (const d of devices) io.stdout.write(deviceLine(d) + '\n');
+    return 0;
+  },
+};
+
+export default command;
