@@ -39,11 +39,7 @@ async function run(cmd: string, args: string[], address: string, timeoutMs = 20_
 async function lockdownFor(emu: Emulator): Promise<LockdownClient> {
   const mux = await UsbmuxClient.open({ address: emu.address, timeoutMs: 5000 });
   const stream = await mux.connect(emu.devices[0]!.deviceId, 62078, { timeoutMs: 5000 });
-  const client = new LockdownClient(stream, { label: 'iosdevice-test' });
-  // UsbmuxClient.connect() hands the socket over explicitly paused (stream.pause()), and a 'data' listener does
-  // not resume an explicitly paused stream: without this the lockdown client never sees a reply (reported).
-  stream.resume();
-  return client;
+  return new LockdownClient(stream, { label: 'iosdevice-test' });
 }
 
 test('libimobiledevice validates and uses a pair record made by our code', { skip, timeout: 90_000 }, async () => {
