@@ -98,6 +98,21 @@ test('virtual iPhone server accepts an SHA-1 client certificate (libimobiledevic
   }
 });
 
+test('an all-SHA-1, serial-0 pairing (libimobiledevice 1.3.0 / Apple profile) handshakes with the default profile (no @SECLEVEL=0)', async () => {
+  const dev = generateRsaKeyPair();
+  const c = generatePairingCertificates(publicKeyToPkcs1Pem(dev.publicKey), { digest: 'sha1', serial: 0 });
+  const o = tlsClientOptions(c);
+  assert.equal(o.ciphers, undefined);
+  const h = await handshake(o, tlsServerOptions(c.DeviceCertificate, privateKeyToPem(dev.privateKey)));
+  try {
+    assert.deepEqual(h.client.getPeerCertificate(true).raw, pemToDer(c.DeviceCertificate));
+    assert.deepEqual(h.server.getPeerCertificate(true).raw, pemToDer(c.HostCertificate));
+    assert.ok(['TLSv1.2', 'TLSv1.3'].includes(h.client.getProtocol() ?? ''));
+  } finally {
+    close(h);
+  }
+});
+
 test('real Apple host certificate + key (2021, SHA-1, serial 0, empty names) handshake as the client certificate', { skip: skipUnlessCaptures() }, async () => {
   const hostCert = readFileSync(capturePath('usbmuxd_debug', 'host_cetificate.pem'));
   const hostKey = readFileSync(capturePath('usbmuxd_debug', 'host_private_key.pem'));
