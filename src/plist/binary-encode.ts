@@ -50,29 +50,31 @@ export function encodeBinaryPlist(v: PlistValue): Buffer {
   };
   add(v, 0);
 
+  // Two passes over the flat object list: sizes (hence offsets), then one buffer written in place.
   const refSize = sizeFor(entries.length - 1);
-  const parts: Buffer[] = [Buffer.from('bplist00', 'latin1')];
-  const offsets: number[] = [];
+  const offsets = new Array<number>(entries.length);
   let pos = 8;
-  for (const e of entries) {
-    offsets.push(pos);
-    const b = encodeEntry(e, refSize);
-    parts.push(b);
-    pos += b.length;
+  for (let i = 0; i < entries.length; i++) {
+    offsets[i] = pos;
+    pos += entrySize(entries[i]!, refSize);
   }
   const tableOffset = pos;
   const offsetSize = sizeFor(tableOffset);
-  const table = Buffer.alloc(offsets.length * offsetSize);
-  offsets.forEach((o, i) => writeUint(table, i * offsetSize, offsetSize, o));
-  parts.push(table);
-  const trailer = Buffer.alloc(32);
-  trailer[6] = offsetSize;
-  trailer[7] = refSize;
-  trailer.writeBigUInt64BE(BigInt(entries.length), 8);
-  trailer.writeBigUInt64BE(0n, 16);
-  trailer.writeBigUInt64BE(BigInt(tableOffset), 24);
-  parts.push(trailer);
-  return Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(tableOffset + entries.length * offsetSize + 32);
+  out.write('bplist00', 0, 'latin1');
+  for (let i = 0; i < entries.length; i++) writeEntry(out, offsets[i]!, entries[i]!, refSize);
+  let t = tableOffset;
+  for (const o of offsets) {
+    writeUint(out, t, offsetSize, o);
+    t += offsetSize;
+  }
+  out.fill(0, t, t + 6); // 5 unused bytes + sort version
+  out[t + 6] = offsetSize;
+  out[t + 7] = refSize;
+  out.writeBigUInt64BE(BigInt(entries.length), t + 8);
+  out.writeBigUInt64BE(0n, t + 16); // top object
+  out.writeBigUInt64BE(BigInt(tableOffset), t + 24);
+  return out;
 }
 
 /** Bytes (1, 2, 4 or 8) needed for an unsigned value. */
@@ -88,31 +90,44 @@ function writeUint(b: Buffer, at: number, size: number, v: number): void {
   else b.writeBigUInt64BE(BigInt(v), at);
 }
 
-function encodeInt(v: bigint): Buffer {
+/** Encoded size of an integer object: 0x10|log2(n) marker + n bytes. */
+function intSize(v: bigint): number {
+  if (v >= 0n && v < 0x100000000n) return 1 + sizeFor(Number(v));
+  return v < 2n ** 63n ? 9 : 17;
+}
+
+/** Writes an integer object: 1, 2, 4 unsigned bytes; 8 signed for negatives and ≥ 2^32; 16 (high half 0) ≥ 2^63. */
+function writeInt(b: Buffer, at: number, v: bigint): number {
   if (v >= 0n && v < 0x100000000n) {
     const n = Number(v);
     const size = sizeFor(n);
-    const b = Buffer.alloc(1 + size);
-    b[0] = 0x10 | Math.log2(size);
-    b.writeUIntBE(n, 1, size);
-    return b;
+    b[at] = 0x10 | Math.log2(size);
+    b.writeUIntBE(n, at + 1, size);
+    return 1 + size;
   }
   if (v < 2n ** 63n) {
-    const b = Buffer.alloc(9);
-    b[0] = 0x13;
-    b.writeBigInt64BE(v, 1);
-    return b;
+    b[at] = 0x13;
+    b.writeBigInt64BE(v, at + 1);
+    return 9;
   }
-  const b = Buffer.alloc(17); // 2^63..2^64-1: 16-byte form, high half zero
-  b[0] = 0x14;
-  b.writeBigUInt64BE(v, 9);
-  return b;
+  b[at] = 0x14;
+  b.writeBigUInt64BE(0n, at + 1);
+  b.writeBigUInt64BE(v, at + 9);
+  return 17;
 }
 
-/** Marker byte with a count, plus the 0xF + int form for counts ≥ 15. */
-function header(type: number, count: number): Buffer {
-  if (count < 15) return Buffer.from([(type << 4) | count]);
-  return Buffer.concat([Buffer.from([(type << 4) | 0xf]), encodeInt(BigInt(count))]);
+/** Size of a marker with a count: the count in the low nibble, or 0xF followed by an int object when ≥ 15. */
+function headerSize(count: number): number {
+  return count < 15 ? 1 : 1 + intSize(BigInt(count));
+}
+
+function writeHeader(b: Buffer, at: number, type: number, count: number): number {
+  if (count < 15) {
+    b[at] = (type << 4) | count;
+    return 1;
+  }
+  b[at] = (type << 4) | 0xf;
+  return 1 + writeInt(b, at + 1, BigInt(count));
 }
 
 function isAscii(s: string): boolean {
@@ -120,49 +135,87 @@ function isAscii(s: string): boolean {
   return true;
 }
 
-function encodeEntry(e: Entry, refSize: number): Buffer {
+function uidSize(v: number): number {
+  return v < 0x100 ? 1 : v < 0x10000 ? 2 : v < 0x100000000 ? 4 : 8;
+}
+
+function entrySize(e: Entry, refSize: number): number {
   switch (e.t) {
     case 'bool':
-      return Buffer.from([e.v ? 0x09 : 0x08]);
+      return 1;
     case 'int':
-      return encodeInt(e.v);
-    case 'real': {
-      const b = Buffer.alloc(9);
-      b[0] = 0x23;
-      b.writeDoubleBE(e.v, 1);
-      return b;
-    }
-    case 'date': {
-      const b = Buffer.alloc(9);
-      b[0] = 0x33;
-      b.writeDoubleBE(e.v.getTime() / 1000 - CF_EPOCH_OFFSET_S, 1);
-      return b;
-    }
+      return intSize(e.v);
+    case 'real':
+    case 'date':
+      return 9;
     case 'data':
-      return Buffer.concat([header(0x4, e.v.length), e.v]);
+      return headerSize(e.v.length) + e.v.length;
+    case 'string':
+      // s.length counts UTF-16 code units: ASCII bytes, or the unit count of the UTF-16BE form
+      return headerSize(e.v.length) + (isAscii(e.v) ? e.v.length : 2 * e.v.length);
+    case 'uid':
+      return 1 + uidSize(e.v);
+    case 'array':
+      return headerSize(e.refs.length) + e.refs.length * refSize;
+    case 'dict':
+      return headerSize(e.keys.length) + 2 * e.keys.length * refSize;
+  }
+}
+
+function writeEntry(b: Buffer, at: number, e: Entry, refSize: number): void {
+  switch (e.t) {
+    case 'bool':
+      b[at] = e.v ? 0x09 : 0x08;
+      return;
+    case 'int':
+      writeInt(b, at, e.v);
+      return;
+    case 'real':
+      b[at] = 0x23;
+      b.writeDoubleBE(e.v, at + 1);
+      return;
+    case 'date':
+      b[at] = 0x33;
+      b.writeDoubleBE(e.v.getTime() / 1000 - CF_EPOCH_OFFSET_S, at + 1);
+      return;
+    case 'data':
+      e.v.copy(b, at + writeHeader(b, at, 0x4, e.v.length));
+      return;
     case 'string': {
-      if (isAscii(e.v)) return Buffer.concat([header(0x5, e.v.length), Buffer.from(e.v, 'latin1')]);
-      const body = Buffer.from(e.v, 'utf16le').swap16();
-      return Buffer.concat([header(0x6, e.v.length), body]);
+      if (isAscii(e.v)) {
+        b.write(e.v, at + writeHeader(b, at, 0x5, e.v.length), 'latin1');
+        return;
+      }
+      const start = at + writeHeader(b, at, 0x6, e.v.length);
+      b.write(e.v, start, 'utf16le');
+      b.subarray(start, start + 2 * e.v.length).swap16();
+      return;
     }
     case 'uid': {
-      const size = e.v < 0x100 ? 1 : e.v < 0x10000 ? 2 : e.v < 0x100000000 ? 4 : 8;
-      const b = Buffer.alloc(1 + size);
-      b[0] = 0x80 | (size - 1);
-      writeUint(b, 1, size, e.v);
-      return b;
+      const size = uidSize(e.v);
+      b[at] = 0x80 | (size - 1);
+      writeUint(b, at + 1, size, e.v);
+      return;
     }
     case 'array': {
-      const refs = Buffer.alloc(e.refs.length * refSize);
-      e.refs.forEach((r, i) => writeUint(refs, i * refSize, refSize, r));
-      return Buffer.concat([header(0xa, e.refs.length), refs]);
+      let p = at + writeHeader(b, at, 0xa, e.refs.length);
+      for (const r of e.refs) {
+        writeUint(b, p, refSize, r);
+        p += refSize;
+      }
+      return;
     }
     case 'dict': {
-      const n = e.keys.length;
-      const refs = Buffer.alloc(2 * n * refSize);
-      e.keys.forEach((r, i) => writeUint(refs, i * refSize, refSize, r));
-      e.vals.forEach((r, i) => writeUint(refs, (n + i) * refSize, refSize, r));
-      return Buffer.concat([header(0xd, n), refs]);
+      let p = at + writeHeader(b, at, 0xd, e.keys.length);
+      for (const r of e.keys) {
+        writeUint(b, p, refSize, r);
+        p += refSize;
+      }
+      for (const r of e.vals) {
+        writeUint(b, p, refSize, r);
+        p += refSize;
+      }
+      return;
     }
   }
 }

@@ -86,6 +86,11 @@ test('bplist encode: real, forced real, date, UTF-16, long string header', () =>
   assert.deepEqual(encodeBinaryPlist('a'.repeat(15)), bplist([[0x5f, 0x10, 0x0f, ...ascii('a'.repeat(15))]]));
 });
 
+test('bplist encode: lone surrogates survive the UTF-16 form', () => {
+  const v = ['a\ud800b', '\udfff', 'x😀\ud83d'];
+  assert.deepEqual(parsePlist(encodeBinaryPlist(v)), v);
+});
+
 test('bplist encode: strings are written once', () => {
   const buf = encodeBinaryPlist([{ x: 'x' }, { x: 'x' }]);
   assert.equal(buf.indexOf('Qx', 0, 'latin1'), buf.lastIndexOf('Qx', undefined, 'latin1'));
