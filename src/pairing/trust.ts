@@ -11,7 +11,7 @@
 import { generateKeyPair, randomUUID, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { throwIfAborted, withCallOpts, type CallOpts } from '../core/abort.ts';
-import { AbortError, IDeviceError, TimeoutError } from '../core/errors.ts';
+import { AbortError, IDeviceError, InvalidArgumentError, TimeoutError } from '../core/errors.ts';
 import type { PlistDict, PlistValue } from '../plist/types.ts';
 import { generatePairingCertificates, type PairingCertificateOptions } from './certificates.ts';
 import { PairingError } from './errors.ts';
@@ -105,7 +105,7 @@ async function bounded<T>(what: string, o: CallOpts, emit: (e: TrustEvent) => vo
  * Pairs with the device on `lockdown` (a plaintext lockdown connection) and returns the full record
  * (certificates, both private keys, HostID, SystemBUID, EscrowBag, WiFiMACAddress). Does not save it.
  *
- * @throws ERR_PAIRING_DENIED (user tapped "Don't Trust"; `cause` = the lockdown error), ERR_TIMEOUT (whole flow,
+ * @throws ERR_INVALID_ARG (no systemBuid), ERR_PAIRING_DENIED (user tapped "Don't Trust"; `cause` = the lockdown error), ERR_TIMEOUT (whole flow,
  *   `timeoutMs`), ERR_ABORTED, ERR_PAIRING_NOT_LOCKDOWN, ERR_PAIRING_BAD_DEVICE_KEY, and any other lockdown error
  *   unchanged (e.g. ERR_LOCKDOWN_PAIRING_PROHIBITED_OVER_THIS_CONNECTION, ERR_LOCKDOWN_MC_CHALLENGE_REQUIRED, ERR_CLOSED)
  */
@@ -117,7 +117,7 @@ export async function pairDevice(lockdown: PairingLockdown, opts: PairDeviceOpti
       /* a UI callback must not break pairing */
     }
   };
-  if (!opts.systemBuid) throw new PairingError('ERR_PAIRING_INVALID_RECORD', 'pairDevice needs a SystemBUID');
+  if (!opts.systemBuid) throw new InvalidArgumentError('pairDevice needs a SystemBUID');
   const retryMs = opts.retryIntervalMs ?? 1000;
 
   return bounded('pairing', opts, emit, async (signal) => {

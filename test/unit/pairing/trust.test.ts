@@ -214,7 +214,7 @@ test('not a lockdown service, or a bad DevicePublicKey: typed errors, nothing se
     await assert.rejects(pairDevice(ld, base), codeIs('ERR_PAIRING_BAD_DEVICE_KEY'));
     assert.ok(!ld.calls.includes('Pair'));
   }
-  await assert.rejects(pairDevice(new ScriptedLockdown(['ok']), { ...base, systemBuid: '' }), codeIs('ERR_PAIRING_INVALID_RECORD'));
+  await assert.rejects(pairDevice(new ScriptedLockdown(['ok']), { ...base, systemBuid: '' }), codeIs('ERR_INVALID_ARG'));
 });
 
 test('WiFiAddress refused by the device is not fatal; a closed connection is', async () => {
