@@ -41,6 +41,8 @@ type State = 'open' | 'consumed' | 'closed';
 /** Idle time that ends a binary-protocol device scan (libusbmuxd uses 100 ms). */
 const BINARY_SCAN_IDLE_MS = 100;
 
+function ignoreError(): void {}
+
 /** Client for the usbmuxd socket protocol. */
 export class UsbmuxClient {
   readonly #socket: Duplex;
@@ -85,13 +87,15 @@ export class UsbmuxClient {
     throwIfAborted('usbmux open', opts.signal);
     const socket = netConnect(netOptions(address));
     const connected = new Promise<void>((resolve, reject) => {
+      const onError = (e: Error): void => reject(new UsbmuxUnreachableError(formatMuxAddress(address), e));
+      socket.once('error', onError);
       socket.once('connect', () => {
-        socket.off('error', reject);
+        socket.off('error', onError);
         resolve();
       });
-      socket.once('error', (e) => reject(new UsbmuxUnreachableError(formatMuxAddress(address), e)));
     });
     await withCallOpts('usbmux open', connected, opts, () => socket.destroy());
+    if (address.kind === 'tcp') socket.setNoDelay(true); // later protocols write small frames on this socket
     return new UsbmuxClient(socket, { ...opts, resolvedAddress: address });
   }
 
@@ -276,7 +280,7 @@ export class UsbmuxClient {
 
   #expectPlist(r: UsbmuxReply, what: string): PlistDict {
     if (r.kind === 'plist') return r.plist;
-    if (r.kind === 'result') throw new UsbmuxError(r.result === 0 ? -1 : r.result, what);
+    if (r.kind === 'result' && r.result !== ResultCode.OK) throw new UsbmuxError(r.result, what);
     throw new ProtocolError('usbmux', `${what}: unexpected ${r.kind} reply`);
   }
 
@@ -350,6 +354,8 @@ export class UsbmuxClient {
     s.off('end', this.#onEnd);
     s.off('close', this.#onClose);
     s.off('error', this.#onError);
+    // Until the new owner listens, an 'error' event must not crash the process; it still sees 'close'.
+    s.on('error', ignoreError);
     s.pause();
     const leftover = this.#decoder.drain();
     for (let i = leftover.length - 1; i >= 0; i--) s.unshift(leftover[i]!);

@@ -263,6 +263,10 @@ class ClientSession {
         const handedOver = await this.#handle(req);
         if (handedOver) return;
       }
+    } catch (e) {
+      // A backend that throws where no Result can carry it (e.g. listDevices during Listen): drop this client only.
+      this.#hooks.dropped(asIDeviceError(e));
+      this.#finish();
     } finally {
       this.#busy = false;
     }

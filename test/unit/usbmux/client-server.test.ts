@@ -300,3 +300,36 @@ test('client: unreachable daemon, timeout, abort, EOF mid-reply, close while pen
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('in-memory: server.handle() on one end of duplexPair(), client constructed on the other', async () => {
+  const { duplexPair } = await import('../../../src/core/duplex-pair.ts');
+  const rig = await startRig();
+  try {
+    const [a, b] = duplexPair();
+    rig.server.handle(b);
+    const c = new UsbmuxClient(a);
+    assert.deepEqual((await c.listDevices()).map((d) => d.udid), [UDID]);
+    const s = await c.connect(1, 62078);
+    s.write('mem');
+    assert.equal((await readN(s, 3)).toString(), 'mem');
+    s.destroy();
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+test('server: a backend that throws gets a Result, never a crash', async () => {
+  const rig = await startRig();
+  try {
+    rig.backend.readBuid = () => Promise.reject(new Error('disk on fire'));
+    rig.backend.connect = () => Promise.reject(new Error('usb gone'));
+    const c = await UsbmuxClient.open({ address: rig.address });
+    await assert.rejects(c.readBuid(), (e: unknown) => e instanceof UsbmuxError && e.result === 1);
+    await assert.rejects(c.connect(1, 62078), (e: unknown) => e instanceof UsbmuxError && e.result === 3);
+    const c2 = await UsbmuxClient.open({ address: rig.address });
+    assert.equal((await c2.listDevices()).length, 1);
+    c2.close();
+  } finally {
+    await rig.cleanup();
+  }
+});
