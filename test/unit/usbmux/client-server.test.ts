@@ -333,3 +333,22 @@ test('server: a backend that throws gets a Result, never a crash', async () => {
     await rig.cleanup();
   }
 });
+
+test('Network device records: NetworkAddress sockaddr parsed, connection type kept', async () => {
+  const rig = await startRig();
+  try {
+    const sa = Buffer.from('1002f27ec0a80114' + '00'.repeat(8), 'hex');
+    rig.backend.attach({
+      deviceId: 5,
+      properties: { ConnectionType: 'Network', DeviceID: 5, EscapedFullServiceName: 'x', InterfaceIndex: 4, NetworkAddress: sa, SerialNumber: UDID },
+    });
+    const c = await UsbmuxClient.open({ address: rig.address });
+    const net = (await c.listDevices()).find((d) => d.deviceId === 5)!;
+    assert.equal(net.connectionType, 'Network');
+    assert.deepEqual(net.networkAddress, { family: 'IPv4', address: '192.168.1.20', port: 62078 });
+    assert.ok(Buffer.isBuffer(net.properties.NetworkAddress));
+    c.close();
+  } finally {
+    await rig.cleanup();
+  }
+});

@@ -24,6 +24,29 @@ test('idevice_id -l lists the backend device by its dashed UDID', { skip: skipUn
   }
 });
 
+test('idevice_id -n / -l separate Network and USB records (NetworkAddress sockaddr accepted by libusbmuxd)', { skip: skipUnlessTools('idevice_id') }, async () => {
+  const rig = await startRig();
+  try {
+    const netUdid = '00008101-000A11223344556E';
+    rig.backend.attach({
+      deviceId: 2,
+      properties: {
+        ConnectionType: 'Network',
+        DeviceID: 2,
+        EscapedFullServiceName: 'aa:bb:cc:dd:ee:ff@fe80::1._apple-mobdev2._tcp.local.',
+        InterfaceIndex: 4,
+        NetworkAddress: Buffer.from('1002f27ec0a80114' + '00'.repeat(8), 'hex'),
+        SerialNumber: netUdid,
+      },
+    });
+    const env = { ...process.env, USBMUXD_SOCKET_ADDRESS: rig.address };
+    assert.equal((await run('idevice_id', ['-n'], { env, timeout: 10_000 })).stdout, `${netUdid}\n`);
+    assert.equal((await run('idevice_id', ['-l'], { env, timeout: 10_000 })).stdout, `${UDID}\n`);
+  } finally {
+    await rig.cleanup();
+  }
+});
+
 test('idevicepair systembuid prints our stored SystemBUID', { skip: skipUnlessTools('idevicepair') }, async () => {
   const rig = await startRig();
   try {
