@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parsePlist, encodeXmlPlist, encodeBinaryPlist, PlistError, type PlistValue } from '../../../src/plist/index.ts';
 import { plistValueArb, normalise } from './arbitraries.ts';
+import { bplist } from './bplist-builder.ts';
 
 const RUNS = 300;
 
@@ -90,6 +91,16 @@ test('fuzz: mutated binary plists, trailer and offset table targeted', () => {
       parsesOrPlistError(b);
     }),
     { numRuns: 1500 },
+  );
+});
+
+test('fuzz: random objects behind a valid offset table and trailer', () => {
+  // markers biased to real types so the decoder reaches containers, lengths and refs, not just the trailer checks
+  const byte = fc.oneof(fc.nat(255), fc.constantFrom(0x0f, 0x1f, 0x4f, 0x5f, 0x6f, 0xaf, 0xdf, 0xa2, 0xd1, 0x13, 0x14, 0x33, 0x80, 0x00, 0x01, 0x02));
+  const objects = fc.array(fc.array(byte, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 8 });
+  fc.assert(
+    fc.property(objects, fc.nat(9), fc.constantFrom(1, 2), (objs, top, refSize) => parsesOrPlistError(bplist(objs, { top: top % (objs.length + 1), refSize }))),
+    { numRuns: 3000 },
   );
 });
 
