@@ -153,6 +153,8 @@ export class LockdownTransport {
   #beginUpgrade(): Carrier {
     if (this.#mode !== 'plain') throw new ProtocolError('lockdown', `cannot start TLS in mode ${this.#mode}`);
     const carrier = new Carrier(this.raw);
+    // Write failures surface through the raw stream and the TLS socket; never as an unhandled 'error'.
+    carrier.on('error', () => {});
     this.#carrier = carrier;
     this.#mode = 'tls';
     for (const c of this.#decoder.drain()) carrier.push(c);

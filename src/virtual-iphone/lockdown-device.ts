@@ -44,6 +44,9 @@ export interface TrustedHost {
   escrowBag: Buffer;
 }
 
+/** Keys a real device refuses before a session even though it has no plain value for them (iOS 15 capture). */
+const PROHIBITED_BEFORE_SESSION = new Set(['IDAMCapability']);
+
 /** Keys a client may never change. */
 const IMMUTABLE = new Set([
   'UniqueDeviceID', 'ProductVersion', 'ProductType', 'BuildVersion', 'HardwareModel', 'DevicePublicKey', 'WiFiAddress',
@@ -164,7 +167,10 @@ export class VirtualLockdownDevice extends EventEmitter implements LockdownDevic
         for (const k of PRE_SESSION_KEYS) if (dict && dict[k] !== undefined) out[k] = dict[k]!;
         return out;
       }
-      if (!PRE_SESSION_KEYS.includes(key)) throw new LockdownError(dict && key in dict ? 'GetProhibited' : 'MissingValue', 'GetValue');
+      if (!PRE_SESSION_KEYS.includes(key)) {
+        const known = (dict && key in dict) || ((domain === undefined || domain === '') && PROHIBITED_BEFORE_SESSION.has(key));
+        throw new LockdownError(known ? 'GetProhibited' : 'MissingValue', 'GetValue');
+      }
     }
     if (key === undefined) {
       if (!dict) throw new LockdownError('MissingValue', 'GetValue');
