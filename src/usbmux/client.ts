@@ -294,19 +294,29 @@ export class UsbmuxClient {
     const scan = async (): Promise<UsbmuxDevice[]> => {
       const c = await UsbmuxClient.open({ ...this.#opts, address: this.#address, protocol: 'binary' });
       const devices = new Map<number, UsbmuxDevice>();
-      const it = c.listen({ timeoutMs: o?.timeoutMs })[Symbol.asyncIterator]();
+      let timer: NodeJS.Timeout | undefined;
       try {
-        // The first event may take a while only if there is none: a quiet period ends the scan.
-        for (;;) {
-          const idle = new Promise<'idle'>((res) => setTimeout(() => res('idle'), BINARY_SCAN_IDLE_MS).unref());
-          const r = await Promise.race([it.next(), idle]);
-          if (r === 'idle' || r.done) break;
-          const ev = r.value;
-          if (ev.type === 'attached') devices.set(ev.device.deviceId, ev.device);
-          else if (ev.type === 'detached') devices.delete(ev.deviceId);
-        }
+        // Devices follow the Listen Result at once; a quiet period (re-armed by each event) ends the scan.
+        await new Promise<void>((resolve, reject) => {
+          const arm = (): void => {
+            clearTimeout(timer);
+            timer = setTimeout(resolve, BINARY_SCAN_IDLE_MS);
+          };
+          const events = c.listen({ timeoutMs: o?.timeoutMs, onReady: arm });
+          void (async () => {
+            try {
+              for await (const ev of events) {
+                if (ev.type === 'attached') devices.set(ev.device.deviceId, ev.device);
+                else if (ev.type === 'detached') devices.delete(ev.deviceId);
+                arm();
+              }
+            } catch (e) {
+              reject(e); // a no-op once the scan resolved and close() ended the loop
+            }
+          })();
+        });
       } finally {
-        void it.return?.();
+        clearTimeout(timer);
         c.close();
       }
       return [...devices.values()];

@@ -165,3 +165,17 @@ test('TCP address form (host:port) through a socat relay', { skip: skip || skipU
   u.close();
   await assert.rejects(UsbmuxClient.open({ address: `UNIX:${d.dir}/nothing-here` }), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_USBMUX_UNREACHABLE');
 });
+
+test('iosdevice list / list --json against the real daemon: no devices, exit 0', { skip }, async () => {
+  const { main } = await import('../../src/cli/main.ts');
+  const { PassThrough } = await import('node:stream');
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (c: Buffer) => (text += c.toString()));
+  const io = { stdout: out, stderr: new PassThrough(), env: {}, signal: new AbortController().signal };
+  assert.equal(await main(['list', '--json', '--socket', d.address], io), 0);
+  assert.deepEqual(JSON.parse(text), []);
+  text = '';
+  assert.equal(await main(['list', '--socket', d.address], io), 0);
+  assert.match(text, /^no devices attached/);
+});
