@@ -132,10 +132,18 @@ function check(entry: IndexEntry, dir: 'c2s' | 's2c', buf: Buffer): void {
     }
   } else assert.equal(whole.leftover, 0, what);
   const ref = JSON.stringify(whole.msgs, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
-  // Split feeding: the usbmux part (+ some device bytes for Connect streams) at every offset, or sampled.
+  // Split feeding: the usbmux part (+ some device bytes for Connect streams). The framing (the incremental
+  // part) is checked at every 2-way split (sampled above 4 KiB); the full decoders incl. plist parsing at
+  // sampled splits and byte by byte.
   const part = tail !== undefined ? buf.subarray(0, Math.min(buf.length, tail + 64)) : buf;
   const expectLeft = whole.leftover - (buf.length - part.length);
+  const refFrames = frames([part], count);
   for (const at of splitOffsets(part.length)) {
+    const r = frames(splitAt(part, at), count);
+    assert.equal(r.leftover, refFrames.leftover, `${what} frames split at ${at}`);
+    assert.deepEqual(r.frames, refFrames.frames, `${what} frames split at ${at}`);
+  }
+  for (const at of splitOffsets(part.length, 0, 12)) {
     const r = decode(splitAt(part, at), count);
     assert.equal(r.leftover, expectLeft, `${what} split at ${at}`);
     assert.equal(JSON.stringify(r.msgs, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)), ref, `${what} split at ${at}`);
@@ -143,6 +151,21 @@ function check(entry: IndexEntry, dir: 'c2s' | 's2c', buf: Buffer): void {
   const drip = decode(bytes(part), count);
   assert.equal(drip.leftover, expectLeft, `${what} byte by byte`);
   assert.equal(JSON.stringify(drip.msgs, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)), ref, `${what} byte by byte`);
+}
+
+/** Frames only (header fields + payload hex), pulling `count` frames or all. */
+function frames(chunks: Buffer[], count?: number): { frames: string[]; leftover: number } {
+  const d = new UsbmuxFrameDecoder({ strictVersion: false });
+  const out: string[] = [];
+  for (const c of chunks) {
+    d.push(c);
+    while (count === undefined || out.length < count) {
+      const f = d.next();
+      if (!f) break;
+      out.push(`${f.offset}/${f.header.length}/${f.header.version}/${f.header.message}/${f.header.tag}/${f.payload.toString('hex')}`);
+    }
+  }
+  return { frames: out, leftover: d.drain().reduce((n, b) => n + b.length, 0) };
 }
 
 test('all 207 recorded conversations: both directions decode as indexed, whole / split / byte by byte', { skip }, () => {
