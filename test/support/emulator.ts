@@ -10,6 +10,18 @@ export function startTestEmulator(opts: EmulatorOptions = {}): Promise<Emulator>
   return startEmulator({ dcimCount: 12, dcim: { scale: 0.005, seed: 7 }, ...opts });
 }
 
+/**
+ * Waits until `cond()` is true, checking every `everyMs` (default 25 ms), and rejects after `timeoutMs`.
+ * For external state that has no event to wait on (a FUSE mount appearing in /proc/self/mounts).
+ */
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 25): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await cond())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
 /** Result of {@link runTool}. */
 export interface ToolResult {
   code: number | null;
