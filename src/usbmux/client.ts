@@ -344,8 +344,8 @@ export class UsbmuxClient {
   }
 
   #onData = (chunk: Buffer): void => {
-    this.#decoder.push(chunk);
     try {
+      this.#decoder.push(chunk);
       while (this.#state !== 'closed' && !this.#handedOver) {
         const r = this.#decoder.next();
         if (!r) break;

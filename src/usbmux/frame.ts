@@ -9,6 +9,9 @@ import { ProtocolError, TooLargeError } from '../core/errors.ts';
 import { UsbmuxBadVersionError } from './errors.ts';
 import { DEFAULT_MAX_MESSAGE, HEADER_SIZE, decodeHeader, type UsbmuxHeader } from './protocol.ts';
 
+/** Most chunks buffered at once (a real daemon delivers a message in a handful of reads). */
+const MAX_CHUNKS = 65_536;
+
 /** One whole message: header plus its payload (a view when it arrived in one chunk, else a copy). */
 export interface UsbmuxFrame {
   header: UsbmuxHeader;
@@ -52,9 +55,14 @@ export class UsbmuxFrameDecoder {
     return this.#q.length > 0;
   }
 
-  /** Adds bytes from the stream (kept as is, not copied). */
+  /**
+   * Adds bytes from the stream (kept as is, not copied).
+   * @throws TooLargeError (ERR_PROTOCOL_TOO_LARGE) when more than 65,536 chunks are buffered (a peer trickling
+   *   a huge message in tiny pieces would otherwise cost far more memory than the byte cap suggests).
+   */
   push(chunk: Buffer): void {
     this.#q.push(chunk);
+    if (this.#q.chunkCount > MAX_CHUNKS) throw new TooLargeError('usbmux', this.#q.chunkCount, MAX_CHUNKS);
   }
 
   /**

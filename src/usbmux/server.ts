@@ -224,7 +224,13 @@ class ClientSession {
   #onGone = (): void => this.#finish();
 
   #onData = (chunk: Buffer): void => {
-    this.#decoder.push(chunk);
+    try {
+      this.#decoder.push(chunk);
+    } catch (e) {
+      this.#hooks.dropped(asIDeviceError(e));
+      this.#finish();
+      return;
+    }
     void this.#pump();
   };
 

@@ -181,3 +181,15 @@ test('UDID dash rule and sockaddr parsing', () => {
   assert.deepEqual(parseSockaddr(Buffer.from('0200f27e7f000001' + '00'.repeat(8), 'hex')), { family: 'IPv4', port: 62078, address: '127.0.0.1' });
   assert.equal(parseSockaddr(Buffer.from('ff')), undefined);
 });
+
+test('a message trickled in more than 65,536 chunks is refused (ERR_PROTOCOL_TOO_LARGE), not buffered', () => {
+  const d = new UsbmuxReplyDecoder();
+  d.push(encodeHeader(1 << 20, 1, MessageType.Plist, 1));
+  const one = Buffer.alloc(1);
+  assert.throws(
+    () => {
+      for (let i = 0; i < 70_000; i++) d.push(one);
+    },
+    (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_PROTOCOL_TOO_LARGE',
+  );
+});
