@@ -111,3 +111,50 @@ test('iproxy forwards through our Connect: echo both ways, and a device that spe
     await rig.cleanup();
   }
 });
+
+test('TCP listen address (127.0.0.1:0 → bound port): idevice_id -l over TCP', { skip: skipUnlessTools('idevice_id') }, async () => {
+  const rig = await startRig();
+  try {
+    const tcp = await rig.server.listen('127.0.0.1:0');
+    assert.match(tcp, /^127\.0\.0\.1:\d+$/);
+    assert.notEqual(tcp, '127.0.0.1:0');
+    const r = await run('idevice_id', ['-l'], { env: { ...process.env, USBMUXD_SOCKET_ADDRESS: tcp }, timeout: 10_000 });
+    assert.equal(r.stdout, `${UDID}\n`);
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+test('what libusbmuxd sends: the requests our server receives from idevice_id are the documented ones', { skip: skipUnlessTools('idevice_id') }, async () => {
+  const rig = await startRig();
+  const { UsbmuxRequestDecoder } = await import('../../../src/usbmux/server-codec.ts');
+  const seen: unknown[] = [];
+  // Spy: decode every client's bytes alongside the real handler.
+  const origHandle = rig.server.handle.bind(rig.server);
+  const { createServer } = await import('node:net');
+  const { join } = await import('node:path');
+  const spy = createServer((sock) => {
+    const dec = new UsbmuxRequestDecoder();
+    sock.on('data', (c: Buffer) => {
+      dec.push(c);
+      for (let r = dec.next(); r; r = dec.next()) seen.push(r);
+    });
+    origHandle(sock);
+  });
+  const path = join(rig.dir, 'spy.sock');
+  await new Promise<void>((r) => spy.listen(path, r));
+  try {
+    await run('idevice_id', ['-l'], { env: { ...process.env, USBMUXD_SOCKET_ADDRESS: `UNIX:${path}` }, timeout: 10_000 });
+    assert.equal(seen.length, 1);
+    const req = seen[0] as { kind: string; version: number; tag: number; plist: Record<string, unknown> };
+    assert.equal(req.kind, 'plist');
+    assert.equal(req.version, 1);
+    assert.equal(req.plist.MessageType, 'ListDevices');
+    assert.equal(req.plist.ClientVersionString, 'libusbmuxd 2.0.2');
+    assert.equal(req.plist.kLibUSBMuxVersion, 3);
+    assert.equal(req.plist.ProgName, 'idevice_id');
+  } finally {
+    spy.close();
+    await rig.cleanup();
+  }
+});
