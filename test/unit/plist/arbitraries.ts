@@ -12,6 +12,8 @@ export interface ValueOpts {
   /** Only whole-second dates. */
   wholeSecondDates?: boolean;
   maxDepth?: number;
+  /** No `__proto__` dict keys (other libraries assign them as prototypes). */
+  noProtoKey?: boolean;
 }
 
 export function stringArb(printable = false): fc.Arbitrary<string> {
@@ -40,7 +42,7 @@ export function plistValueArb(o: ValueOpts = {}): fc.Arbitrary<PlistValue> {
       fc.integer({ min: 0, max: 0xffffffff }).map((n) => new PlistUid(n)),
     );
   }
-  const keyArb = stringArb(o.printable).filter((k) => k !== 'CF$UID');
+  const keyArb = stringArb(o.printable).filter((k) => k !== 'CF$UID' && !(o.noProtoKey && k === '__proto__'));
   const { value } = fc.letrec<{ value: PlistValue }>((tie) => ({
     value: fc.oneof(
       { depthSize: 'small', maxDepth: o.maxDepth ?? 4 },
@@ -68,4 +70,16 @@ export function normalise(v: PlistValue): PlistValue {
     return out;
   }
   return v;
+}
+
+/**
+ * fast-check run options: a fixed seed by default so the suite is deterministic; PLIST_FC_SEED=<n> replays a reported
+ * seed, PLIST_FC_SEED=random explores, PLIST_FC_FACTOR=<k> multiplies the number of runs (e.g. 100 for a long fuzz).
+ */
+export function fcRuns(numRuns: number): { numRuns: number; seed?: number } {
+  const factor = Number(process.env.PLIST_FC_FACTOR ?? 1);
+  const seedEnv = process.env.PLIST_FC_SEED;
+  const runs = Math.max(1, Math.round(numRuns * (Number.isFinite(factor) && factor > 0 ? factor : 1)));
+  if (seedEnv === 'random') return { numRuns: runs };
+  return { numRuns: runs, seed: seedEnv !== undefined ? Number(seedEnv) : 20261125 };
 }

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import * as plistPkg from 'plist';
 import { parseBuffer, UID } from 'bplist-parser';
 import { parsePlist, encodeXmlPlist, encodeBinaryPlist, PlistUid, type PlistValue } from '../../../src/plist/index.ts';
-import { plistValueArb, normalise } from './arbitraries.ts';
+import { plistValueArb, normalise, fcRuns } from './arbitraries.ts';
 
 /** Maps the other libraries' shapes onto ours: Uint8Array → Buffer, UID → PlistUid. */
 function fromOracle(v: unknown): PlistValue {
@@ -22,15 +22,18 @@ function fromOracle(v: unknown): PlistValue {
   return out;
 }
 
-/** Values both sides model identically: no bigints/UIDs/forced reals/non-finite reals, printable text, whole-second dates. */
-const simple = plistValueArb({ printable: true, simple: true, wholeSecondDates: true });
+/**
+ * Values both sides model identically: no bigints/UIDs/forced reals/non-finite reals, printable text, whole-second
+ * dates, and no `__proto__` keys (bplist-parser assigns that key as the prototype; we keep it as an own key).
+ */
+const simple = plistValueArb({ printable: true, simple: true, wholeSecondDates: true, noProtoKey: true });
 
 test('oracle: our XML parsed by the plist package', () => {
   fc.assert(
     fc.property(simple, (v) => {
       assert.deepEqual(fromOracle(plistPkg.parse(encodeXmlPlist(v).toString('utf8'))), normalise(v));
     }),
-    { numRuns: 200 },
+    fcRuns(200),
   );
 });
 
@@ -39,18 +42,20 @@ test('oracle: plist package XML output parsed by us', () => {
     fc.property(simple, (v) => {
       assert.deepEqual(parsePlist(Buffer.from(plistPkg.build(v as plistPkg.PlistValue))), normalise(v));
     }),
-    { numRuns: 200 },
+    fcRuns(200),
   );
 });
 
 test('oracle: our binary output parsed by bplist-parser 0.5', () => {
   fc.assert(
-    fc.property(plistValueArb({ wholeSecondDates: false }), (v) => {
+    // whole-second dates: bplist-parser truncates float seconds to ms (new Date(s * 1000)) where we round, so a
+    // fractional date can come back 1 ms early there; our own ms precision is covered by the round-trip properties
+    fc.property(plistValueArb({ wholeSecondDates: true, noProtoKey: true }), (v) => {
       // bplist-parser returns every integer ≥ 2^32 (and negative 8-byte ints) as bigint and keeps -0 / NaN as is
       const [got] = parseBuffer(encodeBinaryPlist(v));
       assert.deepEqual(normaliseInts(fromOracle(got)), normaliseInts(normalise(v)));
     }),
-    { numRuns: 200 },
+    fcRuns(200),
   );
 });
 
@@ -60,7 +65,7 @@ test('oracle: our binary output parsed by the plist package, and its binary outp
       assert.deepEqual(normaliseInts(fromOracle(plistPkg.parseBinary(encodeBinaryPlist(v)))), normaliseInts(normalise(v)));
       assert.deepEqual(normaliseInts(parsePlist(Buffer.from(plistPkg.buildBinary(v as plistPkg.PlistValue)))), normaliseInts(normalise(v)));
     }),
-    { numRuns: 200 },
+    fcRuns(200),
   );
 });
 

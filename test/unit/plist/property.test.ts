@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parsePlist, encodeXmlPlist, encodeBinaryPlist, PlistError, type PlistValue } from '../../../src/plist/index.ts';
-import { plistValueArb, normalise } from './arbitraries.ts';
+import { plistValueArb, normalise, fcRuns } from './arbitraries.ts';
 import { bplist } from './bplist-builder.ts';
 
 const RUNS = 300;
@@ -12,7 +12,7 @@ test('property: value → XML → value', () => {
     fc.property(plistValueArb(), (v) => {
       assert.deepEqual(parsePlist(encodeXmlPlist(v)), normalise(v));
     }),
-    { numRuns: RUNS },
+    fcRuns(RUNS),
   );
 });
 
@@ -21,7 +21,7 @@ test('property: value → binary → value', () => {
     fc.property(plistValueArb(), (v) => {
       assert.deepEqual(parsePlist(encodeBinaryPlist(v)), normalise(v));
     }),
-    { numRuns: RUNS },
+    fcRuns(RUNS),
   );
 });
 
@@ -32,7 +32,7 @@ test('property: XML → value → binary → value → XML is stable', () => {
       const x2 = encodeXmlPlist(parsePlist(encodeBinaryPlist(parsePlist(x1))));
       assert.equal(x2.toString(), encodeXmlPlist(normalise(v)).toString());
     }),
-    { numRuns: RUNS },
+    fcRuns(RUNS),
   );
 });
 
@@ -47,7 +47,7 @@ function parsesOrPlistError(buf: Buffer): void {
 }
 
 test('fuzz: random bytes', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (u) => parsesOrPlistError(Buffer.from(u))), { numRuns: 1000 });
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (u) => parsesOrPlistError(Buffer.from(u))), fcRuns(1000));
 });
 
 test('fuzz: random bytes behind a bplist00 / XML prefix', () => {
@@ -55,7 +55,7 @@ test('fuzz: random bytes behind a bplist00 / XML prefix', () => {
     fc.property(fc.constantFrom('bplist00', '<?xml version="1.0"?><plist>', '<plist><dict><key>'), fc.uint8Array({ maxLength: 200 }), (p, u) =>
       parsesOrPlistError(Buffer.concat([Buffer.from(p), u])),
     ),
-    { numRuns: 1000 },
+    fcRuns(1000),
   );
 });
 
@@ -79,7 +79,7 @@ function mutate(buf: Buffer, m: { edits: { pos: number; byte: number; kind: stri
 test('fuzz: mutated binary plists', () => {
   fc.assert(
     fc.property(plistValueArb(), mutation, (v, m) => parsesOrPlistError(mutate(encodeBinaryPlist(v), m, 8))),
-    { numRuns: 1500 },
+    fcRuns(1500),
   );
 });
 
@@ -90,7 +90,7 @@ test('fuzz: mutated binary plists, trailer and offset table targeted', () => {
       for (const [back, byte] of edits) b[Math.max(8, b.length - 1 - back)] = byte;
       parsesOrPlistError(b);
     }),
-    { numRuns: 1500 },
+    fcRuns(1500),
   );
 });
 
@@ -100,14 +100,14 @@ test('fuzz: random objects behind a valid offset table and trailer', () => {
   const objects = fc.array(fc.array(byte, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 8 });
   fc.assert(
     fc.property(objects, fc.nat(9), fc.constantFrom(1, 2), (objs, top, refSize) => parsesOrPlistError(bplist(objs, { top: top % (objs.length + 1), refSize }))),
-    { numRuns: 3000 },
+    fcRuns(3000),
   );
 });
 
 test('fuzz: mutated XML plists', () => {
   fc.assert(
     fc.property(plistValueArb(), mutation, (v, m) => parsesOrPlistError(mutate(encodeXmlPlist(v), m, 0))),
-    { numRuns: 1500 },
+    fcRuns(1500),
   );
 });
 
@@ -117,7 +117,7 @@ test('fuzz: XML token soup', () => {
     '<![CDATA[', ']]>', '<?', '?>', '1', '-', 'x', 'AAAA', '2021-01-01T00:00:00Z', ' ', '\n', '<', '>', '/', '"', '=', '<plist>', '</plist>'];
   fc.assert(
     fc.property(fc.array(fc.constantFrom(...tokens), { maxLength: 40 }), (ts) => parsesOrPlistError(Buffer.from(`<plist>${ts.join('')}`))),
-    { numRuns: 1500 },
+    fcRuns(1500),
   );
 });
 
