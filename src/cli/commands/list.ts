@@ -11,7 +11,7 @@ const usage = `usage: iosdevice list [--json] [--socket ADDR] [-u UDID]
 Lists the devices attached through usbmuxd (USB and network). Exit status 0 even when none is attached.
 
 options:
-${COMMON_OPTIONS_USAGE.split('\n').filter((l) => !l.includes('--usb')).join('\n')}
+${COMMON_OPTIONS_USAGE}
 
 If no usbmuxd is reachable, start one (\`sudo usbmuxd -f\`) or run the virtual iPhone (\`iosdevice emulator\`).
 `;
@@ -43,15 +43,28 @@ const command: Command = {
   async run(args: string[], io: CliIO): Promise<number> {
     const p = parseCommonArgs(args);
     if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
-    if (p.common.usb) throw new InvalidArgumentError('list reads usbmuxd; --usb is not supported here');
     const address = resolveUsbmuxAddress(p.common.socket, io.env);
     const opts = { signal: io.signal, timeoutMs: 5000 };
-    const client = await UsbmuxClient.open({ address, ...opts });
     let devices: UsbmuxDevice[];
-    try {
-      devices = await client.listDevices(opts);
-    } finally {
-      client.close();
+    if (p.common.usb) {
+      // our own USB transport: Apple devices straight from the bus (numbered in bus order; no daemon involved)
+      const { listUsbDevices } = await import('../../usb-mux/provider.ts');
+      devices = (await listUsbDevices()).map((d, i) => ({
+        deviceId: i + 1,
+        udid: d.udid,
+        connectionType: 'USB',
+        productId: d.productId,
+        locationId: d.locationId,
+        speed: d.speed,
+        properties: {},
+      }));
+    } else {
+      const client = await UsbmuxClient.open({ address, ...opts });
+      try {
+        devices = await client.listDevices(opts);
+      } finally {
+        client.close();
+      }
     }
     if (p.common.udid !== undefined) devices = devices.filter((d) => sameUdid(d.udid, p.common.udid!));
     if (p.common.json) {
@@ -59,7 +72,7 @@ const command: Command = {
       return 0;
     }
     if (devices.length === 0) {
-      io.stdout.write(`no devices attached (usbmuxd at ${formatMuxAddress(address)})\n`);
+      io.stdout.write(p.common.usb ? 'no Apple device on the USB bus\n' : `no devices attached (usbmuxd at ${formatMuxAddress(address)})\n`);
       return 0;
     }
     for (const d of devices) io.stdout.write(deviceLine(d) + '\n');
