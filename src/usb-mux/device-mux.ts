@@ -181,6 +181,8 @@ export class DeviceMux extends EventEmitter {
     switch (p.header.protocol) {
       case MuxProtocol.Version: {
         const { major } = decodeVersionPayload(p.payload);
+        // a (new) host starts over: streams of an earlier host session are gone (their sports get reused)
+        this.#resetStreams();
         const agreed: MuxVersion = major >= 2 && (this.#opts.maxVersion ?? 2) >= 2 ? 2 : 1;
         this.#version = undefined;
         this.#txSeq = 0;
@@ -202,7 +204,11 @@ export class DeviceMux extends EventEmitter {
   #onTcp(tcp: TcpHeader, payload: Buffer): void {
     const k = `${tcp.dport}:${tcp.sport}`;
     const conn = this.#conns.get(k);
-    if (conn) return conn.handleSegment(tcp, payload);
+    if (conn && tcp.flags === TcpFlags.SYN) {
+      // the host reuses a source port we still hold: the old stream is gone for it
+      this.#conns.delete(k);
+      conn.abort(new DetachedError('usb mux device: stream replaced by a new SYN'));
+    } else if (conn) return conn.handleSegment(tcp, payload);
     if (tcp.flags & TcpFlags.RST) return;
     if (tcp.flags === TcpFlags.SYN) {
       const found = this.#opts.services(tcp.dport);
@@ -252,6 +258,12 @@ export class DeviceMux extends EventEmitter {
       handler(c);
     });
     c.accept(tcp);
+  }
+
+  #resetStreams(): void {
+    const conns = [...this.#conns.values()];
+    this.#conns.clear();
+    for (const c of conns) c.abort(new DetachedError('usb mux device: host restarted the mux'));
   }
 
   #teardown(err: Error | undefined): void {

@@ -58,8 +58,14 @@ export interface UsbDeviceInfo {
   device: NativeUsbDevice;
 }
 
-/** No wait limit on bulk transfers (the binding needs a number; ~24 days). */
+/** No wait limit on OUT transfers (the binding needs a number; ~24 days). */
 const NO_TIMEOUT = 0x7fffffff;
+/**
+ * IN reads are resubmitted after this long without data: `usb` 3.x cannot release an interface or close a device while
+ * a transfer is pending ("cannot be borrowed mutably"), so a bounded read is the only way to stop. A device completes
+ * each mux packet with a short packet or ZLP at once, so a timed-out read holds no partial packet.
+ */
+const IN_POLL_MS = 1000;
 export const IN_TRANSFER_SIZE = 16384;
 
 let usbModule: Promise<{ getDevices(): Promise<NativeUsbDevice[]> }> | undefined;
@@ -140,6 +146,9 @@ export class UsbBulkTransport implements BulkTransport {
   #closeCbs: ((e?: Error) => void)[] = [];
   #closed = false;
   #polling = 0;
+  #inflight = 0;
+  #idle: (() => void)[] = [];
+  #released: Promise<void> | undefined;
 
   private constructor(info: UsbDeviceInfo, choice: MuxInterfaceChoice, inTransfers: number) {
     this.info = info;
@@ -156,7 +165,10 @@ export class UsbBulkTransport implements BulkTransport {
    *   usbmuxd), ERR_USB_DETACHED, ERR_USB_TRANSFER.
    */
   static async open(info: UsbDeviceInfo, opts: { inTransfers?: number } = {}): Promise<UsbBulkTransport> {
+    // inTransfers: IN reads kept queued (default 1, or $IOSDEVICE_USB_IN_TRANSFERS)
     const d = info.device;
+    // a transport of this process still releasing the same device would undo our claim: wait for it
+    await releasing.get(deviceKey(info));
     const configs = configsOf(d);
     const choice = findMuxInterface(configs);
     if (!choice) {
@@ -179,10 +191,11 @@ export class UsbBulkTransport implements BulkTransport {
       await d.detachKernelDriver(choice.interfaceNumber).catch(() => undefined);
       await d.claimInterface(choice.interfaceNumber);
     } catch (e) {
-      await d.close().catch(() => undefined);
+      await safely(() => d.close());
       throw mapError(e, `usb: opening ${info.udid}`);
     }
-    const t = new UsbBulkTransport(info, choice, Math.max(1, opts.inTransfers ?? 1));
+    const env = Number(process.env.IOSDEVICE_USB_IN_TRANSFERS);
+    const t = new UsbBulkTransport(info, choice, Math.max(1, Math.min(8, opts.inTransfers ?? (Number.isInteger(env) && env > 0 ? env : 1))));
     return t;
   }
 
@@ -193,6 +206,7 @@ export class UsbBulkTransport implements BulkTransport {
 
   async write(buf: Buffer): Promise<void> {
     if (this.#closed) throw new DetachedError('usb write');
+    this.#inflight++;
     try {
       const n = await this.#dev.nativeTransferOut(this.#choice.outEndpoint, NO_TIMEOUT, buf);
       if (n < 0) throw new UsbError('ERR_USB_TRANSFER', 'usb: OUT endpoint stalled');
@@ -200,6 +214,8 @@ export class UsbBulkTransport implements BulkTransport {
       const err = e instanceof UsbError ? e : mapError(e, 'usb write');
       this.#fail(err);
       throw err;
+    } finally {
+      this.#settled();
     }
   }
 
@@ -219,12 +235,17 @@ export class UsbBulkTransport implements BulkTransport {
     let stalls = 0;
     while (!this.#closed) {
       let data: Uint8Array | null;
+      this.#inflight++;
       try {
-        data = await this.#dev.nativeTransferIn(this.#choice.inEndpoint, NO_TIMEOUT, IN_TRANSFER_SIZE);
+        data = await this.#dev.nativeTransferIn(this.#choice.inEndpoint, IN_POLL_MS, IN_TRANSFER_SIZE);
       } catch (e) {
         if (this.#closed) return;
+        // a bounded read that saw no data ends as "Cancelled" (or "timed out"): submit the next one
+        if (/timed out|cancel/i.test(e instanceof Error ? e.message : String(e))) continue;
         this.#fail(mapError(e, 'usb read'));
         return;
+      } finally {
+        this.#settled();
       }
       if (this.#closed) return;
       if (data === null) {
@@ -238,6 +259,14 @@ export class UsbBulkTransport implements BulkTransport {
     }
   }
 
+  #settled(): void {
+    if (--this.#inflight === 0) {
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const f of idle) f();
+    }
+  }
+
   #fail(err: Error): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -245,15 +274,51 @@ export class UsbBulkTransport implements BulkTransport {
     void this.#release();
   }
 
-  async #release(): Promise<void> {
-    await this.#dev.releaseInterface(this.#choice.interfaceNumber).catch(() => undefined);
-    await this.#dev.close().catch(() => undefined);
+  /** Releases the interface and closes the device once no transfer is pending (at most one IN poll period). */
+  #release(): Promise<void> {
+    if (this.#released) return this.#released;
+    const key = deviceKey(this.info);
+    this.#released = (async () => {
+      if (this.#inflight > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((r) => this.#idle.push(r)),
+          new Promise<void>((r) => (timer = setTimeout(r, IN_POLL_MS * 3))),
+        ]);
+        clearTimeout(timer);
+      }
+      await safely(() => this.#dev.releaseInterface(this.#choice.interfaceNumber));
+      await safely(() => this.#dev.close());
+    })();
+    const p = this.#released;
+    releasing.set(key, p);
+    void p.then(() => {
+      if (releasing.get(key) === p) releasing.delete(key);
+    });
+    return p;
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const cb of this.#closeCbs) cb(undefined);
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const cb of this.#closeCbs) cb(undefined);
+    }
     await this.#release();
+  }
+}
+
+/** Releases in progress, per device: a new open of the same device waits for them. */
+const releasing = new Map<string, Promise<void>>();
+
+function deviceKey(i: UsbDeviceInfo): string {
+  return `${i.busNumber}:${i.address}`;
+}
+
+/** Runs a binding call that may throw synchronously or reject; ignores both (best-effort cleanup). */
+async function safely(fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch {
+    /* already released, device gone, or still borrowed */
   }
 }
