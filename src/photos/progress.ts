@@ -1,0 +1,165 @@
+/**
+ * Progress and summary output for a backup: a redrawn bar on a TTY (files, bytes, rate, ETA), plain
+ * lines otherwise, or JSON lines (`--json`: every event, progress throttled, then the summary).
+ * Pure formatting plus a small renderer writing to a stream; no terminal library.
+ */
+import type { BackupEvent, BackupSummary } from './events.ts';
+
+/** 1234567 → "1.2 MB" (SI units, as file managers show sizes). */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
+
+/** Milliseconds → "0:07", "12:03", "1:02:03". */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** Counters of the copy phase, as the bar shows them. */
+export interface ProgressState {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** ms since copying started. */
+  elapsedMs: number;
+}
+
+/** One bar line, at most `width` columns: `[#####.....] 12/40 files  3.1/9.8 MB  21 MB/s  ETA 0:03`. */
+export function formatBar(p: ProgressState, width = 80): string {
+  const rate = p.elapsedMs > 0 ? (p.bytesDone * 1000) / p.elapsedMs : 0;
+  const eta = rate > 0 ? ((p.bytesTotal - p.bytesDone) / rate) * 1000 : undefined;
+  const text = ` ${p.filesDone}/${p.filesTotal} files  ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}  ${formatBytes(Math.round(rate))}/s  ETA ${eta === undefined ? '--:--' : formatDuration(eta)}`;
+  const barWidth = Math.max(10, Math.min(30, width - text.length - 3));
+  const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : p.filesTotal > 0 ? p.filesDone / p.filesTotal : 1;
+  const fill = Math.round(frac * barWidth);
+  return `[${'#'.repeat(fill)}${'.'.repeat(barWidth - fill)}]${text}`.slice(0, Math.max(20, width - 1));
+}
+
+/** The final human-readable summary (several lines, no trailing newline). */
+export function formatSummary(s: BackupSummary): string {
+  const lines: string[] = [];
+  if (s.dryRun) {
+    lines.push(`dry run: ${s.wouldCopy.length} file(s) would be copied (${formatBytes(s.wouldCopyBytes)}), ${s.skipped} already backed up`);
+  } else {
+    const rate = s.elapsedMs > 0 && s.copied > 0 ? ` (${formatBytes(Math.round((s.copiedBytes * 1000) / s.elapsedMs))}/s)` : '';
+    const took = s.elapsedMs < 60_000 ? `${(s.elapsedMs / 1000).toFixed(1)} s` : formatDuration(s.elapsedMs);
+    const what = s.copied > 0 ? `copied ${s.copied} file(s), ${formatBytes(s.copiedBytes)}` : 'nothing new to copy';
+    lines.push(`${what} in ${took}${rate}; ${s.skipped} already backed up; ${s.failed.length} failed`);
+  }
+  if (s.selected !== s.found) lines.push(`${s.selected} of ${s.found} file(s) on the device matched the selection`);
+  for (const f of s.failed) lines.push(`  failed: ${f.remote} [${f.code}] ${f.reason}`);
+  if (s.rejected.length > 0) {
+    lines.push(`${s.rejected.length} item(s) not copied:`);
+    for (const r of s.rejected) lines.push(`  ${r.reason}: ${JSON.stringify(r.remote)} (${r.detail})`);
+  }
+  if (s.deleted.length > 0) lines.push(`removed ${s.deleted.length} verified file(s) from the device`);
+  if (s.deleteSkipped) lines.push(`nothing removed from the device: ${s.deleteSkipped}`);
+  if (!s.dryRun) lines.push(`backup folder: ${s.dest}`);
+  return lines.join('\n');
+}
+
+export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
+
+/** Writes events to a stream in one of the modes; call `finish(summary)` at the end. */
+export class ProgressRenderer {
+  #out: NodeJS.WritableStream & { columns?: number };
+  #mode: ProgressMode;
+  #now: () => number;
+  #start = 0;
+  #lastDraw = 0;
+  #barShown = false;
+  #state: ProgressState = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, elapsedMs: 0 };
+  /** Minimum ms between bar redraws (TTY) / progress lines (plain, json). */
+  intervalMs: number;
+
+  constructor(out: NodeJS.WritableStream & { columns?: number }, mode: ProgressMode, now: () => number = () => performance.now()) {
+    this.#out = out;
+    this.#mode = mode;
+    this.#now = now;
+    this.intervalMs = mode === 'tty' ? 100 : mode === 'json' ? 500 : 2000;
+  }
+
+  #line(s: string): void {
+    if (this.#barShown) this.#out.write('\r\x1b[K');
+    this.#out.write(s + '\n');
+    if (this.#barShown) this.#draw(true);
+  }
+
+  #draw(force = false): void {
+    const t = this.#now();
+    if (!force && t - this.#lastDraw < this.intervalMs) return;
+    this.#lastDraw = t;
+    this.#state.elapsedMs = t - this.#start;
+    if (this.#mode === 'tty') {
+      this.#out.write(`\r\x1b[K${formatBar(this.#state, this.#out.columns ?? 80)}`);
+      this.#barShown = true;
+    } else if (this.#mode === 'plain') this.#out.write(`progress: ${formatBar(this.#state, 200).replace(/^\[[#.]*\] /, '')}\n`);
+    else if (this.#mode === 'json') this.#out.write(JSON.stringify({ type: 'progress', ...this.#state, elapsedMs: Math.round(this.#state.elapsedMs) }) + '\n');
+  }
+
+  /** Feeds one engine event. */
+  onEvent(e: BackupEvent): void {
+    if (this.#mode === 'quiet') return;
+    if (e.type === 'progress') {
+      Object.assign(this.#state, { filesDone: e.filesDone, filesTotal: e.filesTotal, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal });
+      this.#draw();
+      return;
+    }
+    if (this.#mode === 'json') {
+      if (e.type === 'plan') this.#start = this.#now();
+      this.#out.write(JSON.stringify(e) + '\n');
+      return;
+    }
+    switch (e.type) {
+      case 'plan':
+        this.#start = this.#now();
+        this.#state = { filesDone: 0, filesTotal: e.toCopy, bytesDone: 0, bytesTotal: e.toCopyBytes, elapsedMs: 0 };
+        this.#line(`${e.found} file(s) on the device, ${e.selected} selected, ${e.toCopy} to copy (${formatBytes(e.toCopyBytes)})`);
+        break;
+      case 'file':
+        if (e.status === 'failed') this.#line(`failed: ${e.remote} [${e.code}] ${e.reason ?? ''}`);
+        else if (e.status === 'would-copy') this.#line(`would copy: ${e.remote} (${formatBytes(e.bytes)})`);
+        else if (e.status === 'copied' && this.#mode === 'plain') this.#line(`copied: ${e.remote} -> ${e.local}`);
+        break;
+      case 'rejected':
+        this.#line(`skipped ${e.reason}: ${JSON.stringify(e.remote)} (${e.detail})`);
+        break;
+      case 'reconnect':
+        this.#line('connection dropped; reconnecting…');
+        break;
+      case 'deleted':
+        if (this.#mode === 'plain') this.#line(`removed from device: ${e.remote}`);
+        break;
+      case 'delete-skipped':
+        this.#line(`not removing anything from the device: ${e.reason}`);
+        break;
+    }
+  }
+
+  /** Clears the bar and writes the summary (text, or one JSON line with type "summary"). */
+  finish(s: BackupSummary): void {
+    if (this.#mode === 'json') {
+      this.#out.write(JSON.stringify({ type: 'summary', ...s }) + '\n');
+      return;
+    }
+    if (this.#barShown) {
+      this.#draw(true);
+      this.#out.write('\n');
+      this.#barShown = false;
+    }
+    if (this.#mode !== 'quiet') this.#out.write(formatSummary(s) + '\n');
+  }
+}
