@@ -140,12 +140,19 @@ export class MuxConnection extends Duplex {
     }
   }
 
-  /** Tears the stream down because the mux is gone; no RST is sent. */
+  /**
+   * Tears the stream down because the mux is gone; no RST is sent. The error is emitted only when someone listens for
+   * 'error' (an idle stream nobody watches must not crash the process on an unplug); it is kept in `abortError`.
+   */
   abort(err: Error): void {
     this.#state = 'closed';
+    this.abortError = err;
     this.#failConnect(err);
-    if (!this.destroyed) this.destroy(err);
+    if (!this.destroyed) this.destroy(this.listenerCount('error') > 0 ? err : undefined);
   }
+
+  /** Why the mux tore this stream down (detach, protocol error), if it did. */
+  abortError: Error | undefined;
 
   #handle(h: TcpHeader, payload: Buffer): void {
     switch (this.#state) {

@@ -3,9 +3,9 @@
  * `claimInterface`, `nativeTransferIn/Out`). Finds Apple mobile devices, walks configurations for the usbmux interface,
  * switches configuration when needed, claims, and keeps IN transfers of 16 KiB queued.
  *
- * Notes on `usb` 3.x: hotplug needs a udev netlink socket (udevd), so listing is done by polling; the binding refuses a
- * second transfer on an endpoint that already has one pending ("a transfer is already pending"), so IN reads are
- * submitted one at a time unless `inTransfers` says otherwise and the binding accepts it.
+ * Notes on `usb` 3.x: hotplug needs a udev netlink socket (udevd), so listing is done by polling; usb 3.1.0 fails a
+ * second transfer submitted on an endpoint that already has one pending ("endpoint not found"), so IN reads are
+ * submitted one at a time (usbmuxd keeps 3 × 16 KiB queued) and OUT transfers are serialised by the mux.
  */
 import { DetachedError, UsbError } from './errors.ts';
 import type { BulkTransport } from './transport.ts';
@@ -165,7 +165,8 @@ export class UsbBulkTransport implements BulkTransport {
    *   usbmuxd), ERR_USB_DETACHED, ERR_USB_TRANSFER.
    */
   static async open(info: UsbDeviceInfo, opts: { inTransfers?: number } = {}): Promise<UsbBulkTransport> {
-    // inTransfers: IN reads kept queued (default 1, or $IOSDEVICE_USB_IN_TRANSFERS)
+    // inTransfers: IN reads kept queued. Default 1: usb 3.1.0 fails a second transfer submitted on an endpoint that has
+    // one pending ("transferIn error: endpoint not found", seen in the VM tier), so usbmuxd's 3 × 16 KiB is not possible.
     const d = info.device;
     // a transport of this process still releasing the same device would undo our claim: wait for it
     await releasing.get(deviceKey(info));
@@ -194,8 +195,7 @@ export class UsbBulkTransport implements BulkTransport {
       await safely(() => d.close());
       throw mapError(e, `usb: opening ${info.udid}`);
     }
-    const env = Number(process.env.IOSDEVICE_USB_IN_TRANSFERS);
-    const t = new UsbBulkTransport(info, choice, Math.max(1, Math.min(8, opts.inTransfers ?? (Number.isInteger(env) && env > 0 ? env : 1))));
+    const t = new UsbBulkTransport(info, choice, Math.max(1, Math.min(8, opts.inTransfers ?? 1)));
     return t;
   }
 

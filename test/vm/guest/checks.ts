@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { connectAfc, openDevice } from '../../../src/connect.ts';
 import { IDeviceError } from '../../../src/core/errors.ts';
 import { openUsbDevice, listUsbDevices } from '../../../src/usb-mux/provider.ts';
+import { HostMux } from '../../../src/usb-mux/host-mux.ts';
+import { UsbBulkTransport } from '../../../src/usb-mux/usb-transport.ts';
+import { LockdownClient } from '../../../src/lockdown/client.ts';
 import { UsbmuxClient } from '../../../src/usbmux/client.ts';
 
 const OUT = process.env.VUSB_OUT ?? '/tmp';
@@ -134,28 +137,47 @@ await check('AFC pull of DCIM over the USB transport is byte-identical', async (
   }
 });
 
-for (const inTransfers of [1, 3]) {
-  await check(`throughput: 4 MiB AFC read over USB, ${inTransfers} IN transfer(s) queued`, async () => {
-    const big = join(MEDIA, 'big.bin');
-    if (!existsSync(big)) writeFileSync(big, randomBytes(4 << 20));
-    process.env.IOSDEVICE_USB_IN_TRANSFERS = String(inTransfers);
-    const dev = await openUsbDevice({});
-    try {
-      const afc = await connectAfc(dev, { timeoutMs: 30_000 });
-      const t0 = Date.now();
-      const parts: Buffer[] = [];
-      for await (const c of afc.createReadStream('/big.bin')) parts.push(c as Buffer);
-      const ms = Date.now() - t0;
-      afc.close();
-      const got = Buffer.concat(parts);
-      expect(got.length === 4 << 20 && got.equals(readFileSync(big)), `read ${got.length} bytes, content ${got.equals(readFileSync(big)) ? 'ok' : 'differs'}`);
-      return `${((got.length / ms) * 1000 / 1e6).toFixed(2)} MB/s (${ms} ms)`;
-    } finally {
-      delete process.env.IOSDEVICE_USB_IN_TRANSFERS;
-      await dev.close();
-    }
-  });
-}
+await check('throughput: 4 MiB AFC read over USB', async () => {
+  const big = join(MEDIA, 'big.bin');
+  if (!existsSync(big)) writeFileSync(big, randomBytes(4 << 20));
+  const dev = await openUsbDevice({});
+  try {
+    const afc = await connectAfc(dev, { timeoutMs: 30_000 });
+    const t0 = Date.now();
+    const parts: Buffer[] = [];
+    for await (const c of afc.createReadStream('/big.bin')) parts.push(c as Buffer);
+    const ms = Date.now() - t0;
+    afc.close();
+    const got = Buffer.concat(parts);
+    expect(got.length === 4 << 20 && got.equals(readFileSync(big)), `read ${got.length} bytes`);
+    return `${((got.length / ms) * 1000 / 1e6).toFixed(2)} MB/s (${ms} ms) under TCG`;
+  } finally {
+    await dev.close();
+  }
+});
+
+await check('hostile: a 64 KiB OUT packet over real USB → CONTROL error from the device, mux keeps working', async () => {
+  const info = (await listUsbDevices())[0]!;
+  const t = await UsbBulkTransport.open(info);
+  const mux = await HostMux.open(t, { timeoutMs: 15_000 });
+  try {
+    const log = new Promise<{ level: string; text: string }>((resolve) => mux.once('log', resolve));
+    const bad = Buffer.alloc(65536);
+    bad.writeUInt32BE(6, 0);
+    bad.writeUInt32BE(65536, 4);
+    bad.writeUInt32BE(0xfeedface, 8);
+    await t.write(bad);
+    await t.write(Buffer.alloc(0)); // ZLP: 65536 is a multiple of 512
+    const msg = await Promise.race([log, new Promise<never>((_, j) => setTimeout(() => j(new Error('no CONTROL message within 15 s')), 15_000))]);
+    expect(msg.level === 'error' && msg.text.includes('65536'), JSON.stringify(msg));
+    const ld = new LockdownClient(await mux.connect(62078, { timeoutMs: 15_000 }));
+    const type = await ld.queryType({ timeoutMs: 15_000 });
+    ld.close();
+    return `device said "${msg.text}"; QueryType afterwards: ${type}`;
+  } finally {
+    await mux.close();
+  }
+});
 
 await check('unplug during a direct-USB AFC read → typed ERR_USB_DETACHED, no hang; replug re-enumerates', async () => {
   const dev = await openUsbDevice({});
