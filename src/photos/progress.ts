@@ -104,7 +104,7 @@ export class ProgressRenderer {
     this.#lastDraw = t;
     this.#state.elapsedMs = t - this.#start;
     if (this.#mode === 'tty') {
-      this.#out.write(`\r\x1b[K${formatBar(this.#state, this.#out.columns ?? 80)}`);
+      this.#out.write(`\r\x1b[K${formatBar(this.#state, this.#out.columns || 80)}`);
       this.#barShown = true;
     } else if (this.#mode === 'plain') this.#out.write(`progress: ${formatBar(this.#state, 200).replace(/^\[[#.]*\] /, '')}\n`);
     else if (this.#mode === 'json') this.#out.write(JSON.stringify({ type: 'progress', ...this.#state, elapsedMs: Math.round(this.#state.elapsedMs) }) + '\n');
