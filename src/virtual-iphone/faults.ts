@@ -7,9 +7,9 @@
  * - `detach`: after N bytes device→host over *all* connections of the device, `onDetach` runs (the emulator
  *   then errors out every stream of the device and sends usbmux `Detached`).
  *
- * A fault is armed on a {@link DeviceFaults} (one per device) and applies to connections wrapped afterwards
- * (`drop`/`stall`: optionally only those to one port; by default the next wrapped connection only, `persistent` for
- * all). Wrapping is a pass-through Duplex: chunks are forwarded as they are (the threshold chunk is cut with
+ * A fault is armed on a {@link DeviceFaults} (one per device). `drop`/`stall` apply to connections opened afterwards
+ * (optionally only those to one port; by default the next one only, `persistent` for all); `detach` counts every
+ * wrapped connection, including those already open when it was armed if the device wraps all (`wrapAll`). Wrapping is a pass-through Duplex: chunks are forwarded as they are (the threshold chunk is cut with
  * `subarray`), backpressure is the inner/outer stream's own.
  */
 import { Duplex } from 'node:stream';
@@ -29,10 +29,15 @@ export class DeviceFaults {
   #detachAt: number | undefined;
   #deviceBytes = 0;
   #onDetach: () => void;
+  readonly #wrapAll: boolean;
 
-  /** `onDetach` is called once when an armed detach fault fires. */
-  constructor(onDetach: () => void) {
+  /**
+   * `onDetach` is called once when an armed detach fault fires. With `wrapAll`, every connection is wrapped (a
+   * pass-through when no fault applies), so a detach armed later also counts the bytes of connections already open.
+   */
+  constructor(onDetach: () => void, opts: { wrapAll?: boolean } = {}) {
     this.#onDetach = onDetach;
+    this.#wrapAll = opts.wrapAll ?? false;
   }
 
   /** Arms a fault. @throws InvalidArgumentError (ERR_INVALID_ARG) when afterBytes is not a non-negative integer. */
@@ -50,7 +55,7 @@ export class DeviceFaults {
 
   /** True when wrapping is needed for a connection to `port` (so fault-free connections stay unwrapped). */
   wants(port: number): boolean {
-    return this.#detachAt !== undefined || this.#conn.some((f) => f.port === undefined || f.port === port);
+    return this.#wrapAll || this.#detachAt !== undefined || this.#conn.some((f) => f.port === undefined || f.port === port);
   }
 
   /** Wraps a device-side stream (see module doc). Returns `inner` itself when no fault applies. */

@@ -92,7 +92,7 @@ export class VirtualIPhone extends EventEmitter {
     this.udid = this.lockdown.udid;
     const params = typeof opts.link === 'object' ? opts.link : linkProfile(opts.link ?? 'none');
     this.link = params ? new DeviceLink(params) : undefined;
-    this.faults = new DeviceFaults(() => this.detach());
+    this.faults = new DeviceFaults(() => this.detach(), { wrapAll: true });
     const served = withHostTrustMemory(this.lockdown);
     this.#ports.listen(LOCKDOWN_PORT, (s) => {
       serveLockdown(s, served);
