@@ -73,6 +73,8 @@ export class AfcConnection {
     );
     stream.on('close', () => this.#fail(new ClosedError('afc')));
     stream.on('error', (e) => this.#fail(new ClosedError('afc', { cause: e })));
+    // A handed-over stream may have been paused explicitly (then a 'data' listener alone does not start it).
+    stream.resume();
   }
 
   /** Payload bytes copied so far (headers spanning chunks plus reassembled replies). */

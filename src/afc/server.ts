@@ -152,6 +152,7 @@ class AfcServerConnection {
     });
     stream.on('error', () => this.#close());
     stream.on('close', () => this.#close());
+    stream.resume(); // the stream may arrive explicitly paused
   }
 
   #onData(chunk: Buffer): void {

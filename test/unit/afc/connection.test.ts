@@ -163,3 +163,18 @@ test('invalid arguments are rejected locally with ERR_INVALID_ARG', async () => 
   assert.equal(seen.length, 0);
   client.close();
 });
+
+test('a handed-over stream that was paused explicitly still flows (client and server resume it)', async () => {
+  const { serveAfc } = await import('../../../src/afc/server.ts');
+  const { tempDir } = await import('./helpers.ts');
+  const t = await tempDir();
+  const [a, b] = duplexPair();
+  a.pause();
+  b.pause();
+  const server = serveAfc(b, { root: t.dir });
+  const client = new AfcClient(a);
+  assert.deepEqual(await client.readdir('/'), []);
+  client.close();
+  await server.done;
+  await t.cleanup();
+});

@@ -1,0 +1,45 @@
+/**
+ * Child process of the AFC benchmark: pulls a remote file or tree with our AfcClient and prints one JSON line
+ * { bytes, files, seconds, cpuSeconds, peakRssBytes, bytesCopied }.
+ *   --afc-socket PATH      AFC directly on a unix socket (serveAfc)
+ *   --usbmuxd ADDRESS      through the emulator: usbmuxd → lockdown → StartService(com.apple.afc)
+ *   --remote PATH --local DIR [--concurrency N] [--chunk BYTES] [--in-flight N]
+ */
+import * as net from 'node:net';
+import { AfcClient } from '../../src/afc/client.ts';
+import { selfUsage } from '../child.ts';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function connect(): Promise<AfcClient> {
+  const sockPath = arg('--afc-socket');
+  if (sockPath) {
+    const s = net.connect(sockPath);
+    await new Promise<void>((res, rej) => s.once('connect', res).once('error', rej));
+    return new AfcClient(s, { maxInFlight: 32 });
+  }
+  const mux = arg('--usbmuxd');
+  if (!mux) throw new Error('need --afc-socket or --usbmuxd');
+  const { openDevice, connectAfc } = await import('../../src/connect.ts');
+  const dev = await openDevice({ socket: mux }, { timeoutMs: 10_000 });
+  return connectAfc(dev, { timeoutMs: 10_000, afc: { maxInFlight: 32 } });
+}
+
+const client = await connect();
+const remote = arg('--remote')!;
+const local = arg('--local')!;
+const chunk = Number(arg('--chunk') ?? 4 * 1024 * 1024);
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+const r = await client.pull(remote, local, {
+  concurrency: Number(arg('--concurrency') ?? 8),
+  chunkSize: chunk,
+  maxInFlight: Number(arg('--in-flight') ?? 3),
+});
+const seconds = (performance.now() - t0) / 1000;
+const u = selfUsage(cpu0);
+client.close();
+console.log(JSON.stringify({ bytes: r.bytes, files: r.files, seconds, cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, bytesCopied: client.bytesCopied }));

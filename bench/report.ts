@@ -1,0 +1,88 @@
+/** Renders benchmark results as Markdown and as an SVG bar chart (MB/s per row). */
+import type { BenchMeasurement, BenchScenarioResult } from './scenario.ts';
+
+export interface BenchRun {
+  date: string;
+  quick: boolean;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  scenarios: BenchScenarioResult[];
+}
+
+const fmt = (v: number | undefined, digits = 1): string => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
+
+function bytesText(n: number | undefined): string {
+  if (n === undefined) return '–';
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${(n / 1024).toFixed(0)} KiB`;
+}
+
+/** Markdown report. */
+export function renderMarkdown(run: BenchRun): string {
+  const out: string[] = [];
+  out.push(`# Benchmark results${run.quick ? ' (--quick)' : ''}`, '');
+  out.push(`${run.date} · Node ${run.node} · ${run.cpus} × ${run.cpuModel}`, '');
+  out.push('MB = 10^6 bytes. CPU s/GB and peak RSS are those of the client process (each client runs in a child process of its own).', '');
+  for (const s of run.scenarios) {
+    out.push(`## ${s.name}`, '', s.description, '');
+    if (s.error) out.push(`**Error:** ${s.error}`, '');
+    out.push('| case | link | client | payload | files | s | MB/s | CPU s/GB | peak RSS MB | copied/byte | notes |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const m of s.measurements) {
+      out.push(
+        `| ${m.case} | ${m.link} | ${m.client} | ${bytesText(m.payloadBytes)} | ${m.files ?? '–'} | ${fmt(m.seconds, 2)} | ${m.skipped ? 'skipped' : fmt(m.mbPerSec)} | ${fmt(m.cpuSecondsPerGB, 2)} | ${fmt(m.peakRssMB)} | ${m.bytesCopiedPerPayloadByte === undefined ? '–' : m.bytesCopiedPerPayloadByte.toExponential(2)} | ${[m.skipped, m.notes].filter(Boolean).join('; ')} |`,
+      );
+    }
+    out.push('');
+    if (s.targets.length > 0) {
+      out.push('| target | measured | threshold | result |', '|---|---|---|---|');
+      for (const t of s.targets) {
+        out.push(`| ${t.name} | ${t.value === undefined ? '–' : t.value.toFixed(3)} | ${t.threshold} | ${t.pass === undefined ? 'n/a' : t.pass ? 'PASS' : 'FAIL'} — ${t.detail} |`);
+      }
+      out.push('');
+    }
+  }
+  return out.join('\n');
+}
+
+const COLORS: Record<string, string> = {
+  iosdevice: '#2b7bb9',
+  ifuse: '#d9822b',
+  'raw-socket': '#7a7a7a',
+  'link-rate': '#b0b0b0',
+};
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Horizontal bar chart of MB/s, one bar per measured row, grouped by scenario/case/link. */
+export function renderSvg(run: BenchRun): string {
+  const rows: { label: string; m: BenchMeasurement }[] = [];
+  for (const s of run.scenarios) for (const m of s.measurements) rows.push({ label: `${m.case} · ${m.link} · ${m.client}`, m });
+  const max = Math.max(1, ...rows.map((r) => r.m.mbPerSec ?? 0));
+  const labelW = 330;
+  const barW = 520;
+  const rowH = 22;
+  const top = 40;
+  const h = top + rows.length * rowH + 30;
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + barW + 120}" height="${h}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="100%" height="100%" fill="white"/>`);
+  parts.push(`<text x="10" y="22" font-size="15" font-weight="bold">Throughput (MB/s = 10^6 B/s)${run.quick ? ' — quick run' : ''}, ${esc(run.date)}</text>`);
+  rows.forEach((r, i) => {
+    const y = top + i * rowH;
+    const v = r.m.mbPerSec ?? 0;
+    const w = r.m.skipped ? 0 : Math.max(1, (v / max) * barW);
+    parts.push(`<text x="${labelW - 6}" y="${y + 15}" text-anchor="end">${esc(r.label)}</text>`);
+    if (r.m.skipped) parts.push(`<text x="${labelW + 4}" y="${y + 15}" fill="#a00">skipped</text>`);
+    else {
+      parts.push(`<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${COLORS[r.m.client] ?? '#5a9'}"/>`);
+      parts.push(`<text x="${labelW + w + 4}" y="${y + 15}">${v.toFixed(1)}</text>`);
+    }
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}

@@ -1,0 +1,75 @@
+/**
+ * `npm run bench [-- --quick] [-- --only NAME]`: runs every bench/scenarios/*.ts (default export: a
+ * BenchScenario), prints a Markdown summary and writes bench/results/latest.{json,md,svg}.
+ */
+import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { renderMarkdown, renderSvg, type BenchRun } from './report.ts';
+import type { BenchScenario, BenchScenarioResult } from './scenario.ts';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const repoRoot = join(here, '..');
+
+function argValue(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const only = argValue(args, '--only');
+  const scenarioDir = join(here, 'scenarios');
+  const files = (await readdir(scenarioDir)).filter((f) => f.endsWith('.ts')).sort();
+  const results: BenchScenarioResult[] = [];
+  let failed = false;
+  for (const f of files) {
+    const mod = (await import(pathToFileURL(join(scenarioDir, f)).href)) as { default?: BenchScenario };
+    const sc = mod.default;
+    if (!sc || typeof sc.run !== 'function') {
+      console.error(`bench: ${f} has no default-exported scenario; skipped`);
+      continue;
+    }
+    if (only && sc.name !== only && !f.startsWith(only)) continue;
+    const tmp = await mkdtemp(join(tmpdir(), `iosdevice-bench-${sc.name}-`));
+    const t0 = performance.now();
+    console.error(`bench: ${sc.name}${quick ? ' (quick)' : ''}`);
+    try {
+      const r = await sc.run({ quick, tmpDir: tmp, repoRoot, log: (l) => console.error(`  ${sc.name}: ${l}`) });
+      results.push({ name: sc.name, description: sc.description, seconds: (performance.now() - t0) / 1000, measurements: r.measurements, targets: r.targets ?? [] });
+    } catch (e) {
+      failed = true;
+      const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      console.error(`bench: ${sc.name} failed: ${msg}`);
+      results.push({ name: sc.name, description: sc.description, seconds: (performance.now() - t0) / 1000, measurements: [], targets: [], error: msg });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+  const run: BenchRun = {
+    date: new Date().toISOString(),
+    quick,
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    scenarios: results,
+  };
+  const outDir = join(here, 'results');
+  await mkdir(outDir, { recursive: true });
+  const md = renderMarkdown(run);
+  await writeFile(join(outDir, 'latest.json'), `${JSON.stringify(run, null, 2)}\n`);
+  await writeFile(join(outDir, 'latest.md'), `${md}\n`);
+  await writeFile(join(outDir, 'latest.svg'), `${renderSvg(run)}\n`);
+  console.log(md);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,183 @@
+/**
+ * AFC throughput: (a) one large file (1 GiB; --quick 64 MiB) and (b) a DCIM tree of 2,000 files of
+ * 50 KB – 8 MB (--quick 200), each unshaped and over the usb2 link profile (40 MB/s shared + 0.5 ms RTT).
+ * Rows: our client (child process), ifuse + cp -r (needs the emulator), the raw ceiling (the same bytes
+ * through a plain unix socket) and the shaped link rate (raw bytes through the same shaper).
+ */
+import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { linkProfile } from '../../src/virtual-iphone/link.ts';
+import { makeDcim, makeLargeFile } from '../afc/data.ts';
+import { ifuseCopy, ifuseMissing, prepareEmulator, type EmulatorLike } from '../afc/ifuse.ts';
+import { startAfcServer, startRawServer } from '../afc/servers.ts';
+import { runTsChild } from '../child.ts';
+import type { BenchContext, BenchMeasurement, BenchScenario, BenchTarget } from '../scenario.ts';
+
+interface ClientResult {
+  bytes: number;
+  files?: number;
+  seconds: number;
+  cpuSeconds: number;
+  peakRssBytes: number;
+  bytesCopied?: number;
+}
+
+const CHILD_TIMEOUT = 20 * 60_000;
+
+function row(c: string, link: string, client: string, r: ClientResult, notes?: string): BenchMeasurement {
+  const m: BenchMeasurement = {
+    case: c,
+    link,
+    client,
+    payloadBytes: r.bytes,
+    seconds: r.seconds,
+    mbPerSec: r.bytes / r.seconds / 1e6,
+    cpuSecondsPerGB: r.cpuSeconds / (r.bytes / 1e9),
+    peakRssMB: r.peakRssBytes / 1e6,
+  };
+  if (r.files !== undefined) m.files = r.files;
+  if (r.bytesCopied !== undefined) m.bytesCopiedPerPayloadByte = r.bytesCopied / r.bytes;
+  if (notes) m.notes = notes;
+  return m;
+}
+
+/** Same sizes, and the same first/last 64 KiB, as the source: the pull really delivered the bytes. */
+async function verify(srcFiles: string[], srcRoot: string, dstRoot: string): Promise<void> {
+  for (const f of srcFiles) {
+    const d = join(dstRoot, relative(srcRoot, f));
+    const [a, b] = [await stat(f), await stat(d)];
+    if (a.size !== b.size) throw new Error(`size mismatch for ${d}: ${b.size} != ${a.size}`);
+    for (const pos of [0, Math.max(0, a.size - 65536)]) {
+      const read = async (p: string): Promise<Buffer> => {
+        const fh = await open(p, 'r');
+        try {
+          const buf = Buffer.alloc(Math.min(65536, a.size));
+          await fh.read(buf, 0, buf.length, pos);
+          return buf;
+        } finally {
+          await fh.close();
+        }
+      };
+      if (!(await read(f)).equals(await read(d))) throw new Error(`content mismatch in ${d}`);
+    }
+  }
+}
+
+function target(name: string, num: BenchMeasurement | undefined, den: BenchMeasurement | undefined, min: number, what: string): BenchTarget {
+  if (!num?.mbPerSec || !den?.mbPerSec) {
+    return { name, value: undefined, threshold: `>= ${min}`, pass: undefined, detail: `not measured (${num?.skipped ?? den?.skipped ?? 'row missing'})` };
+  }
+  const v = num.mbPerSec / den.mbPerSec;
+  return { name, value: v, threshold: `>= ${min}`, pass: v >= min, detail: `${num.mbPerSec.toFixed(1)} / ${den.mbPerSec.toFixed(1)} MB/s ${what}` };
+}
+
+const scenario: BenchScenario = {
+  name: 'afc',
+  description:
+    'AFC pull of one large file and of a DCIM tree (log-uniform 50 KB – 8 MB), unshaped and over usb2 (40 MB/s + 0.5 ms RTT). ' +
+    'Our client runs in a child process and writes the files to local disk (.part + rename); the raw ceiling moves the same bytes ' +
+    'through a plain unix socket into one local file; link-rate = raw bytes through the same link shaper.',
+  async run(ctx: BenchContext) {
+    const media = join(ctx.tmpDir, 'media');
+    const largeBytes = ctx.quick ? 64 * 2 ** 20 : 2 ** 30;
+    const dcimCount = ctx.quick ? 200 : 2000;
+    ctx.log(`generating ${largeBytes} B file and ${dcimCount} DCIM files`);
+    const large = await makeLargeFile(media, largeBytes);
+    const dcim = await makeDcim(media, dcimCount);
+    ctx.log(`DCIM: ${(dcim.bytes / 1e6).toFixed(0)} MB`);
+    const out: BenchMeasurement[] = [];
+    const cases = [
+      { name: 'large-file', remote: large.remote, files: [large.path], bytes: large.bytes, ifuseSrc: 'Downloads/large.bin' },
+      { name: 'dcim-tree', remote: dcim.remote, files: dcim.files, bytes: dcim.bytes, ifuseSrc: 'DCIM' },
+    ];
+    for (const linkName of ['none', 'usb2'] as const) {
+      const link = linkProfile(linkName);
+      // The emulator (usbmuxd + lockdown + AFC) is preferred for our client and needed for ifuse.
+      const prep = await prepareEmulator(media, linkName);
+      const emu: EmulatorLike | undefined = 'emu' in prep ? prep.emu : undefined;
+      const emuReason = 'reason' in prep ? prep.reason : undefined;
+      if (emuReason) ctx.log(`${linkName}: ${emuReason}; our client talks to serveAfc on a unix socket instead`);
+      const afcSrv = emu ? undefined : await startAfcServer(ctx.tmpDir, media, link);
+      try {
+        for (const c of cases) {
+          const dst = join(ctx.tmpDir, 'out');
+          // Raw ceiling / link rate.
+          const rawSrv = await startRawServer(ctx.tmpDir, c.files, link);
+          try {
+            await mkdir(dst, { recursive: true });
+            const r = await runTsChild<ClientResult>('bench/afc/raw-child.ts', ['--socket', rawSrv.path, '--out', join(dst, 'raw.bin')], {
+              cwd: ctx.repoRoot,
+              timeoutMs: CHILD_TIMEOUT,
+            });
+            if (r.bytes !== c.bytes) throw new Error(`raw row moved ${r.bytes} of ${c.bytes} bytes`);
+            out.push(row(c.name, linkName, link ? 'link-rate' : 'raw-socket', { ...r, files: c.files.length }));
+            ctx.log(`${c.name} ${linkName} raw: ${out.at(-1)!.mbPerSec!.toFixed(1)} MB/s`);
+          } finally {
+            await rawSrv.close();
+            await rm(dst, { recursive: true, force: true });
+          }
+          // Our client.
+          await mkdir(dst, { recursive: true });
+          try {
+            const local = join(dst, c.name === 'dcim-tree' ? 'DCIM' : 'large.bin');
+            const args = emu ? ['--usbmuxd', emu.address] : ['--afc-socket', afcSrv!.path];
+            const r = await runTsChild<ClientResult>('bench/afc/client-child.ts', [...args, '--remote', c.remote, '--local', local], {
+              cwd: ctx.repoRoot,
+              timeoutMs: CHILD_TIMEOUT,
+            });
+            if (r.bytes !== c.bytes) throw new Error(`our client pulled ${r.bytes} of ${c.bytes} bytes`);
+            await verify(c.files, c.name === 'dcim-tree' ? join(media, 'DCIM') : join(media, 'Downloads', 'large.bin'), local);
+            out.push(row(c.name, linkName, 'iosdevice', r, emu ? 'via emulator usbmuxd + lockdown' : 'AFC on a unix socket (serveAfc)'));
+            ctx.log(`${c.name} ${linkName} iosdevice: ${out.at(-1)!.mbPerSec!.toFixed(1)} MB/s`);
+          } finally {
+            await rm(dst, { recursive: true, force: true });
+          }
+          // ifuse.
+          const missing = ifuseMissing() ?? (emu ? undefined : `needs the emulator's usbmuxd: ${emuReason}`);
+          if (missing) out.push({ case: c.name, link: linkName, client: 'ifuse', skipped: missing });
+          else {
+            await mkdir(dst, { recursive: true });
+            try {
+              const r = await ifuseCopy(emu!, c.ifuseSrc, join(dst, 'copy'), ctx.tmpDir, ctx.quick ? 30_000 : 120_000);
+              out.push(row(c.name, linkName, 'ifuse', r, r.partial ? `time limit reached: rate from the ${r.bytes} bytes copied` : 'ifuse -f + cp -r'));
+            } catch (e) {
+              out.push({ case: c.name, link: linkName, client: 'ifuse', skipped: `ifuse failed: ${e instanceof Error ? e.message : String(e)}` });
+            } finally {
+              await rm(dst, { recursive: true, force: true });
+            }
+          }
+        }
+      } finally {
+        await afcSrv?.close();
+        await emu?.close();
+      }
+    }
+    const find = (c: string, l: string, cl: string): BenchMeasurement | undefined => out.find((m) => m.case === c && m.link === l && m.client === cl);
+    const ours = out.filter((m) => m.client === 'iosdevice');
+    const maxCopied = Math.max(...ours.map((m) => m.bytesCopiedPerPayloadByte ?? 0));
+    const largeRss = Math.max(...ours.filter((m) => m.case === 'large-file').map((m) => m.peakRssMB ?? 0));
+    const targets: BenchTarget[] = [
+      target('large file, usb2: ours / link rate', find('large-file', 'usb2', 'iosdevice'), find('large-file', 'usb2', 'link-rate'), 0.95, ''),
+      target('large file, unshaped: ours / raw socket ceiling', find('large-file', 'none', 'iosdevice'), find('large-file', 'none', 'raw-socket'), 0.8, ''),
+      target('DCIM, usb2: ours / link rate', find('dcim-tree', 'usb2', 'iosdevice'), find('dcim-tree', 'usb2', 'link-rate'), 0.85, ''),
+      target('DCIM, usb2: ours / ifuse', find('dcim-tree', 'usb2', 'iosdevice'), find('dcim-tree', 'usb2', 'ifuse'), 3, ''),
+      {
+        name: 'bytes copied per payload byte (max over our rows)',
+        value: maxCopied,
+        threshold: '<= 0.05',
+        pass: maxCopied <= 0.05,
+        detail: 'AfcClient.bytesCopied / payload bytes',
+      },
+      {
+        name: `peak RSS of our client, large file (${(largeBytes / 2 ** 20).toFixed(0)} MiB), MB`,
+        value: largeRss,
+        threshold: '<= 100',
+        pass: largeRss <= 100,
+        detail: 'getrusage maxrss of the child process (includes Node + tsx baseline)',
+      },
+    ];
+    return { measurements: out, targets };
+  },
+};
+
+export default scenario;
