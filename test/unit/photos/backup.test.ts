@@ -256,3 +256,21 @@ test('backup: stale .part files and a stale lock from a killed run are cleaned u
     await assertComplete(dev, dest);
     assert.equal((await readFile(join(dest, '.iosdevice', 'manifest.jsonl'), 'utf8')).trim().split('\n').length, dev.files().size);
   }));
+
+test('backup: Ctrl-C (abort) mid-run rejects with ERR_ABORTED, releases the lock, and a rerun completes', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 40);
+    const ac = new AbortController();
+    let copied = 0;
+    await assert.rejects(
+      runBackup({ dest, device: dev, signal: ac.signal, onEvent: (e) => {
+        if (e.type === 'file' && e.status === 'copied' && ++copied === 3) ac.abort(new Error('SIGINT'));
+      } }),
+      (e: unknown) => (e as { code?: string }).code === 'ERR_ABORTED',
+    );
+    const s = await runBackup({ dest, device: dev });
+    assert.equal(s.failed.length, 0);
+    assert.ok(s.copied < dev.files().size, 'the first run kept what it had copied');
+    await assertComplete(dev, dest);
+  }));
