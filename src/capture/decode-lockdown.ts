@@ -82,7 +82,7 @@ function tlsSection(buf: Buffer, off: number, dir: Dir, stream: number, dec: Dir
         closeNotify = d.data[1] === 0;
       } else if (d.type === ContentType.ApplicationData) {
         ev.what = [`application data ${d.data.length} bytes`];
-        if (innerStart < 0) innerStart = r.offset;
+        if (innerStart < 0 && d.data.length > 0) innerStart = r.offset;
         inner.push(d.data);
         innerLen += d.data.length;
       }
@@ -108,7 +108,7 @@ function tlsSection(buf: Buffer, off: number, dir: Dir, stream: number, dec: Dir
       }
       inner = [all.subarray(4 + n)];
       innerLen -= 4 + n;
-      innerStart = r.offset;
+      innerStart = innerLen > 0 ? r.offset : -1;
     }
     if (closeNotify) return { next: r.offset + 5 + r.fragment.length, plain: true };
   }

@@ -1,0 +1,68 @@
+/** `iosdevice capture`: a recording usbmuxd proxy writing pcapng (one synthetic TCP stream per client connection). */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command, CliIO } from '../command.ts';
+import { parseCommonArgs } from '../common.ts';
+import { InvalidArgumentError } from '../../core/errors.ts';
+import { formatMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
+import { startRecordingProxy } from '../../capture/proxy.ts';
+import { CaptureRecorder } from '../../capture/recorder.ts';
+
+const usage = `usage: iosdevice capture --out FILE.pcapng [--listen ADDR] [--upstream ADDR] [--keylog FILE] [--ns]
+
+Records usbmuxd traffic: listens where clients expect usbmuxd, forwards every connection to the real usbmuxd (or
+the emulator) and writes each one as its own TCP stream (127.0.0.1:<port> → 127.0.0.1:27015) into FILE.pcapng.
+Point clients at the printed address (USBMUXD_SOCKET_ADDRESS=…). Stop with Ctrl-C; the file is then completed.
+
+options:
+  --out FILE        pcapng file to write (created 0600)
+  --listen ADDR     UNIX:/path, /path or host:port (default: a socket in a new temp folder)
+  --upstream ADDR   the daemon to forward to (default: --socket, $USBMUXD_SOCKET_ADDRESS, or /var/run/usbmuxd)
+  --keylog FILE     NSS key log written by the TLS endpoints (e.g. SSLKEYLOGFILE of our client, the emulator's
+                    key log): embedded into the capture as a Decryption Secrets Block when the capture stops
+  --ns              nanosecond timestamps (default microseconds)
+`;
+
+const command: Command = {
+  name: 'capture',
+  summary: 'record usbmuxd traffic to pcapng through a proxy socket',
+  usage,
+  async run(args: string[], io: CliIO): Promise<number> {
+    const p = parseCommonArgs(args, { options: ['--out', '--listen', '--upstream', '--keylog'], flags: ['--ns'] });
+    if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
+    const out = p.options.get('--out');
+    if (!out) throw new InvalidArgumentError('capture needs --out FILE.pcapng');
+    const upstream = p.options.get('--upstream') ?? formatMuxAddress(resolveUsbmuxAddress(p.common.socket, io.env));
+    let tmp: string | undefined;
+    let listen = p.options.get('--listen');
+    if (!listen) {
+      tmp = mkdtempSync(join(tmpdir(), 'iosdevice-capture-'));
+      listen = `UNIX:${join(tmp, 'usbmuxd')}`;
+    }
+    const recorder = new CaptureRecorder({ file: out, resolution: p.flags.has('--ns') ? 'ns' : 'us' });
+    let proxy;
+    try {
+      proxy = await startRecordingProxy({ listen, upstream, recorder });
+    } catch (e) {
+      recorder.finish();
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    io.stdout.write(`recording ${upstream} into ${out}\nUSBMUXD_SOCKET_ADDRESS=${proxy.address}\n`);
+    await new Promise<void>((resolve) => {
+      if (io.signal.aborted) resolve();
+      else io.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await proxy.close();
+    const kl = p.options.get('--keylog');
+    if (kl && existsSync(kl)) recorder.addKeylog(await readFile(kl));
+    recorder.finish();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    io.stdout.write(`${proxy.connections} connections recorded in ${out}\n`);
+    return 0;
+  },
+};
+
+export default command;
