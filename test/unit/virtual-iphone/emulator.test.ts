@@ -9,25 +9,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { connectLockdown, connectService, openDevice, type DeviceProvider } from '../../../src/connect.ts';
-import { AfcClient } from '../../../src/afc/client.ts';
+import { connectLockdown, openDevice } from '../../../src/connect.ts';
 import { IDeviceError } from '../../../src/core/errors.ts';
 import { UsbmuxClient } from '../../../src/usbmux/client.ts';
 import type { DeviceEvent } from '../../../src/usbmux/device.ts';
 import type { Emulator } from '../../../src/virtual-iphone/emulator.ts';
-import { startTestEmulator } from '../../support/emulator.ts';
-
-/**
- * connectAfc() equivalent that resumes the service stream: UsbmuxClient.connect() hands the socket over paused
- * (after unshifting early bytes) and AfcClient only adds a 'data' listener, which does not restart an explicitly
- * paused stream, so connectAfc() over a usbmux socket waits forever (reported; not this area's code).
- */
-async function connectAfc(dev: DeviceProvider): Promise<AfcClient> {
-  const stream = await connectService(dev, 'com.apple.afc');
-  const afc = new AfcClient(stream);
-  stream.resume();
-  return afc;
-}
+import { connectAfcResumed as connectAfc, startTestEmulator } from '../../support/emulator.ts';
 
 function isCode(code: string): (e: unknown) => boolean {
   return (e: unknown) => e instanceof IDeviceError && e.code === code;
