@@ -31,15 +31,16 @@ async function connect(): Promise<AfcClient> {
 const client = await connect();
 const remote = arg('--remote')!;
 const local = arg('--local')!;
-const chunk = Number(arg('--chunk') ?? 4 * 1024 * 1024);
+const chunk = Number(arg('--chunk') ?? 1024 * 1024);
+const baselineRssBytes = process.resourceUsage().maxRSS * 1024;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const r = await client.pull(remote, local, {
   concurrency: Number(arg('--concurrency') ?? 8),
   chunkSize: chunk,
-  maxInFlight: Number(arg('--in-flight') ?? 3),
+  maxInFlight: Number(arg('--in-flight') ?? 4),
 });
 const seconds = (performance.now() - t0) / 1000;
 const u = selfUsage(cpu0);
 client.close();
-console.log(JSON.stringify({ bytes: r.bytes, files: r.files, seconds, cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, bytesCopied: client.bytesCopied }));
+console.log(JSON.stringify({ baselineRssBytes, bytes: r.bytes, files: r.files, seconds, cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, bytesCopied: client.bytesCopied }));

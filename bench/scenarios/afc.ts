@@ -20,6 +20,8 @@ interface ClientResult {
   cpuSeconds: number;
   peakRssBytes: number;
   bytesCopied?: number;
+  /** Peak RSS before the transfer started (Node + tsx + imports). */
+  baselineRssBytes?: number;
 }
 
 const CHILD_TIMEOUT = 20 * 60_000;
@@ -37,7 +39,9 @@ function row(c: string, link: string, client: string, r: ClientResult, notes?: s
   };
   if (r.files !== undefined) m.files = r.files;
   if (r.bytesCopied !== undefined) m.bytesCopiedPerPayloadByte = r.bytesCopied / r.bytes;
-  if (notes) m.notes = notes;
+  const base = r.baselineRssBytes !== undefined ? `RSS before transfer ${(r.baselineRssBytes / 1e6).toFixed(0)} MB` : undefined;
+  const all = [notes, base].filter(Boolean).join('; ');
+  if (all) m.notes = all;
   return m;
 }
 
@@ -63,12 +67,16 @@ async function verify(srcFiles: string[], srcRoot: string, dstRoot: string): Pro
   }
 }
 
-function target(name: string, num: BenchMeasurement | undefined, den: BenchMeasurement | undefined, min: number, what: string): BenchTarget {
+function target(name: string, num: BenchMeasurement | undefined, den: BenchMeasurement | undefined, min: number, floorMbPerSec = 0): BenchTarget {
   if (!num?.mbPerSec || !den?.mbPerSec) {
     return { name, value: undefined, threshold: `>= ${min}`, pass: undefined, detail: `not measured (${num?.skipped ?? den?.skipped ?? 'row missing'})` };
   }
-  const v = num.mbPerSec / den.mbPerSec;
-  return { name, value: v, threshold: `>= ${min}`, pass: v >= min, detail: `${num.mbPerSec.toFixed(1)} / ${den.mbPerSec.toFixed(1)} MB/s ${what}` };
+  // For the shaped link the denominator is the larger of the measured raw rate and the configured rate,
+  // so a slow raw pump can never flatter the ratio.
+  const d = Math.max(den.mbPerSec, floorMbPerSec);
+  const v = num.mbPerSec / d;
+  const how = floorMbPerSec > 0 ? ` (max of measured ${den.mbPerSec.toFixed(1)} and configured ${floorMbPerSec.toFixed(1)})` : '';
+  return { name, value: v, threshold: `>= ${min}`, pass: v >= min, detail: `${num.mbPerSec.toFixed(1)} / ${d.toFixed(1)} MB/s${how}` };
 }
 
 const scenario: BenchScenario = {
@@ -138,7 +146,7 @@ const scenario: BenchScenario = {
           else {
             await mkdir(dst, { recursive: true });
             try {
-              const r = await ifuseCopy(emu!, c.ifuseSrc, join(dst, 'copy'), ctx.tmpDir, ctx.quick ? 30_000 : 120_000);
+              const r = await ifuseCopy(emu!, c.ifuseSrc, join(dst, 'copy'), ctx.tmpDir, ctx.quick ? 30_000 : 60_000);
               out.push(row(c.name, linkName, 'ifuse', r, r.partial ? `time limit reached: rate from the ${r.bytes} bytes copied` : 'ifuse -f + cp -r'));
             } catch (e) {
               out.push({ case: c.name, link: linkName, client: 'ifuse', skipped: `ifuse failed: ${e instanceof Error ? e.message : String(e)}` });
@@ -156,11 +164,13 @@ const scenario: BenchScenario = {
     const ours = out.filter((m) => m.client === 'iosdevice');
     const maxCopied = Math.max(...ours.map((m) => m.bytesCopiedPerPayloadByte ?? 0));
     const largeRss = Math.max(...ours.filter((m) => m.case === 'large-file').map((m) => m.peakRssMB ?? 0));
+    const usb2Rate = linkProfile('usb2')!.bytesPerSecond / 1e6;
+    const rawRss = Math.max(...out.filter((m) => m.case === 'large-file' && m.client === 'raw-socket').map((m) => m.peakRssMB ?? 0));
     const targets: BenchTarget[] = [
-      target('large file, usb2: ours / link rate', find('large-file', 'usb2', 'iosdevice'), find('large-file', 'usb2', 'link-rate'), 0.95, ''),
-      target('large file, unshaped: ours / raw socket ceiling', find('large-file', 'none', 'iosdevice'), find('large-file', 'none', 'raw-socket'), 0.8, ''),
-      target('DCIM, usb2: ours / link rate', find('dcim-tree', 'usb2', 'iosdevice'), find('dcim-tree', 'usb2', 'link-rate'), 0.85, ''),
-      target('DCIM, usb2: ours / ifuse', find('dcim-tree', 'usb2', 'iosdevice'), find('dcim-tree', 'usb2', 'ifuse'), 3, ''),
+      target('large file, usb2: ours / link rate', find('large-file', 'usb2', 'iosdevice'), find('large-file', 'usb2', 'link-rate'), 0.95, usb2Rate),
+      target('large file, unshaped: ours / raw socket ceiling', find('large-file', 'none', 'iosdevice'), find('large-file', 'none', 'raw-socket'), 0.8),
+      target('DCIM, usb2: ours / link rate', find('dcim-tree', 'usb2', 'iosdevice'), find('dcim-tree', 'usb2', 'link-rate'), 0.85, usb2Rate),
+      target('DCIM, usb2: ours / ifuse', find('dcim-tree', 'usb2', 'iosdevice'), find('dcim-tree', 'usb2', 'ifuse'), 3),
       {
         name: 'bytes copied per payload byte (max over our rows)',
         value: maxCopied,
@@ -173,7 +183,7 @@ const scenario: BenchScenario = {
         value: largeRss,
         threshold: '<= 100',
         pass: largeRss <= 100,
-        detail: 'getrusage maxrss of the child process (includes Node + tsx baseline)',
+        detail: `getrusage maxrss of the child process, which includes Node + tsx (see 'RSS before transfer'); the raw-socket receiver child peaked at ${rawRss.toFixed(0)} MB`,
       },
     ];
     return { measurements: out, targets };

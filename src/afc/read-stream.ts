@@ -8,13 +8,13 @@ import { Readable } from 'node:stream';
 import type { CallOpts } from '../core/abort.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 import type { AfcClient } from './client.ts';
-import { AFC_DEFAULT_READ_SIZE, AfcOpenMode } from './protocol.ts';
+import { AfcOpenMode } from './protocol.ts';
 
 /** Options of {@link AfcClient.createReadStream}. */
 export interface AfcReadStreamOptions {
-  /** Bytes per READ request, 1 KiB – 16 MiB (devices are known to work with 1–4 MiB). Default 4 MiB. */
+  /** Bytes per READ request, 1 KiB – 16 MiB (devices are known to work with 1–4 MiB). Default 1 MiB. */
   chunkSize?: number;
-  /** READs in flight at once. Default 3. */
+  /** READs in flight at once. Default 4. */
   maxInFlight?: number;
   /** Known file size (e.g. from stat): lets the final EOF-confirming READ be pipelined with the last data READ. */
   size?: number;
@@ -52,12 +52,12 @@ export class AfcReadStream extends Readable {
 
   constructor(client: AfcClient, path: string, opts: AfcReadStreamOptions = {}) {
     super({ highWaterMark: opts.highWaterMark ?? 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
-    const chunk = opts.chunkSize ?? AFC_DEFAULT_READ_SIZE;
+    const chunk = opts.chunkSize ?? 1024 * 1024;
     if (!Number.isInteger(chunk) || chunk < 1024 || chunk > 16 * 1024 * 1024) throw new InvalidArgumentError(`bad chunkSize ${chunk}`);
     this.#client = client;
     this.#path = path;
     this.#chunkSize = chunk;
-    this.#maxInFlight = Math.max(1, opts.maxInFlight ?? 3);
+    this.#maxInFlight = Math.max(1, opts.maxInFlight ?? 4);
     this.#size = opts.size;
     this.#start = opts.start ?? 0;
     this.#callOpts = opts.signal ? { signal: opts.signal } : {};

@@ -26,9 +26,9 @@ export interface TransferProgress {
 export interface TransferOptions extends CallOpts {
   /** Files copied at once. Default 8. */
   concurrency?: number;
-  /** READ / WRITE size. Default 4 MiB. */
+  /** READ / WRITE size. Default 1 MiB for reads (4 in flight), 4 MiB for writes. */
   chunkSize?: number;
-  /** READs (or WRITEs) in flight per file. Default 3. */
+  /** READs (or WRITEs) in flight per file. Default 4 for reads, 3 for writes. */
   maxInFlight?: number;
   onProgress?: (p: TransferProgress) => void;
 }
