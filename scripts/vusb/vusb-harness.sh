@@ -7,7 +7,7 @@
 # Artefacts: $VUSB_WORK/out (the guest sees it as /vusb-out); kernel + initramfs cached in $VUSB_WORK.
 set -euo pipefail
 WORK=$(readlink -m "${VUSB_WORK:-${TMPDIR:-/tmp}/iosdevice-vusb}")
-TIMEOUT=${VUSB_TIMEOUT:-300}
+TIMEOUT=${VUSB_TIMEOUT:-600}
 MEM=${VUSB_MEM:-2048}
 [ $# -ge 1 ] || { echo "usage: $0 GUEST_SCRIPT [ARGS...]" >&2; exit 2; }
 GUEST_SCRIPT=$(readlink -f "$1"); shift
