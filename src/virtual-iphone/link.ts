@@ -3,8 +3,8 @@
  * device (as all usbmux connections share one USB pipe).
  *
  * - profile `usb2`: 40 MB/s (10^6 bytes) for all connections of the device together, both directions (USB 2.0 is
- *   half-duplex), plus 0.5 ms added round trip (0.25 ms each way). Node timers fire with ~1 ms resolution, so the
- *   added latency is really "at least 0.25 ms, up to ~1 ms" per direction; throughput is exact on average.
+ *   half-duplex), plus 0.5 ms added round trip (0.25 ms each way; sub-millisecond waits are polled with
+ *   setImmediate because Node timers have ~1 ms resolution). Throughput is exact on average.
  * - profile `none`: no wrapper at all.
  *
  * Mechanism: one token bucket per device (debt model: a chunk reserves its bytes and is released once the
@@ -105,6 +105,7 @@ class DelayLine {
   #head = 0;
   bytes = 0;
   #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
   #paused = false;
 
   constructor(
@@ -136,7 +137,7 @@ class DelayLine {
   }
 
   pump(): void {
-    if (this.#timer) return;
+    if (this.#timer || this.#immediate) return;
     const now = performance.now();
     while (!this.#paused && !this.empty && this.#q[this.#head]!.due <= now) {
       const { buf } = this.#q[this.#head++]!;
@@ -149,17 +150,24 @@ class DelayLine {
     }
     if (!this.#paused && !this.empty) {
       const wait = Math.max(0, this.#q[this.#head]!.due - now);
-      this.#timer = setTimeout(() => {
+      const again = (): void => {
         this.#timer = undefined;
+        this.#immediate = undefined;
         this.pump();
-      }, wait);
+      };
+      // Node timers have ~1 ms resolution: sub-millisecond waits (the latency part) are polled with setImmediate
+      // instead, which costs at most ~1 ms of event-loop turns per chunk; longer (bandwidth) waits use a timer.
+      if (wait < 1) this.#immediate = setImmediate(again);
+      else this.#timer = setTimeout(again, wait);
     }
     this.onProgress();
   }
 
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
     this.#timer = undefined;
+    this.#immediate = undefined;
     this.#q = [];
     this.#head = 0;
     this.bytes = 0;

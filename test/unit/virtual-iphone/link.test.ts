@@ -128,3 +128,19 @@ test('end and destroy propagate: device end → host end; host destroy → devic
   await closed;
   assert.ok(p2.device.destroyed);
 });
+
+test('usb2 adds latency: 40 sequential 1-byte round trips take at least 40 × 0.5 ms', async () => {
+  const link = new DeviceLink(linkProfile('usb2')!);
+  const { device, host } = shapedPair(link);
+  device.on('data', (b: Buffer) => device.write(b)); // the device echoes
+  const t0 = performance.now();
+  for (let i = 0; i < 40; i++) {
+    const got = new Promise<Buffer>((r) => host.once('data', r));
+    host.write(Buffer.from([i]));
+    assert.equal((await got)[0], i);
+  }
+  const ms = performance.now() - t0;
+  console.log(`usb2 round trip: ${(ms / 40).toFixed(2)} ms (0.5 ms configured)`);
+  assert.ok(ms >= 40 * 0.5, `${ms} ms`);
+  host.destroy();
+});
