@@ -143,3 +143,18 @@ describe('trust denied and passcode-locked devices', { skip }, () => {
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   });
 });
+
+test('the emulator on TCP (host:port): idevice_id and ideviceinfo reach it', { skip }, async () => {
+  const emu = await startTestEmulator({ socket: '127.0.0.1:0', dcimCount: 0 });
+  try {
+    assert.match(emu.address, /^127\.0\.0\.1:\d+$/);
+    const l = await runTool(emu.address, 'idevice_id', ['-l']);
+    assert.equal(l.code, 0, l.stderr);
+    assert.equal(l.stdout.trim(), emu.devices[0]!.udid);
+    const i = await runTool(emu.address, 'ideviceinfo', ['-k', 'ProductVersion']);
+    assert.equal(i.code, 0, i.stderr);
+    assert.equal(i.stdout.trim(), '17.5');
+  } finally {
+    await emu.close();
+  }
+});
