@@ -167,6 +167,21 @@ test('e2e: a hostile device: nothing outside DEST, the refused items are reporte
     await assertBackup(gen, dest);
   }));
 
+test('e2e: --dry-run with --include lists what would be copied, with the total size, and writes nothing', () =>
+  withEmulator({ dcimCount: 30, dcim: { scale: 0.02, seed: 13 } }, async (emu, tmp) => {
+    const gen = emu.devices[0]!.manifest!;
+    const dest = join(tmp, 'dest');
+    const r = await cli(['photos', 'backup', dest, '--socket', emu.address, '--json', '--dry-run', '--include', '*.heic', '--include', '*.mov']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = summaryOf(r) as unknown as { wouldCopy: { remote: string; size: number }[]; wouldCopyBytes: number };
+    const want = gen.files.filter((f) => /\.(HEIC|MOV)$/.test(f.path));
+    assert.deepEqual(s.wouldCopy.map((w) => w.remote).sort(), want.map((f) => `/${f.path}`).sort());
+    assert.equal(s.wouldCopyBytes, want.reduce((a, f) => a + f.size, 0));
+    assert.equal(existsSync(dest), false);
+    const text = await cli(['photos', 'backup', dest, '--socket', emu.address, '--dry-run']);
+    assert.match(text.stdout, /dry run: \d+ file\(s\) would be copied \([\d.]+ [kM]B\)/);
+  }));
+
 test('e2e: iosdevice demo pairs, backs up, verifies and reruns', async () => {
   const tmp = await mkdtemp(join(tmpdir(), 'photos-demo-'));
   try {

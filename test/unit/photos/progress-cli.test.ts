@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { formatBar, formatBytes, formatDuration, formatSummary, ProgressRenderer } from '../../../src/photos/progress.ts';
+import type { BackupSummary } from '../../../src/photos/events.ts';
+import { main } from '../../../src/cli/main.ts';
+
+function sink(isTTY = false): PassThrough & { text(): string; isTTY?: boolean; columns?: number } {
+  const s = new PassThrough() as PassThrough & { text(): string; isTTY?: boolean; columns?: number };
+  let buf = '';
+  s.on('data', (c: Buffer) => (buf += c.toString()));
+  s.text = () => buf;
+  s.isTTY = isTTY;
+  s.columns = 100;
+  return s;
+}
+
+const summary: BackupSummary = {
+  udid: 'U', dest: '/d', dryRun: false, found: 5, selected: 4, copied: 3, copiedBytes: 3_000_000, skipped: 1,
+  failed: [{ remote: '/DCIM/100APPLE/IMG_0004.JPG', code: 'ERR_AFC_PERM_DENIED', reason: 'denied' }],
+  rejected: [{ remote: '/DCIM/100APPLE/..', reason: 'unsafe-name', detail: 'dot component' }],
+  deleted: [], deleteSkipped: '1 file(s) failed', wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 1500,
+};
+
+test('progress: units, durations, bar (files, bytes, rate, ETA) within the width', () => {
+  assert.equal(formatBytes(999), '999 B');
+  assert.equal(formatBytes(1_234_567), '1.2 MB');
+  assert.equal(formatBytes(250_000_000_000), '250 GB');
+  assert.equal(formatDuration(7_000), '0:07');
+  assert.equal(formatDuration(3_723_000), '1:02:03');
+  const bar = formatBar({ filesDone: 10, filesTotal: 40, bytesDone: 20_000_000, bytesTotal: 80_000_000, elapsedMs: 1000 }, 100);
+  assert.match(bar, /^\[#+\.+\] 10\/40 files {2}20\.0 MB\/80\.0 MB {2}20\.0 MB\/s {2}ETA 0:03$/);
+  assert.ok(formatBar({ filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 1, elapsedMs: 0 }, 40).length <= 39);
+  const text = formatSummary(summary);
+  assert.match(text, /copied 3 file\(s\), 3\.0 MB in 1\.5 s \(2\.0 MB\/s\); 1 already backed up; 1 failed/);
+  assert.match(text, /failed: \/DCIM\/100APPLE\/IMG_0004\.JPG \[ERR_AFC_PERM_DENIED\]/);
+  assert.match(text, /unsafe-name: "\/DCIM\/100APPLE\/\.\."/);
+  assert.match(text, /nothing removed from the device/);
+});
+
+test('progress: JSON mode writes one parseable line per event and the summary; TTY mode redraws one line', () => {
+  const out = sink();
+  let t = 0;
+  const r = new ProgressRenderer(out, 'json', () => t);
+  r.onEvent({ type: 'plan', found: 2, selected: 2, toCopy: 2, toCopyBytes: 10 });
+  r.onEvent({ type: 'file', status: 'copied', remote: '/DCIM/a', local: 'a', bytes: 5 });
+  t = 1000;
+  r.onEvent({ type: 'progress', filesDone: 1, filesTotal: 2, bytesDone: 5, bytesTotal: 10 });
+  r.finish(summary);
+  const lines = out.text().trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+  assert.deepEqual(lines.map((l) => l.type), ['plan', 'file', 'progress', 'summary']);
+
+  const tty = sink(true);
+  const r2 = new ProgressRenderer(tty, 'tty', () => t);
+  r2.onEvent({ type: 'plan', found: 2, selected: 2, toCopy: 2, toCopyBytes: 10 });
+  t += 200;
+  r2.onEvent({ type: 'progress', filesDone: 1, filesTotal: 2, bytesDone: 5, bytesTotal: 10 });
+  r2.onEvent({ type: 'file', status: 'failed', remote: '/DCIM/b', bytes: 5, code: 'ERR_X', reason: 'boom' });
+  r2.finish(summary);
+  assert.ok(tty.text().includes('\r\u001b[K['), 'the bar is redrawn in place');
+  assert.match(tty.text(), /\[#+\.*\] 1\/2 files/);
+  assert.match(tty.text(), /failed: \/DCIM\/b \[ERR_X\] boom\n/);
+});
+
+test('cli: photos rejects bad usage with exit 2 (ERR_INVALID_ARG) before touching a device', async () => {
+  const ac = new AbortController();
+  for (const args of [['photos'], ['photos', 'restore', 'x'], ['photos', 'backup'], ['photos', 'backup', 'a', 'b'],
+    ['photos', 'backup', 'd', '--since', '2024-02-30'], ['photos', 'backup', 'd', '--connections', '9'], ['photos', 'backup', 'd', '--include'],
+    ['photos', 'backup', 'd', '--include', '[x'], ['photos', 'backup', 'd', '--bogus']]) {
+    const out = sink();
+    const err = sink();
+    const code = await main(args, { stdout: out, stderr: err, env: {}, signal: ac.signal });
+    assert.equal(code, 2, `${args.join(' ')}: ${err.text()}`);
+    assert.match(err.text(), /ERR_INVALID_ARG/);
+  }
+  const out = sink();
+  assert.equal(await main(['photos', '--help'], { stdout: out, stderr: sink(), env: {}, signal: ac.signal }), 0);
+  assert.match(out.text(), /--delete-after-import/);
+});
