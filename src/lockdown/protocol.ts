@@ -42,8 +42,8 @@ export const LockdownRequest = {
 } as const;
 
 /**
- * Keys a device answers before a session (real iOS 15 traffic, plus the two pairing needs). Everything
- * else in the global domain answers GetProhibited until a TLS session is up.
+ * Keys a device answers before a session (real iOS 15 traffic, the two pairing needs, and what `ideviceinfo -s`
+ * shows on recent devices). Everything else in the global domain answers GetProhibited until a TLS session is up.
  */
 export const PRE_SESSION_KEYS: readonly string[] = [
   'DeviceName',
@@ -63,4 +63,7 @@ export const PRE_SESSION_KEYS: readonly string[] = [
   'MobileDeviceMinimumVersion',
   'DevicePublicKey',
   'WiFiAddress',
+  'CPUArchitecture',
+  'BasebandVersion',
+  'ProtocolVersion',
 ];

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { LockdownError } from '../lockdown/errors.ts';
 import { PRE_SESSION_KEYS } from '../lockdown/protocol.ts';
 import type { LockdownContext, LockdownDevice, SessionIdentity } from '../lockdown/server.ts';
-import type { PlistDict, PlistValue } from '../plist/types.ts';
+import { PlistReal, type PlistDict, type PlistValue } from '../plist/types.ts';
 import { defaultDomains, defaultGlobalValues, type VirtualIdentity } from './lockdown-values.ts';
 
 /**
@@ -176,7 +176,7 @@ export class VirtualLockdownDevice extends EventEmitter implements LockdownDevic
       if (!dict) throw new LockdownError('MissingValue', 'GetValue');
       return this.#live({ ...dict }, domain);
     }
-    if (domain === undefined && key === 'TimeIntervalSince1970') return Date.now() / 1000;
+    if (domain === undefined && key === 'TimeIntervalSince1970') return new PlistReal(Date.now() / 1000);
     if (domain === undefined && key === 'PasswordProtected') return this.#locked;
     const v = dict?.[key];
     if (v === undefined) throw new LockdownError('MissingValue', 'GetValue');
@@ -246,7 +246,7 @@ export class VirtualLockdownDevice extends EventEmitter implements LockdownDevic
 
   #live(dict: PlistDict, domain: string | undefined): PlistDict {
     if (domain === undefined || domain === '') {
-      dict.TimeIntervalSince1970 = Date.now() / 1000;
+      dict.TimeIntervalSince1970 = new PlistReal(Date.now() / 1000); // always <real>, as devices send it
       dict.PasswordProtected = this.#locked;
     }
     return dict;
