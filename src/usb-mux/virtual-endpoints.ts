@@ -69,8 +69,10 @@ class Direction {
     if (!this.rate) return 0;
     const now = performance.now();
     this.#busyUntil = Math.max(now, this.#busyUntil) + ((n + 64) / this.rate) * 1000;
+    // sleep only once the link is ≥ 4 ms behind: the average rate is kept by #busyUntil, and timers
+    // (≥ 1 ms granularity) per 48 KiB transfer would otherwise cap the rate below the configured one
     const d = this.#busyUntil - now;
-    return d >= 1 ? d : 0;
+    return d >= 4 ? d : 0;
   }
 
   #deliver(buf: Buffer): void {
@@ -89,8 +91,9 @@ class Direction {
   }
 
   #complete(): void {
-    // a fresh buffer per completion, like a USB transfer
-    const data = Buffer.concat(this.#parts, this.#filled);
+    // a fresh buffer per completion, like a USB transfer (a single part is the sender's own fresh transfer buffer,
+    // never reused by the mux, so it is handed over without a copy)
+    const data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#filled);
     this.#parts = [];
     this.#filled = 0;
     this.receiver?.(data);
