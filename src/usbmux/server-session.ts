@@ -51,6 +51,7 @@ export class ClientSession {
   #busy = false;
   #done = false;
   #listener: Listener | undefined;
+  readonly #binaryOnly: boolean;
 
   constructor(d: Duplex, id: number, backend: UsbmuxBackend, opts: UsbmuxServerOptions, hooks: SessionHooks) {
     this.#d = d;
@@ -58,6 +59,7 @@ export class ClientSession {
     this.#backend = backend;
     this.#hooks = hooks;
     this.#decoder = new UsbmuxRequestDecoder(opts.maxMessage !== undefined ? { maxLength: opts.maxMessage } : {});
+    this.#binaryOnly = opts.binaryOnly === true;
   }
 
   start(): void {
@@ -126,6 +128,14 @@ export class ClientSession {
 
   /** Answers one request; true when the connection became a device pipe. */
   async #handle(req: UsbmuxRequest): Promise<boolean> {
+    if (this.#binaryOnly && req.version !== 0) {
+      this.#write(encodeResult('binary', req.tag, ResultCode.BadVersion));
+      return false;
+    }
+    if (this.#binaryOnly && req.kind === 'plist') {
+      this.#write(encodeResult('binary', req.tag, ResultCode.BadCommand));
+      return false;
+    }
     if (req.kind === 'badVersion') {
       this.#write(encodeResult(this.#proto, req.tag, ResultCode.BadVersion));
       return false;

@@ -40,6 +40,11 @@ export interface UsbmuxBackend extends EventEmitter {
 export interface UsbmuxServerOptions {
   /** Largest accepted request, bytes (default 16 MiB, as the decoder). */
   maxMessage?: number;
+  /**
+   * Behave like a pre-plist (v0-only) daemon: header version 1 gets Result 6 (BADVERSION), plist messages
+   * under version 0 Result 1. For testing clients' binary fallback (libusbmuxd, ours).
+   */
+  binaryOnly?: boolean;
 }
 
 

@@ -352,3 +352,28 @@ test('Network device records: NetworkAddress sockaddr parsed, connection type ke
     await rig.cleanup();
   }
 });
+
+test('client fallback against a v0-only server (binaryOnly): Connect and ListDevices switch to binary', async () => {
+  const { UsbmuxServer } = await import('../../../src/usbmux/server.ts');
+  const rig = await startRig();
+  const old = new UsbmuxServer(rig.backend, { binaryOnly: true });
+  try {
+    const addr = await old.listen(`UNIX:${join(rig.dir, 'v0.sock')}`);
+    const c = await UsbmuxClient.open({ address: addr });
+    assert.deepEqual((await c.listDevices()).map((d) => [d.deviceId, d.udid, d.productId]), [[1, UDID, 4776]]);
+    assert.equal(c.protocol, 'binary');
+    c.close();
+    const c2 = await UsbmuxClient.open({ address: addr });
+    const s = await c2.connect(1, 62078);
+    assert.equal(c2.protocol, 'binary');
+    s.write('v0');
+    assert.equal((await readN(s, 2)).toString(), 'v0');
+    s.destroy();
+    const c3 = await UsbmuxClient.open({ address: addr });
+    await assert.rejects(c3.readBuid(), (e: unknown) => e instanceof UsbmuxError && e.code === 'ERR_USBMUX_BADVERSION' && e.result === 6);
+    c3.close();
+  } finally {
+    await old.close();
+    await rig.cleanup();
+  }
+});
