@@ -2,6 +2,7 @@
  * `iosdevice emulator`: runs a virtual iPhone behind a usbmuxd-compatible socket in the foreground, for the real
  * libimobiledevice tools, ifuse and our own commands.
  */
+import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Command, CliIO } from '../command.ts';
@@ -29,6 +30,7 @@ options:
   --locked            start locked with a passcode (Pair answers PasswordProtected until unlocked)
   --link PROFILE      usb2 (40 MB/s shared, +0.5 ms round trip) | none (default none)
   --hostile           add hostile names and symlinks to the media folder (backup safety tests)
+  --manifest FILE     write what was generated (path, size, captureDate, sha256 per file) as JSON
 
 keys on stdin while running: t = tap Trust, d = tap Don't Trust, u = unlock, l = lock,
 x = unplug, a = plug back in, q = quit.
@@ -45,7 +47,7 @@ function intOption(v: string | undefined, name: string, min: number, max: number
 export function emulatorOptions(args: string[]): EmulatorOptions {
   const p = parseCommonArgs(args, {
     flags: ['--locked', '--hostile'],
-    options: ['--name', '--ios', '--dcim', '--dcim-dir', '--trust', '--trust-delay', '--link', '--scale', '--seed'],
+    options: ['--name', '--ios', '--dcim', '--dcim-dir', '--trust', '--trust-delay', '--link', '--scale', '--seed', '--manifest'],
   });
   if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
   const o = p.options;
@@ -75,6 +77,13 @@ export function emulatorOptions(args: string[]): EmulatorOptions {
   return opts;
 }
 
+/** The `--manifest FILE` value, if given. */
+function manifestPath(args: string[]): string | undefined {
+  const i = args.findIndex((a) => a === '--manifest' || a.startsWith('--manifest='));
+  if (i < 0) return undefined;
+  return args[i]!.includes('=') ? args[i]!.slice('--manifest='.length) : args[i + 1];
+}
+
 const command: Command = {
   name: 'emulator',
   summary: 'run a virtual iPhone behind a usbmuxd socket (for libimobiledevice, ifuse, tests)',
@@ -90,6 +99,11 @@ const command: Command = {
     say(`device: ${describeDevice(dev)}`);
     say(`media: ${dev.mediaDir}`);
     say(`crash reports: ${dev.crashDir}`);
+    const mf = manifestPath(args);
+    if (mf !== undefined) {
+      await writeFile(mf, JSON.stringify(dev.manifest ?? { files: [] }, null, 1) + '\n');
+      say(`manifest: ${mf}`);
+    }
     say(`export USBMUXD_SOCKET_ADDRESS=${emu.address}`);
     lockdown.on('dialog', (hostId: string) => say(`trust dialog: host ${hostId} asks "Trust this computer?" (t = Trust, d = Don't Trust)`));
     lockdown.on('paired', (hostId: string) => say(`paired with host ${hostId}`));
