@@ -186,7 +186,7 @@ export class LockdownTransport {
   #onTlsEnd(sock: tls.TLSSocket): void {
     if (this.#tls !== sock) return;
     if (this.#mode === 'tls') {
-      // The peer closed TLS without StopSession: treat as a close of the connection.
+      // The peer ended TLS on its own (no StopSession): back to plaintext; an EOF usually follows.
       this.#mode = 'draining';
       this.#drainQueue = new ChunkQueue();
     }
@@ -237,7 +237,11 @@ export class LockdownTransport {
       if (type < 20 || type > 23) return this.#finishDowngrade();
       if (q.length < 5) return;
       const len = q.peek(2, 3).readUInt16BE(0);
-      if (5 + len > TLS_MAX_RECORD) return this.#fail(new ProtocolError('lockdown', 'oversized TLS record after StopSession'));
+      if (5 + len > TLS_MAX_RECORD) {
+        this.#fail(new ProtocolError('lockdown', 'oversized TLS record after StopSession'));
+        this.raw.destroy();
+        return;
+      }
       if (q.length < 5 + len) return;
       this.#carrier!.push(q.take(5 + len));
     }
