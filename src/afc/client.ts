@@ -30,6 +30,11 @@ export interface AfcClientOptions {
 /** Largest single WRITE packet the client sends (bigger writes are chunked). */
 const WRITE_CHUNK = 4 * 1024 * 1024;
 
+/** A single path component (no separators, not '.' or '..'). */
+function isPlainName(n: string): boolean {
+  return n !== '' && n !== '.' && n !== '..' && !n.includes('/');
+}
+
 function checkPath(p: string): string {
   if (typeof p !== 'string' || p.length === 0 || p.includes('\0')) throw new InvalidArgumentError(`bad AFC path: ${JSON.stringify(p)}`);
   return p;
@@ -66,13 +71,14 @@ export class AfcClient {
 
   /**
    * Walks the tree under `root` depth-first (pre-order, not following symlinks), stat-ing each directory's
-   * entries pipelined. Entries that vanish between ReadDir and GetFileInfo are skipped.
+   * entries pipelined. Entries that vanish between ReadDir and GetFileInfo are skipped, and so are names a
+   * device must never send ('', '.', '..', anything containing '/'), so a hostile listing cannot point outside `root`.
    */
   async *walk(root: string, o?: CallOpts): AsyncIterable<{ path: string; info: AfcFileInfo }> {
     const stack = [checkPath(root)];
     while (stack.length > 0) {
       const dir = stack.pop()!;
-      const paths = (await this.readdir(dir, o)).map((n) => posix.join(dir, n));
+      const paths = (await this.readdir(dir, o)).filter(isPlainName).map((n) => posix.join(dir, n));
       const results = await Promise.allSettled(paths.map((p) => this.stat(p, o)));
       const subdirs: string[] = [];
       for (let i = 0; i < paths.length; i++) {

@@ -46,7 +46,11 @@ export interface AfcServerOptions {
   maxRead?: number;
   /** Largest WRITE data area accepted; a bigger packet closes the connection. Default 32 MiB. */
   maxWrite?: number;
-  /** Test/emulator hooks to inject hostile names or file info. */
+  /**
+   * Test/emulator hooks to inject hostile names or file info: `readdir` gets the AFC path as sent and the full
+   * listing (starting with '.' and '..') and returns what to send; `stat` gets the GetFileInfo dictionary and
+   * returns what to send (keys in insertion order).
+   */
   hooks?: {
     readdir?(path: string, names: string[]): string[];
     stat?(path: string, info: Record<string, string>): Record<string, string>;

@@ -5,10 +5,10 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { basename, join, posix, relative, sep } from 'node:path';
+import { basename, join, posix, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { CallOpts } from '../core/abort.ts';
-import { InvalidArgumentError } from '../core/errors.ts';
+import { InvalidArgumentError, ProtocolError } from '../core/errors.ts';
 import type { AfcClient } from './client.ts';
 import type { AfcFileInfo } from './file-info.ts';
 
@@ -97,9 +97,13 @@ export async function pullPath(client: AfcClient, remote: string, local: string,
   if (top.type === 'dir') {
     await fs.mkdir(local, { recursive: true });
     result.dirs++;
+    const base = resolve(local);
     for await (const { path, info } of client.walk(remote, co)) {
       const dst = join(local, ...posix.relative(remote, path).split('/'));
+      if (!resolve(dst).startsWith(base + sep)) throw new ProtocolError('afc', `device path ${JSON.stringify(path)} leads outside ${local}`);
       if (info.type === 'dir') {
+        // Never write through a symlink left by an earlier pull.
+        if ((await fs.lstat(dst).catch(() => undefined))?.isSymbolicLink()) await fs.rm(dst);
         await fs.mkdir(dst, { recursive: true });
         result.dirs++;
       } else if (info.type === 'symlink' && info.linkTarget !== undefined) links.push({ target: info.linkTarget, dst });

@@ -172,3 +172,27 @@ test('push of a tree then pull back gives the same bytes; a missing remote file 
     for (const d of [src, dev, back]) await d.cleanup();
   }
 });
+
+test('a hostile listing (.., names with /, empty) is skipped by walk and cannot make pull write outside the target', async () => {
+  const src = await tempDir();
+  const out = await tempDir();
+  await fs.mkdir(join(src.dir, 'DCIM/100APPLE'), { recursive: true });
+  await fs.writeFile(join(src.dir, 'DCIM/100APPLE/IMG_0001.JPG'), 'jpeg');
+  await fs.writeFile(join(src.dir, 'outside.txt'), 'must not be pulled');
+  const { client, server } = pairedClient({
+    root: src.dir,
+    hooks: { readdir: (p, names) => (p.startsWith('/DCIM') ? [...names, '..', '../../outside.txt', '', 'a/../../outside.txt'] : names) },
+  });
+  try {
+    const walked: string[] = [];
+    for await (const e of client.walk('/DCIM')) walked.push(e.path);
+    assert.deepEqual(walked, ['/DCIM/100APPLE', '/DCIM/100APPLE/IMG_0001.JPG']);
+    await client.pull('/DCIM', join(out.dir, 'DCIM'));
+    assert.deepEqual(await treeSnapshot(out.dir), { DCIM: 'dir', 'DCIM/100APPLE': 'dir', 'DCIM/100APPLE/IMG_0001.JPG': `file:${Buffer.from('jpeg').toString('base64')}` });
+  } finally {
+    client.close();
+    await server.done;
+    await src.cleanup();
+    await out.cleanup();
+  }
+});
