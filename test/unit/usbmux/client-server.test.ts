@@ -377,3 +377,42 @@ test('client fallback against a v0-only server (binaryOnly): Connect and ListDev
     await rig.cleanup();
   }
 });
+
+test('fast-check: random bytes from clients never crash the server; a good client is still served', async () => {
+  const fc = (await import('fast-check')).default;
+  const { duplexPair } = await import('../../../src/core/duplex-pair.ts');
+  const { encodeHeader } = await import('../../../src/usbmux/protocol.ts');
+  const rig = await startRig();
+  try {
+    const piece = fc.oneof(
+      fc.uint8Array({ maxLength: 48 }).map((u) => Buffer.from(u)),
+      fc.tuple(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 9 }), fc.nat()).map(([len, v, m, t]) => {
+        const h = encodeHeader(0, v, m, t);
+        h.writeUInt32LE(len, 0);
+        return h;
+      }),
+      fc.constant(Buffer.concat(encodePlistBody({ MessageType: 'ReadBUID' }))),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 6 }), async (pieces) => {
+        const [a, b] = duplexPair();
+        a.on('data', () => undefined);
+        a.on('error', () => undefined);
+        rig.server.handle(b);
+        for (const p of pieces) if (!a.destroyed) a.write(p);
+        a.destroy();
+      }),
+      { numRuns: 150, seed: 7 },
+    );
+    const c = await UsbmuxClient.open({ address: rig.address });
+    assert.equal((await c.listDevices()).length, 1);
+    c.close();
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+function encodePlistBody(d: Record<string, string>): Buffer[] {
+  const body = encodeXmlPlist(d);
+  return [encodeHeader(body.length, 1, MessageType.Plist, 1), body];
+}
