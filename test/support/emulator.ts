@@ -3,8 +3,6 @@
  * a real tool as a child process pointed at it (USBMUXD_SOCKET_ADDRESS=UNIX:…) with a hard timeout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { AfcClient } from '../../src/afc/client.ts';
-import { connectService, type DeviceProvider } from '../../src/connect.ts';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/virtual-iphone/emulator.ts';
 
 /** Starts an emulator with test-friendly defaults: 12 assets at 1/200 of real sizes, trust auto, no link shaping. */
@@ -22,18 +20,6 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
-}
-
-/**
- * connectAfc() that also resumes the service stream: UsbmuxClient.connect() hands the socket over paused (after
- * unshifting early bytes) and AfcClient only adds a 'data' listener, which does not restart an explicitly paused
- * stream, so src/connect.ts connectAfc() over a usbmux socket can wait forever (reported to the owners).
- */
-export async function connectAfcResumed(dev: DeviceProvider, service = 'com.apple.afc'): Promise<AfcClient> {
-  const stream = await connectService(dev, service);
-  const afc = new AfcClient(stream);
-  stream.resume();
-  return afc;
 }
 
 /** Result of {@link runTool}. */

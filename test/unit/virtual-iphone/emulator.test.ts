@@ -9,12 +9,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { connectLockdown, openDevice } from '../../../src/connect.ts';
+import { connectAfc, connectLockdown, openDevice } from '../../../src/connect.ts';
 import { IDeviceError } from '../../../src/core/errors.ts';
 import { UsbmuxClient } from '../../../src/usbmux/client.ts';
 import type { DeviceEvent } from '../../../src/usbmux/device.ts';
 import type { Emulator } from '../../../src/virtual-iphone/emulator.ts';
-import { connectAfcResumed as connectAfc, startTestEmulator } from '../../support/emulator.ts';
+import { startTestEmulator } from '../../support/emulator.ts';
 
 function isCode(code: string): (e: unknown) => boolean {
   return (e: unknown) => e instanceof IDeviceError && e.code === code;

@@ -26,7 +26,7 @@ class Raw {
     });
     s.on('error', () => {});
     this.closed = new Promise((resolve) => s.once('close', () => resolve()));
-    s.resume(); // UsbmuxClient hands the socket over paused
+    s.resume(); // UsbmuxClient hands the socket over paused; a 'data' listener alone does not restart it
   }
   /** Waits until at least n bytes arrived (rejects if the stream closes first). */
   async atLeast(n: number): Promise<Buffer> {

@@ -7,18 +7,18 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDevice } from '../../../src/connect.ts';
+import { connectAfc, openDevice } from '../../../src/connect.ts';
 import { IDeviceError } from '../../../src/core/errors.ts';
 import { startEmulator } from '../../../src/virtual-iphone/emulator.ts';
 import { HOSTILE_SYMLINKS } from '../../../src/virtual-iphone/hostile.ts';
-import { connectAfcResumed, startTestEmulator } from '../../support/emulator.ts';
+import { startTestEmulator } from '../../support/emulator.ts';
 
 const isCode = (code: string) => (e: unknown) => e instanceof IDeviceError && e.code === code;
 
 test('hostile mode: traversal, slash and NUL names, symlinks out of the root; escapes are refused', async () => {
   const emu = await startTestEmulator({ hostile: true, dcimCount: 3 });
   try {
-    const afc = await connectAfcResumed(await openDevice({ socket: emu.address }));
+    const afc = await connectAfc(await openDevice({ socket: emu.address }));
     try {
       const names = await afc.readdir('/DCIM/100APPLE');
       for (const n of ['../../../../../../tmp/iosdevice-escape.JPG', 'sub/IMG_6663.JPG', 'IMG_6664', '.JPG', 'IMG_6661.JPG', 'IMG_6662.JPG']) {
@@ -55,7 +55,7 @@ test('an existing media folder is served as is and never deleted', async () => {
     const emu = await startEmulator({ mediaDir: dir });
     try {
       assert.equal(emu.devices[0]!.manifest, undefined);
-      const afc = await connectAfcResumed(await openDevice({ socket: emu.address }));
+      const afc = await connectAfc(await openDevice({ socket: emu.address }));
       try {
         assert.deepEqual(await afc.readdir('/DCIM/100APPLE'), ['IMG_0001.JPG']);
         assert.equal((await afc.stat('/DCIM/100APPLE/IMG_0001.JPG')).size, 17);
