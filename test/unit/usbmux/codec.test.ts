@@ -12,6 +12,7 @@ import {
   encodeResult,
 } from '../../../src/usbmux/server-codec.ts';
 import { encodeHeader, MessageType } from '../../../src/usbmux/protocol.ts';
+import { UsbmuxFrameDecoder } from '../../../src/usbmux/frame.ts';
 import { dashedUdid, parseSockaddr, sameUdid } from '../../../src/usbmux/device.ts';
 import { decodePortNumber, encodePortNumber } from '../../../src/usbmux/port.ts';
 import { encodeXmlPlist } from '../../../src/plist/index.ts';
@@ -23,6 +24,17 @@ const record = {
   deviceId: 7,
   properties: { ConnectionSpeed: 480000000, ConnectionType: 'USB', DeviceID: 7, LocationID: 0x00210003, ProductID: 0x12a8, SerialNumber: '00008020-001134490E50003A' },
 };
+
+function allFrames(chunks: Buffer[]): string[] {
+  const d = new UsbmuxFrameDecoder();
+  const out: string[] = [];
+  for (const c of chunks) {
+    d.push(c);
+    for (let f = d.next(); f; f = d.next()) out.push(`${f.offset}:${f.header.tag}:${f.payload.toString('hex')}`);
+  }
+  d.end();
+  return out;
+}
 
 function decodeAll(d: UsbmuxReplyDecoder | UsbmuxRequestDecoder, chunks: Buffer[]): unknown[] {
   const out: unknown[] = [];
@@ -61,7 +73,10 @@ test('server codec → client codec round trip, v0 and v1, every split and byte 
     assert.equal(att.device.locationId, 0x00210003);
     if (proto === 'binary') assert.equal(encodeAttached(proto, 0, record)[1]!.length, 268);
     const refJson = JSON.stringify(ref);
-    for (const at of splitOffsets(wire.length)) assert.equal(JSON.stringify(decodeAll(new UsbmuxReplyDecoder(), splitAt(wire, at))), refJson);
+    // framing at every split; full decoding (plist parsing) at sampled splits and byte by byte
+    const refFrames = allFrames([wire]);
+    for (const at of splitOffsets(wire.length)) assert.deepEqual(allFrames(splitAt(wire, at)), refFrames);
+    for (const at of splitOffsets(wire.length, 0, 24)) assert.equal(JSON.stringify(decodeAll(new UsbmuxReplyDecoder(), splitAt(wire, at))), refJson);
     assert.equal(JSON.stringify(decodeAll(new UsbmuxReplyDecoder(), bytes(wire))), refJson);
   }
   const list = new UsbmuxReplyDecoder();
