@@ -13,6 +13,7 @@ import { withCallOpts, type CallOpts } from './core/abort.ts';
 import { ClosedError, IDeviceError, ProtocolError } from './core/errors.ts';
 import { LockdownClient } from './lockdown/client.ts';
 import { LOCKDOWN_PORT, LOCKDOWN_SERVICE_TYPE } from './lockdown/protocol.ts';
+import { attachKeylogFile } from './lockdown/session.ts';
 import type { PairRecord } from './pairing/pair-record.ts';
 import { chooseStore, UsbmuxdRecordStore, type PairRecordStore } from './pairing/store.ts';
 import { tlsClientOptions } from './pairing/tls.ts';
@@ -244,6 +245,8 @@ export async function connectService(dev: DeviceProvider, name: string, opts: Co
   const stream = await dev.connect(svc.port, opts);
   if (!svc.enableServiceSSL) return stream;
   const sock = tls.connect({ ...tlsClientOptions(record!, { legacy }), ciphers: 'DEFAULT:@SECLEVEL=0', socket: stream });
+  const keylog = opts.keylog ?? (dev.env ?? process.env).SSLKEYLOGFILE;
+  if (keylog) attachKeylogFile(sock, keylog);
   const ready = new Promise<Duplex>((resolve, reject) => {
     sock.once('secureConnect', () => resolve(sock));
     sock.once('error', (e) => reject(new ProtocolError('lockdown', `service TLS failed: ${e.message}`, undefined, { cause: e })));

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import { withCallOpts, type CallOpts } from '../core/abort.ts';
@@ -26,6 +27,11 @@ export interface StartSessionOptions extends CallOpts {
   legacyTls?: boolean;
   /** Present RootCertificate/RootPrivateKey instead of the host pair (libimobiledevice does). */
   useRootCertificate?: boolean;
+  /**
+   * Require the device to present exactly the record's DeviceCertificate (real devices do; nobody checks by
+   * default). A mismatch closes the connection with ERR_LOCKDOWN_DEVICE_CERTIFICATE_MISMATCH.
+   */
+  pinDeviceCertificate?: boolean;
 }
 
 interface Waiter {
@@ -167,7 +173,15 @@ export class LockdownClient {
         ...(legacy ? { maxVersion: 'TLSv1' as const } : {}),
       };
       const keylog = opts?.keylog ?? this.#env.SSLKEYLOGFILE;
-      await withCallOpts('lockdown TLS handshake', this.#transport.upgradeClient(tlsOpts, keylog || undefined), opts, () => this.close());
+      const sock = await withCallOpts('lockdown TLS handshake', this.#transport.upgradeClient(tlsOpts, keylog || undefined), opts, () => this.close());
+      if (opts?.pinDeviceCertificate) {
+        const expected = record.DeviceCertificate ? new X509Certificate(record.DeviceCertificate).raw : undefined;
+        const got = sock.getPeerX509Certificate()?.raw;
+        if (!expected || !got || !expected.equals(got)) {
+          this.close();
+          throw new IDeviceError('ERR_LOCKDOWN_DEVICE_CERTIFICATE_MISMATCH', 'the device did not present the DeviceCertificate of the pair record');
+        }
+      }
     }
     return { sessionId: r.SessionID };
   }

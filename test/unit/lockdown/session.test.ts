@@ -30,3 +30,23 @@ test('Pair, StartSession (TLS), GetValue inside TLS, StopSession, plaintext GetV
     server.close();
   }
 });
+
+test('pinDeviceCertificate: the device must present the record\'s DeviceCertificate', async () => {
+  const device = makeDevice();
+  const record = makeRecord(device);
+  const other = makeRecord(device, 'sha1'); // a different certificate over the same key
+  const { client, server } = connectPair(device);
+  try {
+    await client.request({ Request: 'Pair', PairRecord: pairRequest(record) });
+    await client.startSession(record, { pinDeviceCertificate: true });
+    await client.stopSession();
+    // a record whose DeviceCertificate is not what the device presents (the device trusts record.HostID)
+    await assert.rejects(client.startSession({ ...record, DeviceCertificate: other.DeviceCertificate }, { pinDeviceCertificate: true }), {
+      code: 'ERR_LOCKDOWN_DEVICE_CERTIFICATE_MISMATCH',
+    });
+    assert.equal(client.closed, true);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
