@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { generateDcim, planDcim } from '../../../src/virtual-iphone/dcim-generator.ts';
 import { exifDateString } from '../../../src/virtual-iphone/media/exif-tiff.ts';
 import { IDeviceError } from '../../../src/core/errors.ts';
+import { parsePlist } from '../../../src/plist/index.ts';
+import { isPlistDict } from '../../../src/plist/types.ts';
 
 /** Minimal EXIF reader for the test: TIFF block → { tag: value } for IFD0 and the Exif IFD (ASCII/SHORT/LONG only). */
 function readTiff(t: Buffer): Map<number, string | number> {
@@ -169,8 +171,10 @@ test('Live Photo pairs share a stem and folder; sidecars are XML plists; folders
     const aae = m.files.filter((f) => f.kind === 'aae');
     assert.ok(aae.length > 0);
     for (const f of aae) {
-      const text = await readFile(join(dir, f.path), 'utf8');
-      assert.ok(text.startsWith('<?xml'));
+      const raw = await readFile(join(dir, f.path));
+      assert.ok(raw.toString('utf8').startsWith('<?xml'));
+      const sidecar = parsePlist(raw);
+      assert.ok(isPlistDict(sidecar) && sidecar.adjustmentFormatIdentifier === 'com.apple.photo');
       assert.ok(m.files.some((g) => g.kind !== 'aae' && g.path.replace(/\.[A-Z]+$/, '') === f.path.replace(/\.AAE$/, '')));
     }
   });
@@ -183,4 +187,16 @@ test('bad options are ERR_INVALID_ARG', () => {
       (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG',
     );
   }
+});
+
+test('plan: 999 files per folder by default, IMG numbers wrap after 9999 (pure, nothing written)', () => {
+  const plan = planDcim({ count: 10_500, seed: 2, aaeRate: 0, mix: { heic: 1, jpg: 0, png: 0, mov: 0, live: 0 } });
+  const folders = new Map<string, number>();
+  for (const f of plan) folders.set(f.path.split('/')[1]!, (folders.get(f.path.split('/')[1]!) ?? 0) + 1);
+  assert.deepEqual([...folders.keys()].slice(0, 3), ['100APPLE', '101APPLE', '102APPLE']);
+  assert.ok([...folders.values()].every((n) => n <= 999));
+  assert.equal(folders.get('100APPLE'), 999);
+  assert.equal(plan[9998]!.path.endsWith('IMG_9999.HEIC'), true);
+  assert.equal(plan[9999]!.path.endsWith('IMG_0001.HEIC'), true);
+  assert.equal(new Set(plan.map((f) => f.path)).size, plan.length, 'paths are unique');
 });
