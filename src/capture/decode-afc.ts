@@ -77,7 +77,7 @@ function packets(buf: Buffer, from: number, dir: Dir, stream: number, notes: Not
   return out;
 }
 
-function requestEvent(p: Packet, stream: number): AfcEvent {
+function requestEvent(p: Packet, stream: number, buf: Buffer): AfcEvent {
   const nArgs = U64_ARGS[p.operation] ?? 0;
   const args: number[] = [];
   const hp = p.headerPayload;
@@ -87,17 +87,19 @@ function requestEvent(p: Packet, stream: number): AfcEvent {
   const ev: AfcEvent = {
     layer: 'afc', stream, dir: 'c2s', offset: p.offset, length: 40 + hp.length + p.dataLength,
     packetNum: p.packetNum, operation: p.operation, opName: opcodeName(p.operation), dataLength: p.dataLength,
+    raw: buf.subarray(p.offset, p.offset + 40 + hp.length + p.dataLength),
   };
   if (args.length) ev.args = args;
   if (!NO_STRINGS.has(p.operation) && hp.length > nArgs * 8) ev.paths = parseNulList(hp.subarray(nArgs * 8)).filter((s) => s !== '');
   return ev;
 }
 
-function replyEvent(p: Packet, stream: number, req: AfcEvent | undefined): AfcEvent {
+function replyEvent(p: Packet, stream: number, req: AfcEvent | undefined, buf: Buffer): AfcEvent {
   const hp = p.headerPayload;
   const ev: AfcEvent = {
     layer: 'afc', stream, dir: 's2c', offset: p.offset, length: 40 + hp.length + p.dataLength,
     packetNum: p.packetNum, operation: p.operation, opName: opcodeName(p.operation), dataLength: p.dataLength,
+    raw: buf.subarray(p.offset, p.offset + 40 + hp.length + p.dataLength),
   };
   if (req) ev.inReplyTo = req.opName;
   const body = Buffer.concat([hp, ...p.data]);
@@ -121,13 +123,13 @@ function replyEvent(p: Packet, stream: number, req: AfcEvent | undefined): AfcEv
  */
 export function decodeAfc(stream: number, c2s: Buffer, c2sFrom: number, s2c: Buffer, s2cFrom: number): (AfcEvent | NoteEvent)[] {
   const notes: NoteEvent[] = [];
-  const reqs = packets(c2s, c2sFrom, 'c2s', stream, notes).map((p) => requestEvent(p, stream));
+  const reqs = packets(c2s, c2sFrom, 'c2s', stream, notes).map((p) => requestEvent(p, stream, c2s));
   const byNum = new Map<number, AfcEvent[]>(); // packet numbers may repeat: match replies in order
   for (const r of reqs) {
     const q = byNum.get(r.packetNum);
     if (q) q.push(r);
     else byNum.set(r.packetNum, [r]);
   }
-  const reps = packets(s2c, s2cFrom, 's2c', stream, notes).map((p) => replyEvent(p, stream, byNum.get(p.packetNum)?.shift()));
+  const reps = packets(s2c, s2cFrom, 's2c', stream, notes).map((p) => replyEvent(p, stream, byNum.get(p.packetNum)?.shift(), s2c));
   return [...reqs, ...reps, ...notes];
 }

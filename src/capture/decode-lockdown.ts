@@ -27,7 +27,7 @@ function plainFrames(buf: Buffer, off: number, dir: Dir, stream: number, out: Ev
     const body = buf.subarray(o + 4, o + 4 + n);
     try {
       const plist = decodeLockdownBody(body);
-      out.push({ layer: 'lockdown', tls: false, format: lockdownBodyFormat(body)!, plist, stream, dir, offset: o, length: 4 + n });
+      out.push({ layer: 'lockdown', tls: false, format: lockdownBodyFormat(body)!, plist, stream, dir, offset: o, length: 4 + n, raw: body });
     } catch (err) {
       out.push({ layer: 'note', kind: 'error', code: (err as { code?: string }).code ?? 'ERR_PROTOCOL', stream, dir, offset: o, length: buf.length - o, note: `lockdown: ${(err as Error).message}` });
       return { next: buf.length, tls: false };
@@ -102,7 +102,7 @@ function tlsSection(buf: Buffer, off: number, dir: Dir, stream: number, dec: Dir
       if (innerLen < 4 + n) break;
       const body = all.subarray(4, 4 + n);
       try {
-        out.push({ layer: 'lockdown', tls: true, format: lockdownBodyFormat(body) ?? 'xml', plist: decodeLockdownBody(body), stream, dir, offset: innerStart, length: 4 + n });
+        out.push({ layer: 'lockdown', tls: true, format: lockdownBodyFormat(body) ?? 'xml', plist: decodeLockdownBody(body), stream, dir, offset: innerStart, length: 4 + n, raw: Buffer.from(body) });
       } catch (err) {
         out.push({ layer: 'note', kind: 'error', code: (err as { code?: string }).code ?? 'ERR_PROTOCOL', stream, dir, offset: r.offset, length: 0, note: `lockdown in TLS: ${(err as Error).message}` });
       }

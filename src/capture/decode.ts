@@ -45,7 +45,7 @@ function clientMessages(s: TcpStream, out: CaptureEvent[]): { tail?: number; con
       const f = fd.next();
       if (!f) break;
       const req = decodeRequest(f);
-      const ev: UsbmuxEvent = { layer: 'usbmux', stream: s.index, dir: 'c2s', offset: f.offset, length: f.header.length, version: f.header.version, message: f.header.message, tag: f.header.tag };
+      const ev: UsbmuxEvent = { layer: 'usbmux', stream: s.index, dir: 'c2s', offset: f.offset, length: f.header.length, version: f.header.version, message: f.header.message, tag: f.header.tag, raw: s.c2s.data.subarray(f.offset, f.offset + f.header.length) };
       if (req.kind === 'plist') {
         ev.messageType = req.messageType;
         ev.plist = req.plist;
@@ -80,7 +80,7 @@ function daemonMessages(s: TcpStream, connect: UsbmuxEvent | undefined, out: Cap
     for (;;) {
       const f = fd.next();
       if (!f) break;
-      const ev: UsbmuxEvent = { layer: 'usbmux', stream: s.index, dir: 's2c', offset: f.offset, length: f.header.length, version: f.header.version, message: f.header.message, tag: f.header.tag };
+      const ev: UsbmuxEvent = { layer: 'usbmux', stream: s.index, dir: 's2c', offset: f.offset, length: f.header.length, version: f.header.version, message: f.header.message, tag: f.header.tag, raw: s.s2c.data.subarray(f.offset, f.offset + f.header.length) };
       try {
         const r = decodeReply(f);
         if (r.plist) ev.plist = r.plist;

@@ -13,6 +13,8 @@ interface Base {
   /** Frame number (1-based) holding the first byte, and its time. */
   frame?: number;
   timestampNs?: bigint;
+  /** The message's bytes (usbmux frame, lockdown body, whole AFC packet) for replay; never printed. */
+  raw?: Buffer;
 }
 
 export interface UsbmuxEvent extends Base {

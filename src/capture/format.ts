@@ -85,6 +85,7 @@ export function eventLine(e: CaptureEvent): string {
 export function eventJson(e: CaptureEvent): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(e)) {
+    if (k === 'raw') continue;
     if (k === 'plist') o.plist = plistToJson(v as PlistValue);
     else if (k === 'timestampNs') o.timestampNs = (v as bigint).toString();
     else o[k] = v;

@@ -179,6 +179,17 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
   makeCaptures(dir).then(
     (lines) => {
       process.stdout.write(`${lines.join('\n')}\n`);
+      // Refresh the table rows of the README (the lines starting with "| `").
+      const readme = join(dir, 'README.md');
+      if (existsSync(readme)) {
+        const text = readFileSync(readme, 'utf8').split('\n');
+        const first = text.findIndex((l) => l.startsWith('| `'));
+        if (first >= 0) {
+          const rest = text.slice(first).findIndex((l) => !l.startsWith('| `'));
+          text.splice(first, rest < 0 ? text.length - first : rest, ...lines);
+          writeFileSync(readme, text.join('\n'));
+        }
+      }
       return readdir(dir);
     },
     (e: unknown) => {
