@@ -4,10 +4,10 @@
  * emulator's link shaper (src/virtual-iphone/link.ts, shared by all connections like one USB cable).
  */
 import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { serveAfc } from '../../src/afc/server.ts';
 import { DeviceLink, type LinkParams } from '../../src/virtual-iphone/link.ts';
 
@@ -49,7 +49,11 @@ export function startRawServer(dir: string, files: string[], link?: LinkParams):
     out.on('error', () => undefined);
     void (async () => {
       try {
-        for (const f of files) await pipeline(createReadStream(f, { highWaterMark: 1024 * 1024 }), out, { end: false });
+        for (const f of files) {
+          for await (const chunk of createReadStream(f, { highWaterMark: 1024 * 1024 })) {
+            if (!out.write(chunk)) await once(out, 'drain');
+          }
+        }
         out.end();
       } catch {
         out.destroy();

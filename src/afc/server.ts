@@ -194,6 +194,9 @@ class AfcServerConnection {
   }
 
   async #run(): Promise<void> {
+    // Waiting for 'drain' overlaps with serving the next request (one reply of read-ahead), so the file
+    // system read of the next READ happens while the previous reply is still leaving.
+    let drained: Promise<void> | undefined;
     while (this.#queue.length > 0 && !this.#closed) {
       const r = this.#queue.shift()!;
       this.#queuedBytes -= r.dataLength + r.args.length;
@@ -204,15 +207,19 @@ class AfcServerConnection {
       } catch (e) {
         reply = [encodeStatusReply(r.header.packetNum, statusOf(e))];
       }
+      if (drained) await drained;
+      drained = undefined;
       if (this.#closed) break;
       const s = this.#s;
       s.cork();
       let ok = true;
       for (const b of reply) ok = s.write(b);
       s.uncork();
-      if (!ok) await new Promise<void>((res) => this.#waitDrain(res));
+      if (!ok) drained = new Promise<void>((res) => this.#waitDrain(res));
     }
+    if (drained) await drained;
     this.#busy = false;
+    if (this.#queue.length > 0 && !this.#closed) return this.#kick(); // arrived while the last drain was awaited
     if (this.#ended && this.#queue.length === 0 && !this.#closed) {
       this.#s.end();
       void this.#cleanup();

@@ -242,3 +242,29 @@ test('end of the client stream: pending requests are answered, files closed, don
   assert.equal(decodeAll(Buffer.concat(chunks))[0]!.operation, AfcOpcode.FileRefOpenResult);
   await t.cleanup();
 });
+
+test('a client that stops reading pauses the server (write backpressure); all replies arrive in order once it reads', async () => {
+  const t = await tempDir();
+  const data = Buffer.alloc(2 * 1024 * 1024);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+  await fs.writeFile(join(t.dir, 'f'), data);
+  const [a, b] = duplexPair({ highWaterMark: 16 * 1024 });
+  const server = serveAfc(b, { root: t.dir });
+  a.write(Buffer.concat(encodePacket(0, AfcOpcode.FileRefOpen, { u64: [1], strings: ['/f'] })));
+  for (let i = 1; i <= 32; i++) a.write(Buffer.concat(encodePacket(i, AfcOpcode.FileRefRead, { u64: [1, 65536] })));
+  a.write(Buffer.concat(encodePacket(33, AfcOpcode.FileRefRead, { u64: [1, 65536] }))); // EOF
+  // Nothing is read from `a` yet: the server must be waiting on its writes, not buffering every reply.
+  await new Promise<void>((r) => setImmediate(r));
+  assert.ok(b.writableLength <= 2 * 65536 + 200, `server buffered ${b.writableLength} bytes`);
+  const chunks: Buffer[] = [];
+  a.on('data', (c: Buffer) => chunks.push(c));
+  const want = 34;
+  while (decodeAll(Buffer.concat(chunks)).length < want) await new Promise<void>((r) => setImmediate(r));
+  const replies = decodeAll(Buffer.concat(chunks));
+  assert.deepEqual(replies.map((p) => p.packetNum), Array.from({ length: want }, (_, i) => i));
+  assert.ok(Buffer.concat(replies.slice(1, 33).map((p) => p.data)).equals(data));
+  assert.equal(replies[33]!.data.length, 0);
+  a.destroy();
+  await server.done;
+  await t.cleanup();
+});
