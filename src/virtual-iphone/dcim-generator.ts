@@ -6,8 +6,8 @@
  * (`100APPLE`, `101APPLE`, …); numbers run IMG_0001…IMG_9999 then wrap to IMG_0001. Assets are numbered in capture
  * order. Kinds: HEIC photo, JPEG photo, PNG screenshot, MOV video, Live Photo (HEIC + MOV with the same stem),
  * some photos with an `.AAE` edit sidecar. File mtimes (and atimes) equal the capture date; the birth time cannot
- * be set on Linux (it stays the creation time of the generated file). Byte layouts: ./media/formats.ts (JPEG and
- * PNG carry EXIF DateTimeOriginal; HEIC does not and is not decodable).
+ * be set on Linux (it stays the creation time of the generated file). Byte layouts: ./media/formats.ts (JPEG, PNG and
+ * HEIC carry EXIF DateTimeOriginal; HEIC images are not decodable).
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { mkdir, open, utimes } from 'node:fs/promises';
@@ -153,7 +153,7 @@ function partsFor(f: PlannedFile, filler: (n: number) => Buffer, index: number):
     case 'png':
       return pngParts(f.size, exif, filler);
     case 'heic':
-      return heicParts(f.size);
+      return heicParts(f.size, exif);
     case 'mov':
       return movParts(f.size, f.captureDate);
     case 'aae':

@@ -10,9 +10,9 @@
  *   padding in COM segments (≤ 65533 bytes each) between APP1 and DQT.
  * - PNG: a real 1×1 PNG with an `eXIf` chunk (same TIFF block as the JPEG) and a private ancillary `prVt` chunk
  *   as padding (it needs a CRC, so the PNG padding is built in memory: PNGs here are screenshots of ≤ a few MB).
- * - HEIC: an ISO-BMFF `ftyp` box (major brand `heic`, compatible `mif1`,`heic`) followed by one `mdat` box of
- *   filler. **Not a decodable image** and it carries **no EXIF** (no `meta`/`iinf`/`iloc`): its capture date is
- *   only the file's mtime. Good enough for type sniffing and byte-exact copy tests.
+ * - HEIC: an ISO-BMFF HEIF container (`ftyp heic`, a `meta` box with an 'hvc1' primary item and an 'Exif' item
+ *   carrying the same TIFF block, `mdat`). **Not a decodable image** (the 'hvc1' item is filler without codec
+ *   configuration), but its EXIF DateTimeOriginal is found the standard way (iinf/iloc).
  * - MOV: QuickTime `ftyp` (`qt  `), a `moov` box with an `mvhd` whose creation/modification time is the capture
  *   date (seconds since 1904-01-01 UTC), then `mdat` filler. Not playable (no tracks).
  * - AAE: the small XML plist sidecar Photos writes for edits (adjustment format id, version, base64 data).
@@ -134,11 +134,66 @@ function mdatHeader(n: number): Buffer {
   return h;
 }
 
-/** An ISO-BMFF 'heic' container of exactly `size` bytes (or the minimum): ftyp + mdat filler. Not decodable. */
-export function heicParts(size: number): FilePart[] {
+function fullBox(type: string, version: number, payload: Buffer): Buffer {
+  const vf = Buffer.alloc(4);
+  vf.writeUInt32BE((version << 24) >>> 0, 0); // version (8 bits) + flags (24 bits, 0)
+  return box(type, Buffer.concat([vf, payload]));
+}
+
+function u16s(...v: number[]): Buffer {
+  const b = Buffer.alloc(v.length * 2);
+  v.forEach((x, i) => b.writeUInt16BE(x, i * 2));
+  return b;
+}
+
+function infe(itemId: number, itemType: string): Buffer {
+  // ItemInfoEntry version 2: item_ID u16, item_protection_index u16, item_type 4cc, item_name (empty string)
+  return fullBox('infe', 2, Buffer.concat([u16s(itemId, 0), Buffer.from(itemType, 'latin1'), Buffer.from([0])]));
+}
+
+/**
+ * An ISO-BMFF HEIF container ('heic') of exactly `size` bytes (or the minimum). Not a decodable image: item 1
+ * ('hvc1', the primary item) is filler without codec configuration. Item 2 is an 'Exif' item (HEIF Annex A:
+ * u32 exif_tiff_header_offset, then "Exif\0\0" + TIFF) linked to item 1 by a 'cdsc' reference, so readers find
+ * DateTimeOriginal through meta/iinf/iloc like in an iPhone's HEIC.
+ * ```
+ * ftyp heic [mif1 heic]
+ * meta (v0): hdlr 'pict' | pitm 1 | iinf (2 × infe v2) | iref cdsc 2→1 | iloc v0 (4-byte offsets/lengths, 1 extent each)
+ * mdat: Exif item ‖ image filler
+ * ```
+ */
+export function heicParts(size: number, exif: ExifFields): FilePart[] {
   const ftyp = box('ftyp', Buffer.from('heic\0\0\0\0mif1heic', 'latin1'));
-  const payload = Math.max(0, size - ftyp.length - 8);
-  return [ftyp, mdatHeader(payload), payload];
+  const tiff = buildExifTiff({ width: 4032, height: 3024, ...exif });
+  const exifItem = Buffer.concat([Buffer.from([0, 0, 0, 6]), Buffer.from('Exif\0\0', 'latin1'), tiff]);
+  const hdlr = fullBox('hdlr', 0, Buffer.concat([Buffer.alloc(4), Buffer.from('pict', 'latin1'), Buffer.alloc(12), Buffer.from([0])]));
+  const pitm = fullBox('pitm', 0, u16s(1));
+  const iinf = fullBox('iinf', 0, Buffer.concat([u16s(2), infe(1, 'hvc1'), infe(2, 'Exif')]));
+  const iref = fullBox('iref', 0, box('cdsc', u16s(2, 1, 1)));
+  // iloc sizes depend only on the item count, so build it once with placeholder offsets and patch them below
+  const ilocBody = Buffer.alloc(2 + 2 + 2 * (2 + 2 + 2 + 4 + 4));
+  ilocBody[0] = 0x44; // offset_size 4, length_size 4
+  ilocBody[1] = 0x00; // base_offset_size 0, reserved
+  ilocBody.writeUInt16BE(2, 2); // item_count
+  const iloc = fullBox('iloc', 0, ilocBody);
+  const meta = fullBox('meta', 0, Buffer.concat([hdlr, pitm, iinf, iref, iloc]));
+  const headLength = ftyp.length + meta.length + 8; // + mdat header (8, or 16 for > 4 GiB)
+  const image = Math.max(0, size - headLength - exifItem.length);
+  const mdat = mdatHeader(exifItem.length + image);
+  const exifAt = ftyp.length + meta.length + mdat.length;
+  const imageAt = exifAt + exifItem.length;
+  // patch iloc: entries start after FullBox header (4) + sizes (2) + count (2) inside the iloc box body
+  const ilocAt = meta.length - iloc.length + 8 + 4; // iloc payload start within meta
+  let p = ilocAt + 4;
+  for (const [id, at, len] of [[1, imageAt, image], [2, exifAt, exifItem.length]] as const) {
+    meta.writeUInt16BE(id, p);
+    meta.writeUInt16BE(0, p + 2); // data_reference_index: this file
+    meta.writeUInt16BE(1, p + 4); // extent_count
+    meta.writeUInt32BE(at, p + 6);
+    meta.writeUInt32BE(len, p + 10);
+    p += 14;
+  }
+  return [ftyp, meta, mdat, exifItem, image];
 }
 
 /** Seconds between 1904-01-01 and 1970-01-01 (QuickTime epoch). */

@@ -8,6 +8,7 @@ import { generateDcim, planDcim } from '../../../src/virtual-iphone/dcim-generat
 import { exifDateString } from '../../../src/virtual-iphone/media/exif-tiff.ts';
 import { IDeviceError } from '../../../src/core/errors.ts';
 import { parsePlist } from '../../../src/plist/index.ts';
+import { dateFromHeif, dateFromJpeg } from '../../../src/photos/exif.ts';
 import { isPlistDict } from '../../../src/plist/types.ts';
 
 /** Minimal EXIF reader for the test: TIFF block → { tag: value } for IFD0 and the Exif IFD (ASCII/SHORT/LONG only). */
@@ -120,13 +121,15 @@ test('JPEGs are structurally valid baseline images with EXIF DateTimeOriginal = 
       assert.equal(tags.get(0x9003), exifDateString(f.captureDate));
       assert.equal(tags.get(0x9011), '+00:00');
       assert.equal(tags.get(0x010f), 'Apple');
+      const head = await readFile(join(dir, f.path));
+      assert.equal(dateFromJpeg(head), f.captureDate.toISOString().slice(0, 19), 'the photo engine reads the same date');
       // sizes are realistic JPEG sizes scaled by 0.01 (2-5 MB → 20-50 kB)
       assert.ok(f.size >= 19_000 && f.size <= 51_000, `${f.size}`);
     }
   });
 });
 
-test('PNG screenshots carry an eXIf chunk with the capture date; HEIC/MOV have the right containers', async () => {
+test('PNG (eXIf) and HEIC (Exif item) carry the capture date; HEIC/MOV have the right containers', async () => {
   await withTemp(async (dir) => {
     const m = await generateDcim(dir, { count: 30, seed: 5, scale: 0.002, mix: { png: 1, heic: 1, mov: 1, live: 1, jpg: 0 } });
     const kinds = new Set(m.files.map((f) => f.kind));
@@ -140,6 +143,9 @@ test('PNG screenshots carry an eXIf chunk with the capture date; HEIC/MOV have t
         assert.equal(readTiff(b.subarray(i + 4, i + 4 + len)).get(0x9003), exifDateString(f.captureDate));
       } else if (f.kind === 'heic') {
         assert.equal(b.toString('latin1', 4, 12), 'ftypheic');
+        // read by the photo engine's independent HEIF parser (meta → iinf 'Exif' → iloc → TIFF)
+        const read = async (off: number, len: number): Promise<Buffer> => b.subarray(off, off + len);
+        assert.equal(await dateFromHeif(read, b.length), f.captureDate.toISOString().slice(0, 19), f.path);
       } else if (f.kind === 'mov') {
         assert.equal(b.toString('latin1', 4, 12), 'ftypqt  ');
         const mvhd = b.indexOf('mvhd', 0, 'latin1');
