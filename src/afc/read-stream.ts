@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import type { CallOpts } from '../core/abort.ts';
-import { InvalidArgumentError } from '../core/errors.ts';
+import { AbortError, InvalidArgumentError } from '../core/errors.ts';
 import type { AfcClient } from './client.ts';
 import { AfcOpenMode } from './protocol.ts';
 
@@ -51,7 +51,17 @@ export class AfcReadStream extends Readable {
   bytesRead = 0;
 
   constructor(client: AfcClient, path: string, opts: AfcReadStreamOptions = {}) {
-    super({ highWaterMark: opts.highWaterMark ?? 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
+    super({ highWaterMark: opts.highWaterMark ?? 1024 * 1024 });
+    // Abort destroys the stream with our typed AbortError (ERR_ABORTED), not Node's ABORT_ERR.
+    const signal = opts.signal;
+    if (signal) {
+      const onAbort = (): void => void this.destroy(new AbortError(`AFC ${path}`, signal.reason));
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
     const chunk = opts.chunkSize ?? 1024 * 1024;
     if (!Number.isInteger(chunk) || chunk < 1024 || chunk > 16 * 1024 * 1024) throw new InvalidArgumentError(`bad chunkSize ${chunk}`);
     this.#client = client;

@@ -192,3 +192,20 @@ test('write stream into a missing directory fails with ERR_AFC_OBJECT_NOT_FOUND'
     await t.cleanup();
   }
 });
+
+test('aborting a read stream destroys it with ERR_ABORTED', async () => {
+  const { client } = endlessDevice();
+  const ac = new AbortController();
+  const rs = client.createReadStream('/f', { chunkSize: 65536, signal: ac.signal });
+  let n = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const c of rs) {
+        n += (c as Buffer).length;
+        if (n > 1024 * 1024) ac.abort();
+      }
+    })(),
+    (e: unknown) => (e as { code?: string }).code === 'ERR_ABORTED',
+  );
+  client.close();
+});
