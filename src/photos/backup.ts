@@ -125,7 +125,6 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
     const progress = { filesDone: 0, filesTotal: todo.size, bytesDone: 0, bytesTotal: todoBytes };
     const tick = (): void => emit({ type: 'progress', ...progress });
     const groups = groupFiles(selected);
-    const states = new Map<FileGroup, GroupState>();
     const limit = new Limiter(slots.count * (o.filesPerConnection ?? 4));
     let next = 0;
     const m = manifest;
@@ -134,7 +133,6 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
         limit.run(async () => {
           const slot = next++ % slots.count;
           const st: GroupState = initGroupState(g, m, udid);
-          states.set(g, st);
           for (const f of g.members) {
             if (!todo.has(f)) {
               summary.skipped++;

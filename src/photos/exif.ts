@@ -1,7 +1,8 @@
 /**
  * A small EXIF reader: the capture date (DateTimeOriginal, else DateTimeDigitized, else IFD0
- * DateTime) of a JPEG (APP1 "Exif"), a PNG ('eXIf' chunk) or a HEIC/HEIF/AVIF (ISO-BMFF 'meta' → 'iinf' item of type
- * 'Exif' → 'iloc' extents, construction method 0 = file offset or 1 = 'idat'). It reads only what
+ * DateTime) of a JPEG (APP1 "Exif"), a PNG ('eXIf' chunk) or a HEIC/HEIF/AVIF; and, for videos,
+ * the QuickTime/MP4 'mvhd' creation time. HEIF: ISO-BMFF 'meta' → 'iinf' item of type 'Exif' →
+ * 'iloc' extents (construction method 0 = file offset or 1 = 'idat'). It reads only what
  * it needs through a random-access reader: the first 128 KiB of a JPEG, the top-level box headers
  * and the 'meta' box (≤ 4 MiB) plus the Exif item (≤ 1 MiB) of a HEIC.
  *
@@ -278,6 +279,48 @@ function findLocation(v: View, iloc: Box, want: number): { method: number; base:
   return undefined;
 }
 
+/** Seconds from 1904-01-01 (QuickTime epoch) to 1970-01-01. */
+const QT_EPOCH = 2_082_844_800;
+
+/**
+ * Creation time of a QuickTime/MP4 movie ('moov' → 'mvhd'), as local wall time, or undefined. The
+ * value is a UTC instant (unlike EXIF), so it is shown in this computer's time zone.
+ */
+export async function dateFromMovie(read: RandomReader, fileSize: number): Promise<string | undefined> {
+  let off = 0;
+  for (let i = 0; i < MAX_TOP_BOXES && off + 8 <= fileSize; i++) {
+    const h = new View(await read(off, 16));
+    let size = h.u32(0);
+    const type = h.str(4, 4);
+    let body = off + 8;
+    if (size === 1) {
+      size = h.uN(8, 8);
+      body += 8;
+    } else if (size === 0) size = fileSize - off;
+    if (size < body - off) throw bad('box smaller than its header', off);
+    if (type === 'moov') {
+      const end = Math.min(off + size, fileSize);
+      for (let p = body, k = 0; p + 8 <= end && k < MAX_TOP_BOXES; k++) {
+        const c = new View(await read(p, 28));
+        const csize = c.u32(0);
+        if (csize < 8) throw bad('child box smaller than its header', p);
+        if (c.str(4, 4) === 'mvhd') {
+          const version = c.u8(8);
+          const secs = version === 1 ? c.uN(12, 8) : c.u32(12);
+          if (secs <= QT_EPOCH) return undefined;
+          const d = new Date((secs - QT_EPOCH) * 1000);
+          const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+          return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+        }
+        p += csize;
+      }
+      return undefined;
+    }
+    off += size;
+  }
+  return undefined;
+}
+
 const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const MAX_PNG_CHUNKS = 64;
 
@@ -302,14 +345,18 @@ export async function dateFromPng(read: RandomReader, fileSize: number): Promise
 }
 
 /**
- * Capture date (local wall time "YYYY-MM-DDTHH:MM:SS") of a JPEG, PNG or HEIF file, or undefined when it
+ * Capture date (local wall time "YYYY-MM-DDTHH:MM:SS") of a JPEG, PNG, HEIF or QuickTime/MP4 file, or undefined when it
  * has none or does not parse (EXIF is best effort: the caller falls back to the birth time).
  */
 export async function readCaptureDate(read: RandomReader, fileSize: number): Promise<string | undefined> {
   try {
     const head = await read(0, Math.min(fileSize, 16));
     if (head.length >= 2 && head[0] === 0xff && head[1] === 0xd8) return dateFromJpeg(await read(0, Math.min(fileSize, JPEG_HEAD)));
-    if (head.length >= 8 && head.toString('latin1', 4, 8) === 'ftyp') return await dateFromHeif(read, fileSize);
+    if (head.length >= 12 && head.toString('latin1', 4, 8) === 'ftyp') {
+      const brand = head.toString('latin1', 8, 12);
+      if (brand === 'qt  ' || brand.startsWith('mp4') || brand.startsWith('M4V') || brand === 'isom') return await dateFromMovie(read, fileSize);
+      return await dateFromHeif(read, fileSize);
+    }
     if (head.length >= 8 && head.subarray(0, 8).equals(PNG_SIG)) return await dateFromPng(read, fileSize);
     return undefined;
   } catch (e) {

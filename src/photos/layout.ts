@@ -50,9 +50,9 @@ function rank(name: string): number {
   return IMAGE_RANK[e] ?? VIDEO_RANK[e] ?? (e === 'aae' ? 30 : 20);
 }
 
-/** True for the formats the EXIF reader understands. */
+/** True for the formats exif.ts reads a capture date from. */
 export function mayHaveExif(name: string): boolean {
-  return /\.(jpe?g|hei[cf]|avif|png)$/i.test(name);
+  return /\.(jpe?g|hei[cf]|avif|png|mov|mp4|m4v)$/i.test(name);
 }
 
 /** Group key: device folder + stem, upper case, with Apple's E (edited) / O (original) infix removed. */

@@ -69,8 +69,8 @@ test('afc: --split-by-date uses EXIF (JPEG/PNG) else the file date; Live Photo h
         const folder = local.slice(0, local.lastIndexOf('/'));
         const utcDay = f.captureDate.toISOString().slice(0, 10);
         if (f.kind === 'jpg' || f.kind === 'png') assert.equal(folder, `${utcDay.slice(0, 4)}/${utcDay}`, f.path); // EXIF is UTC wall time
-        if (f.kind === 'heic' && !f.livePhoto) {
-          const day = localDateString(f.captureDate).slice(0, 10); // no EXIF: the mtime (= capture date) in local time
+        if ((f.kind === 'heic' || f.kind === 'mov') && !f.livePhoto) {
+          const day = localDateString(f.captureDate).slice(0, 10); // HEIC without EXIF: the mtime; MOV: mvhd (UTC instant) in local time
           assert.equal(folder, `${day.slice(0, 4)}/${day}`, f.path);
         }
         if (f.livePhoto) {

@@ -29,6 +29,26 @@ test('exif: JPEG and HEIC capture dates; none when absent; other formats undefin
   assert.equal(await readCaptureDate(reader(Buffer.from('hello')), 5), undefined);
 });
 
+test('exif: QuickTime mvhd creation time (v0 and v1) for videos, in local time', async () => {
+  const when = new Date(Date.UTC(2022, 6, 4, 12, 30, 0));
+  const secs = when.getTime() / 1000 + 2_082_844_800;
+  for (const version of [0, 1]) {
+    const mvhd = Buffer.alloc(version === 1 ? 112 : 100);
+    mvhd[0] = version;
+    if (version === 1) mvhd.writeBigUInt64BE(BigInt(secs), 4);
+    else mvhd.writeUInt32BE(secs, 4);
+    const box = (t: string, b: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, (b.length + 8) >> 8, (b.length + 8) & 255]), Buffer.from(t, 'latin1'), b]);
+    const mov = Buffer.concat([box('ftyp', Buffer.from('qt  \0\0\0\0qt  ', 'latin1')), box('mdat', Buffer.alloc(300, 7)), box('moov', box('mvhd', mvhd))]);
+    const local = new Date(when);
+    const want = `${local.getFullYear()}-${String(local.getMonth() + 1).padStart(2, '0')}-${String(local.getDate()).padStart(2, '0')}T${String(local.getHours()).padStart(2, '0')}:30:00`;
+    assert.equal(await readCaptureDate(reader(mov), mov.length), want);
+    for (let n = 0; n < mov.length; n += 7) {
+      const d = await readCaptureDate(reader(mov.subarray(0, n)), n);
+      assert.ok(d === undefined || d === want);
+    }
+  }
+});
+
 test('exif: every truncation of a JPEG/HEIC yields a date, undefined or ProtocolError — never RangeError', async () => {
   const j = makeJpeg('2021:12:24 20:00:00', 50);
   for (let n = 0; n < j.length; n++) {
