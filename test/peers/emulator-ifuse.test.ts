@@ -36,14 +36,14 @@ async function walk(dir: string, rel = ''): Promise<string[]> {
   return out;
 }
 
-describe('ifuse against the emulator', { skip }, () => {
+for (const link of ['none', 'usb2'] as const) describe(`ifuse against the emulator (link ${link})`, { skip }, () => {
   let emu: Emulator;
   let mnt: string;
   let ifuse: ReturnType<typeof spawnTool> | undefined;
 
   before(async () => {
     // scale 0.02: photos 24 kB - 100 kB, videos up to 1.6 MB, so reads span many 4 KiB/64 KiB FUSE requests
-    emu = await startTestEmulator({ dcimCount: 16, dcim: { scale: 0.02, seed: 21 } });
+    emu = await startTestEmulator({ dcimCount: 16, dcim: { scale: 0.02, seed: 21 }, link });
     mnt = await mkdtemp(join(tmpdir(), 'ifuse-mnt-'));
     ifuse = spawnTool(emu.address, 'ifuse', [mnt, '-f', '-u', emu.devices[0]!.udid], { timeoutMs: 120_000 });
     await Promise.race([
@@ -79,13 +79,18 @@ describe('ifuse against the emulator', { skip }, () => {
   test('files read through the mount are byte-identical (SHA-256) and carry the capture date as mtime', async () => {
     const files = emu.devices[0]!.manifest!.files;
     const pick = [...files].sort((a, b) => b.size - a.size).slice(0, 6);
+    let bytes = 0;
+    const t0 = performance.now();
     for (const f of pick) {
       const data = await readFile(join(mnt, f.path));
+      bytes += data.length;
       assert.equal(data.length, f.size, f.path);
       assert.equal(createHash('sha256').update(data).digest('hex'), f.sha256, f.path);
       const st = await stat(join(mnt, f.path));
       assert.equal(Math.floor(st.mtimeMs / 1000), f.captureDate.getTime() / 1000, f.path);
     }
+    const ms = performance.now() - t0;
+    console.log(`ifuse (link ${link}): ${pick.length} files, ${(bytes / 1e6).toFixed(1)} MB in ${ms.toFixed(0)} ms = ${(bytes / 1e3 / ms).toFixed(1)} MB/s`);
   });
 
   test('write, mkdir, rename and rm through the mount change the backing folder', async () => {
