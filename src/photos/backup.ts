@@ -47,6 +47,11 @@ export interface BackupOptions {
   walkInFlight?: number;
   /** Reconnects allowed per run after a dropped connection. Default 3. */
   maxReconnects?: number;
+  /**
+   * A request (stat, listing, remove) or a file read that makes no progress for this long fails with
+   * ERR_TIMEOUT and its connection is replaced (a stalled link must not hang the backup). Default 30000 ms.
+   */
+  idleTimeoutMs?: number;
   signal?: AbortSignal;
   onEvent?: (e: BackupEvent) => void;
 }
@@ -65,6 +70,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   const t0 = performance.now();
   const emit = o.onEvent ?? (() => undefined);
   const layout = o.layout ?? 'device';
+  const idleMs = o.idleTimeoutMs ?? 30_000;
   const udid = o.device.udid;
   if (!o.dryRun) await fsp.mkdir(o.dest, { recursive: true });
   const dest = o.dryRun ? o.dest : realpathSync(o.dest);
@@ -72,7 +78,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   const partsDir = join(stateDir, 'parts');
   let release: (() => Promise<void>) | undefined;
   let manifest: Manifest | undefined;
-  const slots = new ConnectionSlots(o.device, o.connections ?? 2, o.maxReconnects ?? 3, { signal: o.signal });
+  const slots = new ConnectionSlots(o.device, o.connections ?? 2, o.maxReconnects ?? 3, { signal: o.signal, timeoutMs: idleMs });
   slots.onReconnect = (slot) => emit({ type: 'reconnect', slot });
   const summary: BackupSummary = {
     udid, dest, dryRun: !!o.dryRun, found: 0, selected: 0, copied: 0, copiedBytes: 0, skipped: 0,
@@ -92,7 +98,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
     for (;;) {
       throwIfAborted('photo backup', o.signal);
       try {
-        walked = await walkDevice(slots, o.root ?? '/DCIM', o.walkInFlight ?? 32);
+        walked = await walkDevice(slots, o.root ?? '/DCIM', o.walkInFlight ?? 32, idleMs);
         break;
       } catch (e) {
         if (!isConnectionError(e)) throw e;
@@ -158,7 +164,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
                 const r = await receive(conn, f, partsDir, (n) => {
                   partial += n;
                   progress.bytesDone += n;
-                }, o.signal);
+                }, o.signal, idleMs);
                 if (layout === 'date' && st.captured === undefined) st.captured = await groupDate(dest, g, f, r.part, m, udid);
                 const dirParts = targetDirParts(layout, f, st.captured);
                 const placed = await place(dest, dirParts, f.rel[f.rel.length - 1]!, r, st.suffix ?? 0);
@@ -271,7 +277,7 @@ async function deleteImported(
         let conn;
         try {
           conn = await slots.get(slot);
-          await conn.remove(f.remote, { signal: o.signal });
+          await conn.remove(f.remote, { signal: o.signal, timeoutMs: o.idleTimeoutMs ?? 30_000 });
           await m.recordDeleted(udid, f.remote);
           summary.deleted.push(f.remote);
           emit({ type: 'deleted', remote: f.remote });

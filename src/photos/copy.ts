@@ -7,7 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { AbortError } from '../core/errors.ts';
+import { AbortError, TimeoutError } from '../core/errors.ts';
 import { PhotosError, UnsafePathError } from './errors.ts';
 import type { RandomReader } from './exif.ts';
 import { withSuffix, type DeviceFile } from './layout.ts';
@@ -26,21 +26,32 @@ export interface Received {
 /**
  * Streams `f` from the device into a new .part file in `partsDir`.
  * @param onBytes progress callback (bytes of this chunk)
+ * @param idleTimeoutMs the read fails with ERR_TIMEOUT when no byte arrives for this long (a stalled link)
  * @throws PhotosError ERR_PHOTOS_VERIFY when the byte count differs from f.size; AFC/connection
- *   errors as thrown by the read stream; ERR_ABORTED on abort. The .part is removed on any failure.
+ *   errors as thrown by the read stream; ERR_TIMEOUT; ERR_ABORTED on abort. The .part is removed on any failure.
  */
-export async function receive(conn: PhotoAfc, f: DeviceFile, partsDir: string, onBytes: (n: number) => void, signal?: AbortSignal): Promise<Received> {
+export async function receive(
+  conn: PhotoAfc, f: DeviceFile, partsDir: string, onBytes: (n: number) => void, signal?: AbortSignal, idleTimeoutMs?: number,
+): Promise<Received> {
   const part = join(partsDir, `${randomUUID()}.part`);
   const fh = await openExclusive(part);
   let ok = false;
   const rs = conn.createReadStream(f.remote, { size: f.size });
   const onAbort = (): void => void rs.destroy(new AbortError(`reading ${f.remote}`, signal?.reason));
   signal?.addEventListener('abort', onAbort, { once: true });
+  let idle: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    if (idleTimeoutMs === undefined) return;
+    if (idle) idle.refresh();
+    else idle = setTimeout(() => rs.destroy(new TimeoutError(`reading ${f.remote}`, idleTimeoutMs)), idleTimeoutMs);
+  };
+  arm();
   try {
     if (signal?.aborted) throw new AbortError(`reading ${f.remote}`, signal.reason);
     const hash = createHash('sha256');
     let n = 0;
     for await (const chunk of rs as AsyncIterable<Buffer>) {
+      arm();
       n += chunk.length;
       if (n > f.size) throw new PhotosError('ERR_PHOTOS_VERIFY', `${f.remote}: more bytes than the ${f.size} the device reported`);
       hash.update(chunk);
@@ -53,6 +64,7 @@ export async function receive(conn: PhotoAfc, f: DeviceFile, partsDir: string, o
     ok = true;
     return { part, size: n, sha256: hash.digest('hex') };
   } finally {
+    if (idle) clearTimeout(idle);
     signal?.removeEventListener('abort', onAbort);
     if (!rs.destroyed) rs.destroy();
     await fh.close().catch(() => undefined);

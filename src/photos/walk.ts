@@ -21,10 +21,11 @@ export interface Rejected {
 const MAX_DEPTH = 16;
 
 /**
- * Lists every regular file below `root`. Connection-level errors (ERR_CLOSED, ERR_TIMEOUT…) are
- * thrown so the caller can reconnect and start over; per-item errors become {@link Rejected}.
+ * Lists every regular file below `root` (each request bounded by `timeoutMs`). Connection-level
+ * errors (ERR_CLOSED, ERR_TIMEOUT…) are thrown so the caller can reconnect and start over; per-item errors become {@link Rejected}.
  */
-export async function walkDevice(slots: ConnectionSlots, root: string, inFlight: number): Promise<{ files: DeviceFile[]; rejected: Rejected[] }> {
+export async function walkDevice(slots: ConnectionSlots, root: string, inFlight: number, timeoutMs?: number): Promise<{ files: DeviceFile[]; rejected: Rejected[] }> {
+  const co = timeoutMs !== undefined ? { timeoutMs } : undefined;
   const files: DeviceFile[] = [];
   const rejected: Rejected[] = [];
   const limit = new Limiter(inFlight);
@@ -56,7 +57,7 @@ export async function walkDevice(slots: ConnectionSlots, root: string, inFlight:
     }
     let names: string[];
     try {
-      names = await limit.run(() => call((c) => c.readdir(dir)));
+      names = await limit.run(() => call((c) => c.readdir(dir, co)));
     } catch (e) {
       perItem(dir, e);
       return;
@@ -72,7 +73,7 @@ export async function walkDevice(slots: ConnectionSlots, root: string, inFlight:
         }
         let info;
         try {
-          info = await limit.run(() => call((c) => c.stat(remote)));
+          info = await limit.run(() => call((c) => c.stat(remote, co)));
         } catch (e) {
           perItem(remote, e);
           return;

@@ -124,6 +124,26 @@ test('afc: connection drops at 20 random byte offsets; each rerun ends complete 
   }
 });
 
+test('afc: a stalled link (no bytes, connection open) times out and the run completes on a new connection', async () => {
+  const media = await tmp('photos-media-');
+  const dest = await tmp('photos-dest-');
+  try {
+    const gen = await generateDcim(media, { count: 12, scale: 0.01, seed: 21 });
+    const dev = folderDevice(media);
+    // the first connection stalls during the walk, the second one mid-copy; later ones are healthy
+    dev.faults.arm({ kind: 'stall', afterBytes: 300 });
+    dev.faults.arm({ kind: 'stall', afterBytes: Math.floor(gen.totalBytes / 4) });
+    const events: string[] = [];
+    const s = await runBackup({ dest, device: dev, connections: 2, idleTimeoutMs: 250, onEvent: (e) => events.push(e.type) });
+    assert.deepEqual(s.failed, []);
+    assert.ok(events.includes('reconnect'));
+    await assertMatches(gen, dev.udid, dest);
+  } finally {
+    await rm(media, { recursive: true, force: true });
+    await rm(dest, { recursive: true, force: true });
+  }
+});
+
 test('afc: the hostile device (traversal names, slash, NUL, outward symlinks) writes nothing outside DEST', async () => {
   const media = await tmp('photos-media-');
   const root = await tmp('photos-hostile-');
