@@ -8,7 +8,7 @@ import { parsePlist } from '../../src/plist/index.ts';
 import { isPlistDict, type PlistDict } from '../../src/plist/types.ts';
 import type { Emulator } from '../../src/virtual-iphone/emulator.ts';
 import { skipUnlessTools } from '../support/peers.ts';
-import { runTool, startTestEmulator } from '../support/emulator.ts';
+import { runTool, startTestEmulator, waitFor } from '../support/emulator.ts';
 
 const skip = skipUnlessTools('idevice_id', 'ideviceinfo', 'idevicepair');
 
@@ -154,6 +154,26 @@ test('the emulator on TCP (host:port): idevice_id and ideviceinfo reach it', { s
     const i = await runTool(emu.address, 'ideviceinfo', ['-k', 'ProductVersion']);
     assert.equal(i.code, 0, i.stderr);
     assert.equal(i.stdout.trim(), '17.5');
+  } finally {
+    await emu.close();
+  }
+});
+
+test('8 real ideviceinfo TLS sessions at once, next to idevice_id listings, all succeed', { skip }, async () => {
+  const emu = await startTestEmulator({ dcimCount: 0, link: 'usb2' });
+  try {
+    const paired = await runTool(emu.address, 'idevicepair', ['pair']);
+    assert.equal(paired.code, 0, paired.stdout + paired.stderr);
+    const runs = await Promise.all([
+      ...Array.from({ length: 8 }, () => runTool(emu.address, 'ideviceinfo', ['-k', 'UniqueDeviceID'], { timeoutMs: 30_000 })),
+      ...Array.from({ length: 4 }, () => runTool(emu.address, 'idevice_id', ['-l'], { timeoutMs: 30_000 })),
+    ]);
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), emu.devices[0]!.udid);
+    }
+    // the tools have exited; their sockets' EOF reaches the emulator's event loop shortly after
+    await waitFor('all device connections to close', () => emu.devices[0]!.iphone.openConnections === 0, 5000);
   } finally {
     await emu.close();
   }
