@@ -6,8 +6,7 @@
 import type { Command, CliIO } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, deviceSelector, parseCommonArgs } from '../common.ts';
 import { InvalidArgumentError } from '../../core/errors.ts';
-import { connectService, openDevice, openLockdownSession } from '../../connect.ts';
-import { AfcClient } from '../../afc/client.ts';
+import { connectAfc, openDevice, openLockdownSession } from '../../connect.ts';
 import type { TrustEvent } from '../../pairing/trust.ts';
 import { runBackup, type BackupOptions, type BackupSummary } from '../../photos/backup.ts';
 import { ProgressRenderer, type ProgressMode } from '../../photos/progress.ts';
@@ -68,13 +67,7 @@ export async function openPhotoDevice(sel: ReturnType<typeof deviceSelector>, io
   session.lockdown.close();
   return {
     udid: dev.udid,
-    openAfc: async (o) => {
-      const stream = await connectService(dev, 'com.apple.afc', { autoPair: false, signal: o?.signal ?? io.signal, ...(o?.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) });
-      // The usbmux hand-over leaves the socket paused and AfcConnection only adds a 'data' listener
-      // (which does not resume an explicitly paused stream): resume it, or the first request hangs.
-      stream.resume();
-      return new AfcClient(stream);
-    },
+    openAfc: (o) => connectAfc(dev, { autoPair: false, signal: o?.signal ?? io.signal, ...(o?.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) }),
   };
 }
 
