@@ -35,6 +35,8 @@ export interface EmulatedDeviceOptions {
   dcim?: Omit<DcimOptions, 'count'>;
   /** Serve this existing folder as the AFC root instead of generating one (it must contain DCIM/). Never deleted. */
   mediaDir?: string;
+  /** Same as `mediaDir` (the name the CLI flag `--dcim-dir` uses): the folder that contains DCIM/. */
+  dcimDir?: string;
   trust?: TrustPolicy;
   trustDelayMs?: number;
   locked?: boolean;
@@ -123,8 +125,12 @@ async function prepareDevice(o: EmulatedDeviceOptions, root: string, index: numb
   const devDir = join(root, `device-${index + 1}`);
   let mediaDir: string;
   let manifest: DcimManifest | undefined;
-  if (o.mediaDir !== undefined) {
-    mediaDir = resolve(o.mediaDir);
+  const given = o.mediaDir ?? o.dcimDir;
+  if (o.mediaDir !== undefined && o.dcimDir !== undefined && resolve(o.mediaDir) !== resolve(o.dcimDir)) {
+    throw new InvalidArgumentError('mediaDir and dcimDir name different folders');
+  }
+  if (given !== undefined) {
+    mediaDir = resolve(given);
     const st = await stat(join(mediaDir, 'DCIM')).catch(() => undefined);
     if (!st?.isDirectory()) throw new InvalidArgumentError(`${mediaDir} has no DCIM folder (pass the folder that contains DCIM/)`);
     if (o.hostile) throw new InvalidArgumentError('hostile mode needs a generated media folder, not an existing one');

@@ -67,6 +67,10 @@ test('an existing media folder is served as is and never deleted', async () => {
     }
     assert.deepEqual(await readdir(join(dir, 'DCIM', '100APPLE')), ['IMG_0001.JPG']);
     await assert.rejects(startEmulator({ mediaDir: join(dir, 'DCIM') }), isCode('ERR_INVALID_ARG'));
+    const alias = await startEmulator({ dcimDir: dir });
+    assert.equal(alias.devices[0]!.mediaDir, dir);
+    await alias.close();
+    assert.deepEqual(await readdir(join(dir, 'DCIM', '100APPLE')), ['IMG_0001.JPG']);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
