@@ -59,6 +59,10 @@ export async function walkDevice(slots: ConnectionSlots, root: string, inFlight:
     try {
       names = await limit.run(() => call((c) => c.readdir(dir, co)));
     } catch (e) {
+      if (rel.length === 0 && afcStatus(e) === AfcStatusOf.ObjectNotFound) {
+        rejected.push({ remote: dir, reason: 'vanished', detail: 'the device has no such folder (no photos yet?)', code: errCode(e) });
+        return;
+      }
       perItem(dir, e);
       return;
     }

@@ -274,3 +274,13 @@ test('backup: Ctrl-C (abort) mid-run rejects with ERR_ABORTED, releases the lock
     assert.ok(s.copied < dev.files().size, 'the first run kept what it had copied');
     await assertComplete(dev, dest);
   }));
+
+test('backup: a device without /DCIM gives an empty, successful run that says so', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    dev.removeNode('/DCIM');
+    const s = await runBackup({ dest, device: dev });
+    assert.equal(s.found, 0);
+    assert.deepEqual(s.failed, []);
+    assert.deepEqual(s.rejected.map((r) => [r.remote, r.reason]), [['/DCIM', 'vanished']]);
+  }));
