@@ -49,6 +49,7 @@ export function renderMarkdown(run: BenchRun): string {
 
 const COLORS: Record<string, string> = {
   iosdevice: '#2b7bb9',
+  'iosdevice-afc-socket': '#7fb3dd',
   ifuse: '#d9822b',
   'raw-socket': '#7a7a7a',
   'link-rate': '#b0b0b0',

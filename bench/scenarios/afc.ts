@@ -105,7 +105,7 @@ const scenario: BenchScenario = {
       const emu: EmulatorLike | undefined = 'emu' in prep ? prep.emu : undefined;
       const emuReason = 'reason' in prep ? prep.reason : undefined;
       if (emuReason) ctx.log(`${linkName}: ${emuReason}; our client talks to serveAfc on a unix socket instead`);
-      const afcSrv = emu ? undefined : await startAfcServer(ctx.tmpDir, media, link);
+      const afcSrv = await startAfcServer(ctx.tmpDir, media, link);
       try {
         for (const c of cases) {
           const dst = join(ctx.tmpDir, 'out');
@@ -124,21 +124,28 @@ const scenario: BenchScenario = {
             await rawSrv.close();
             await rm(dst, { recursive: true, force: true });
           }
-          // Our client.
-          await mkdir(dst, { recursive: true });
-          try {
-            const local = join(dst, c.name === 'dcim-tree' ? 'DCIM' : 'large.bin');
-            const args = emu ? ['--usbmuxd', emu.address] : ['--afc-socket', afcSrv!.path];
-            const r = await runTsChild<ClientResult>('bench/afc/client-child.ts', [...args, '--remote', c.remote, '--local', local], {
-              cwd: ctx.repoRoot,
-              timeoutMs: CHILD_TIMEOUT,
-            });
-            if (r.bytes !== c.bytes) throw new Error(`our client pulled ${r.bytes} of ${c.bytes} bytes`);
-            await verify(c.files, c.name === 'dcim-tree' ? join(media, 'DCIM') : join(media, 'Downloads', 'large.bin'), local);
-            out.push(row(c.name, linkName, 'iosdevice', r, emu ? 'via emulator usbmuxd + lockdown' : 'AFC on a unix socket (serveAfc)'));
-            ctx.log(`${c.name} ${linkName} iosdevice: ${out.at(-1)!.mbPerSec!.toFixed(1)} MB/s`);
-          } finally {
-            await rm(dst, { recursive: true, force: true });
+          // Our client (through the emulator when it works; then also straight on serveAfc, to show the relay's cost).
+          const variants: { client: string; args: string[]; note: string }[] = emu
+            ? [
+                { client: 'iosdevice', args: ['--usbmuxd', emu.address], note: 'via emulator usbmuxd + lockdown' },
+                { client: 'iosdevice-afc-socket', args: ['--afc-socket', afcSrv.path], note: 'serveAfc on a unix socket, no usbmux relay (diagnostic)' },
+              ]
+            : [{ client: 'iosdevice', args: ['--afc-socket', afcSrv.path], note: 'AFC on a unix socket (serveAfc)' }];
+          for (const v of variants) {
+            await mkdir(dst, { recursive: true });
+            try {
+              const local = join(dst, c.name === 'dcim-tree' ? 'DCIM' : 'large.bin');
+              const r = await runTsChild<ClientResult>('bench/afc/client-child.ts', [...v.args, '--remote', c.remote, '--local', local], {
+                cwd: ctx.repoRoot,
+                timeoutMs: CHILD_TIMEOUT,
+              });
+              if (r.bytes !== c.bytes) throw new Error(`our client pulled ${r.bytes} of ${c.bytes} bytes`);
+              await verify(c.files, c.name === 'dcim-tree' ? join(media, 'DCIM') : join(media, 'Downloads', 'large.bin'), local);
+              out.push(row(c.name, linkName, v.client, r, v.note));
+              ctx.log(`${c.name} ${linkName} ${v.client}: ${out.at(-1)!.mbPerSec!.toFixed(1)} MB/s`);
+            } finally {
+              await rm(dst, { recursive: true, force: true });
+            }
           }
           // ifuse.
           const missing = ifuseMissing() ?? (emu ? undefined : `needs the emulator's usbmuxd: ${emuReason}`);
@@ -156,12 +163,12 @@ const scenario: BenchScenario = {
           }
         }
       } finally {
-        await afcSrv?.close();
+        await afcSrv.close();
         await emu?.close();
       }
     }
     const find = (c: string, l: string, cl: string): BenchMeasurement | undefined => out.find((m) => m.case === c && m.link === l && m.client === cl);
-    const ours = out.filter((m) => m.client === 'iosdevice');
+    const ours = out.filter((m) => m.client.startsWith('iosdevice'));
     const maxCopied = Math.max(...ours.map((m) => m.bytesCopiedPerPayloadByte ?? 0));
     const largeRss = Math.max(...ours.filter((m) => m.case === 'large-file').map((m) => m.peakRssMB ?? 0));
     const usb2Rate = linkProfile('usb2')!.bytesPerSecond / 1e6;
@@ -169,6 +176,7 @@ const scenario: BenchScenario = {
     const targets: BenchTarget[] = [
       target('large file, usb2: ours / link rate', find('large-file', 'usb2', 'iosdevice'), find('large-file', 'usb2', 'link-rate'), 0.95, usb2Rate),
       target('large file, unshaped: ours / raw socket ceiling', find('large-file', 'none', 'iosdevice'), find('large-file', 'none', 'raw-socket'), 0.8),
+      target('(diagnostic) large file, unshaped: ours on serveAfc without the usbmux relay / raw socket', find('large-file', 'none', 'iosdevice-afc-socket'), find('large-file', 'none', 'raw-socket'), 0.8),
       target('DCIM, usb2: ours / link rate', find('dcim-tree', 'usb2', 'iosdevice'), find('dcim-tree', 'usb2', 'link-rate'), 0.85, usb2Rate),
       target('DCIM, usb2: ours / ifuse', find('dcim-tree', 'usb2', 'iosdevice'), find('dcim-tree', 'usb2', 'ifuse'), 3),
       {
