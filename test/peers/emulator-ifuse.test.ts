@@ -125,3 +125,27 @@ for (const link of ['none', 'usb2'] as const) describe(`ifuse against the emulat
     mnt = '';
   });
 });
+
+describe('ifuse when the iPhone is unplugged while mounted', { skip }, () => {
+  test('reads fail with EIO instead of hanging, and the mount can still be unmounted', async () => {
+    const emu = await startTestEmulator({ dcimCount: 4, dcim: { scale: 0.02, seed: 5 } });
+    const mnt = await mkdtemp(join(tmpdir(), 'ifuse-mnt-'));
+    const ifuse = spawnTool(emu.address, 'ifuse', [mnt, '-f', '-u', emu.devices[0]!.udid], { timeoutMs: 60_000 });
+    try {
+      await waitFor('the ifuse mount', () => mounted(mnt), 15_000);
+      const file = emu.devices[0]!.manifest!.files[0]!;
+      assert.equal((await readFile(join(mnt, file.path))).length, file.size);
+      emu.detach();
+      assert.equal(emu.devices[0]!.iphone.openConnections, 0);
+      await assert.rejects(readFile(join(mnt, emu.devices[0]!.manifest!.files[1]!.path)), { code: 'EIO' });
+      const u = await runTool(emu.address, 'fusermount', ['-u', mnt], { timeoutMs: 10_000 });
+      assert.equal(u.code, 0, u.stderr);
+      assert.equal(await ifuse.exited, 0);
+    } finally {
+      if (await mounted(mnt)) await runTool(emu.address, 'fusermount', ['-uz', mnt], { timeoutMs: 10_000 });
+      await ifuse.stop();
+      await emu.close();
+      await rmdir(mnt).catch(() => undefined);
+    }
+  });
+});
