@@ -27,6 +27,7 @@ export function renderMarkdown(run: BenchRun): string {
   out.push('MB = 10^6 bytes. CPU s/GB and peak RSS are those of the client process (each client runs in a child process of its own).', '');
   for (const s of run.scenarios) {
     out.push(`## ${s.name}`, '', s.description, '');
+    if (s.date) out.push(`Run ${s.date}${s.quick ? ' with --quick' : ''}, ${s.seconds.toFixed(0)} s.`, '');
     if (s.error) out.push(`**Error:** ${s.error}`, '');
     out.push('| case | link | client | payload | files | s | MB/s | CPU s/GB | peak RSS MB | copied/byte | notes |');
     out.push('|---|---|---|---|---|---|---|---|---|---|---|');

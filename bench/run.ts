@@ -2,7 +2,7 @@
  * `npm run bench [-- --quick] [-- --only NAME]`: runs every bench/scenarios/*.ts (default export: a
  * BenchScenario), prints a Markdown summary and writes bench/results/latest.{json,md,svg}.
  */
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -38,12 +38,20 @@ async function main(): Promise<number> {
     console.error(`bench: ${sc.name}${quick ? ' (quick)' : ''}`);
     try {
       const r = await sc.run({ quick, tmpDir: tmp, repoRoot, log: (l) => console.error(`  ${sc.name}: ${l}`) });
-      results.push({ name: sc.name, description: sc.description, seconds: (performance.now() - t0) / 1000, measurements: r.measurements, targets: r.targets ?? [] });
+      results.push({
+        name: sc.name,
+        description: sc.description,
+        date: new Date().toISOString(),
+        quick,
+        seconds: (performance.now() - t0) / 1000,
+        measurements: r.measurements,
+        targets: r.targets ?? [],
+      });
     } catch (e) {
       failed = true;
       const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       console.error(`bench: ${sc.name} failed: ${msg}`);
-      results.push({ name: sc.name, description: sc.description, seconds: (performance.now() - t0) / 1000, measurements: [], targets: [], error: msg });
+      results.push({ name: sc.name, description: sc.description, date: new Date().toISOString(), quick, seconds: (performance.now() - t0) / 1000, measurements: [], targets: [], error: msg });
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
@@ -58,6 +66,16 @@ async function main(): Promise<number> {
   };
   const outDir = join(here, 'results');
   await mkdir(outDir, { recursive: true });
+  if (only) {
+    // A partial run keeps the other scenarios' previous results (each carries its own date).
+    try {
+      const prev = JSON.parse(await readFile(join(outDir, 'latest.json'), 'utf8')) as BenchRun;
+      const ran = new Set(results.map((r) => r.name));
+      run.scenarios = [...prev.scenarios.filter((x) => !ran.has(x.name)), ...results].sort((x, y) => (x.name < y.name ? -1 : 1));
+    } catch {
+      // no previous results
+    }
+  }
   const md = renderMarkdown(run);
   await writeFile(join(outDir, 'latest.json'), `${JSON.stringify(run, null, 2)}\n`);
   await writeFile(join(outDir, 'latest.md'), `${md}\n`);

@@ -63,6 +63,9 @@ export interface BenchScenario {
 export interface BenchScenarioResult {
   name: string;
   description: string;
+  /** When this scenario ran (ISO 8601) and whether with --quick. */
+  date?: string;
+  quick?: boolean;
   seconds: number;
   measurements: BenchMeasurement[];
   targets: BenchTarget[];
