@@ -178,3 +178,19 @@ test('8 real ideviceinfo TLS sessions at once, next to idevice_id listings, all 
     await emu.close();
   }
 });
+
+test('trust auto with a delay: the first idevicepair sees Pending, the retry after the virtual tap succeeds', { skip }, async () => {
+  const emu = await startTestEmulator({ dcimCount: 0, trust: 'auto', trustDelayMs: 300 });
+  try {
+    const lockdown = emu.devices[0]!.iphone.lockdown;
+    const first = await runTool(emu.address, 'idevicepair', ['pair']);
+    assert.notEqual(first.code, 0);
+    assert.match(first.stdout + first.stderr, /Please accept the trust dialog/);
+    await waitFor('the virtual user to tap Trust', () => lockdown.pendingDialog === undefined, 5000);
+    const second = await runTool(emu.address, 'idevicepair', ['pair']);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.equal(lockdown.trustedHostIds().length, 1);
+  } finally {
+    await emu.close();
+  }
+});
