@@ -29,8 +29,11 @@ export interface RecorderOptions {
   maxBytes?: number;
 }
 
-function wallClockNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+/** Wall-clock start plus monotonic elapsed time: timestamps never go backwards within a recording. */
+function monotonicWallClock(): () => bigint {
+  const base = BigInt(Date.now()) * 1_000_000n;
+  const t0 = process.hrtime.bigint();
+  return () => base + (process.hrtime.bigint() - t0);
 }
 
 /** One recorded usbmux client connection. */
@@ -120,7 +123,7 @@ export class CaptureRecorder {
 
   constructor(opts: RecorderOptions = {}) {
     this.#w = new PcapngWriter({ linkType: LinkType.RAW, resolution: opts.resolution ?? 'us', interfaceName: 'usbmux', application: 'iosdevice capture' });
-    this.#now = opts.now ?? wallClockNs;
+    this.#now = opts.now ?? monotonicWallClock();
     this.#file = opts.file;
     this.#max = opts.maxBytes ?? 256 * 1024 * 1024;
     this.#nextPort = opts.firstClientPort ?? 49152;
