@@ -52,6 +52,7 @@ export class ClientSession {
   #done = false;
   #listener: Listener | undefined;
   readonly #binaryOnly: boolean;
+  #inFlight: Promise<void> = Promise.resolve();
 
   constructor(d: Duplex, id: number, backend: UsbmuxBackend, opts: UsbmuxServerOptions, hooks: SessionHooks) {
     this.#d = d;
@@ -79,8 +80,13 @@ export class ClientSession {
       this.#finish();
       return;
     }
-    void this.#pump();
+    this.#inFlight = this.#pump();
   };
+
+  /** Settles when the request being handled (if any) has been answered: backend calls are not cut off. */
+  idle(): Promise<void> {
+    return this.#inFlight;
+  }
 
   #finish(): void {
     if (this.#listener) this.#hooks.removeListener(this.#listener);
@@ -99,8 +105,12 @@ export class ClientSession {
   }
 
   /** Handles buffered requests one at a time (backend calls are async; replies stay in order). */
-  async #pump(): Promise<void> {
-    if (this.#busy) return;
+  #pump(): Promise<void> {
+    if (this.#busy) return this.#inFlight;
+    return this.#run();
+  }
+
+  async #run(): Promise<void> {
     this.#busy = true;
     try {
       while (!this.#done) {

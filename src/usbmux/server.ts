@@ -58,6 +58,7 @@ export class UsbmuxServer extends EventEmitter {
   readonly #servers: Server[] = [];
   readonly #clients = new Set<Duplex>();
   readonly #listeners = new Set<Listener>();
+  readonly #sessions = new Set<ClientSession>();
   readonly #unixPaths: string[] = [];
   #nextClientId = 1;
 
@@ -108,7 +109,7 @@ export class UsbmuxServer extends EventEmitter {
   handle(d: Duplex): void {
     this.#clients.add(d);
     (d as Partial<Socket>).setNoDelay?.(true);
-    new ClientSession(d, this.#nextClientId++, this.#backend, this.#opts, {
+    const session: ClientSession = new ClientSession(d, this.#nextClientId++, this.#backend, this.#opts, {
       addListener: (l) => this.#listeners.add(l),
       removeListener: (l) => this.#listeners.delete(l),
       listeners: () => [...this.#listeners],
@@ -116,12 +117,20 @@ export class UsbmuxServer extends EventEmitter {
       dropped: (e) => this.emit('clientError', e),
       closed: () => {
         this.#clients.delete(d);
+        // forget the session only once its in-flight backend call (if any) has settled
+        void session.idle().finally(() => this.#sessions.delete(session));
         this.emit('clientClosed', d);
       },
-    }).start();
+    });
+    this.#sessions.add(session);
+    session.start();
   }
 
-  /** Stops listening, closes every client (and piped device stream) and detaches from the backend. */
+  /**
+   * Stops listening, closes every client (and piped device stream) and detaches from the backend.
+   * Resolves after backend calls already in flight (e.g. a pair-record write) have settled, so the
+   * caller may delete the record directory afterwards.
+   */
   async close(): Promise<void> {
     this.#backend.off('attached', this.#onAttached);
     this.#backend.off('detached', this.#onDetached);
@@ -129,6 +138,8 @@ export class UsbmuxServer extends EventEmitter {
     for (const c of this.#clients) c.destroy();
     this.#clients.clear();
     this.#listeners.clear();
+    await Promise.all([...this.#sessions].map((x) => x.idle().catch(() => undefined)));
+    this.#sessions.clear();
     await Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.#servers.length = 0;
     for (const p of this.#unixPaths.splice(0)) await unlink(p).catch(() => undefined);

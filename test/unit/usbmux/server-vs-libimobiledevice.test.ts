@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { skipUnlessTools } from '../../support/peers.ts';
@@ -57,38 +58,50 @@ test('idevicepair systembuid prints our stored SystemBUID', { skip: skipUnlessTo
   }
 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+/** True when the kernel lists a TCP socket in LISTEN state on `port` (Linux /proc/net/tcp{,6}). */
+function isListening(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return ['/proc/net/tcp', '/proc/net/tcp6'].some((f) => {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      return false;
+    }
+    return text.split('\n').some((line) => {
+      const cols = line.trim().split(/\s+/);
+      return cols[1]?.endsWith(hex) === true && cols[3] === '0A';
+    });
+  });
+}
+
+/** `n` distinct free TCP ports (all held open while choosing, so they cannot repeat). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  await Promise.all(servers.map((srv) => new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))));
+  const ports = servers.map((srv) => (srv.address() as { port: number }).port);
+  await Promise.all(servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+  return ports;
 }
 
 test('iproxy forwards through our Connect: echo both ways, and a device that speaks first', { skip: skipUnlessTools('iproxy') }, async () => {
   const rig = await startRig();
-  const [echoPort, pingPort] = [await freePort(), await freePort()];
+  const [echoPort, pingPort] = (await freePorts(2)) as [number, number];
   const child = spawn('iproxy', [`${echoPort}:62078`, `${pingPort}:1234`, '-u', UDID], {
     env: { ...process.env, USBMUXD_SOCKET_ADDRESS: rig.address },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const hard = setTimeout(() => child.kill('SIGKILL'), 20_000);
   try {
-    // iproxy's stdout is block-buffered on a pipe: wait (bounded) until its ports accept connections instead.
+    // iproxy's stdout is block-buffered on a pipe, and probing its ports with connections races with its
+    // per-connection threads (seen: a later connection's data never forwarded). Wait (bounded) until the
+    // kernel lists both ports as LISTEN instead.
     let exited = false;
     child.once('exit', () => (exited = true));
     const deadline = Date.now() + 10_000;
-    for (const port of [echoPort, pingPort]) {
-      for (;;) {
-        const ok = await new Promise<boolean>((resolve) => {
-          const s = netConnect(port, '127.0.0.1');
-          s.once('connect', () => (s.destroy(), resolve(true)));
-          s.once('error', () => resolve(false));
-        });
-        if (ok) break;
-        if (exited || Date.now() > deadline) throw new Error(`iproxy did not listen on ${port}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    while (!(isListening(echoPort) && isListening(pingPort))) {
+      if (exited || Date.now() > deadline) throw new Error(`iproxy did not listen on ${echoPort}/${pingPort}`);
+      await new Promise((r) => setTimeout(r, 20));
     }
     const talk = async (port: number, send: string | undefined, want: string): Promise<string> => {
       const s = netConnect(port, '127.0.0.1');
