@@ -7,6 +7,7 @@
  * over a {@link RecordStoreBackend} and attaches the devices with the properties of a real USB iPhone. `close()`
  * stops everything and removes the temp folder (never a folder the caller passed in).
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -115,6 +116,19 @@ class Device implements EmulatedDevice {
   }
 }
 
+/** Temp folders of emulators not closed yet: removed when the process exits without close() (e.g. process.exit()). */
+const liveDirs = new Set<string>();
+let exitHook = false;
+function trackDir(dir: string): void {
+  liveDirs.add(dir);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    // 'exit' handlers must be synchronous
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+  });
+}
+
 function listenAddress(socket: string | undefined, dir: string): string {
   if (socket === undefined) return `UNIX:${join(dir, 'usbmuxd.sock')}`;
   if (socket.startsWith('/')) return `UNIX:${socket}`;
@@ -167,6 +181,7 @@ async function prepareDevice(o: EmulatedDeviceOptions, root: string, index: numb
  */
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const dir = await mkdtemp(join(tmpdir(), 'iosdevice-emu-'));
+  trackDir(dir);
   let server: UsbmuxServer | undefined;
   const devices: Device[] = [];
   try {
@@ -235,12 +250,14 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         for (const d of devices) d.iphone.close();
         await srv.close();
         await rm(dir, { recursive: true, force: true });
+        liveDirs.delete(dir);
       },
     };
   } catch (e) {
     for (const d of devices) d.iphone.close();
     await server?.close().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
     throw e;
   }
 }
