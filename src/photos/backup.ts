@@ -17,6 +17,7 @@ import { hashIfSize, place, receive, withLocalReader } from './copy.ts';
 import { readCaptureDate } from './exif.ts';
 import { groupFiles, localDateString, fileDate, mayHaveExif, suffixOf, targetDirParts, type DeviceFile, type FileGroup, type Layout } from './layout.ts';
 import { Limiter } from './limit.ts';
+import { ensureSafeDir } from './safe-path.ts';
 import { acquireLock } from './lock.ts';
 import { Manifest, STATE_DIR, type ManifestEntry } from './manifest.ts';
 import { isSelected, type Selection } from './selection.ts';
@@ -86,10 +87,10 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   };
   try {
     if (!o.dryRun) {
-      await fsp.mkdir(stateDir, { recursive: true });
+      await ensureSafeDir(dest, [STATE_DIR]); // a symlink planted there is refused
       release = await acquireLock(stateDir);
       await fsp.rm(partsDir, { recursive: true, force: true }); // stale .part files of an interrupted run
-      await fsp.mkdir(partsDir);
+      await ensureSafeDir(dest, [STATE_DIR, 'parts']);
     }
     manifest = await Manifest.open(dest, { readOnly: !!o.dryRun });
 

@@ -9,7 +9,7 @@
  *    "sha256":"hex","local":"100APPLE/IMG_0001.HEIC","captured":"2024-05-01T10:00:00","at":"ISO time"}
  *   {"v":1,"op":"deleted","udid":"…","remote":"…","at":"…"}   after --delete-after-import removed it
  */
-import { createReadStream, promises as fsp } from 'node:fs';
+import { constants, createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PhotosError } from './errors.ts';
@@ -69,13 +69,14 @@ export class Manifest {
     try {
       let fh: fsp.FileHandle | undefined;
       if (opts.readOnly) {
-        fh = await fsp.open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+        fh = await fsp.open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0)).catch((e: NodeJS.ErrnoException) => {
           if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
           throw e;
         });
       } else {
         await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-        fh = await fsp.open(path, 'a+', 0o644);
+        // O_NOFOLLOW: a symlink planted as the manifest must not redirect our appends.
+        fh = await fsp.open(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o644);
       }
       const m = new Manifest(path, fh);
       m.#writable = !opts.readOnly;

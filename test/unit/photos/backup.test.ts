@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { lstat, mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { runBackup, type BackupEvent } from '../../../src/photos/backup.ts';
+import type { PhotoDevice } from '../../../src/photos/source.ts';
 import { makeSelection } from '../../../src/photos/selection.ts';
 import { MemDevice } from './fake-device.ts';
 import { addLibrary, assertComplete, sha, treeHashes } from './helpers.ts';
@@ -199,9 +201,33 @@ test('backup: a second concurrent run on the same DEST is refused (ERR_PHOTOS_BU
   withDest(async (dest) => {
     const dev = new MemDevice();
     addLibrary(dev, 30);
-    const a = runBackup({ dest, device: dev });
-    await new Promise<void>((r) => setTimeout(r, 0));
+    // A's file reads wait for `release`, so A is certainly still running (and holding the lock) while B starts.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let planned!: () => void;
+    const holding = new Promise<void>((r) => (planned = r));
+    const gated: PhotoDevice = {
+      udid: dev.udid,
+      async openAfc() {
+        const c = await dev.openAfc();
+        return {
+          stat: (p, o) => c.stat(p, o), readdir: (p, o) => c.readdir(p, o), remove: (p, o) => c.remove(p, o), close: () => c.close(),
+          createReadStream: (p, o) => {
+            const out = new PassThrough();
+            void gate.then(() => {
+              const inner = c.createReadStream(p, o);
+              inner.on('error', (e) => out.destroy(e));
+              inner.pipe(out);
+            });
+            return out;
+          },
+        };
+      },
+    };
+    const a = runBackup({ dest, device: gated, onEvent: (e) => e.type === 'plan' && planned() });
+    await holding;
     await assert.rejects(runBackup({ dest, device: dev }), (e: unknown) => (e as { code?: string }).code === 'ERR_PHOTOS_BUSY');
+    release();
     await a;
     await assertComplete(dev, dest);
   }));
@@ -284,3 +310,25 @@ test('backup: a device without /DCIM gives an empty, successful run that says so
     assert.deepEqual(s.failed, []);
     assert.deepEqual(s.rejected.map((r) => [r.remote, r.reason]), [['/DCIM', 'vanished']]);
   }));
+
+test('backup: symlinks planted as DEST/.iosdevice or as the manifest are refused (nothing written through them)', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'photos-state-'));
+  try {
+    const outside = join(root, 'outside');
+    await mkdir(outside);
+    const dev = new MemDevice();
+    addLibrary(dev, 3);
+    const d1 = join(root, 'd1');
+    await mkdir(d1);
+    await symlink(outside, join(d1, '.iosdevice'));
+    await assert.rejects(runBackup({ dest: d1, device: dev }), (e: unknown) => (e as { code?: string }).code === 'ERR_PHOTOS_UNSAFE_PATH');
+    const d2 = join(root, 'd2');
+    await mkdir(join(d2, '.iosdevice'), { recursive: true });
+    await symlink(join(outside, 'm.jsonl'), join(d2, '.iosdevice', 'manifest.jsonl'));
+    await assert.rejects(runBackup({ dest: d2, device: dev }), (e: unknown) => (e as { code?: string }).code === 'ERR_PHOTOS_MANIFEST');
+    assert.deepEqual(await readdir(outside), []);
+    await assert.rejects(lstat(join(d2, '.iosdevice', 'lock')), 'lock released after the failure');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
