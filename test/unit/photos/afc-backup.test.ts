@@ -134,7 +134,7 @@ test('afc: a stalled link (no bytes, connection open) times out and the run comp
     dev.faults.arm({ kind: 'stall', afterBytes: 300 });
     dev.faults.arm({ kind: 'stall', afterBytes: Math.floor(gen.totalBytes / 4) });
     const events: string[] = [];
-    const s = await runBackup({ dest, device: dev, connections: 2, idleTimeoutMs: 250, onEvent: (e) => events.push(e.type) });
+    const s = await runBackup({ dest, device: dev, connections: 2, idleTimeoutMs: 1000, maxReconnects: 10, onEvent: (e) => events.push(e.type) });
     assert.deepEqual(s.failed, []);
     assert.ok(events.includes('reconnect'));
     await assertMatches(gen, dev.udid, dest);
