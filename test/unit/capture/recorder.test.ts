@@ -122,3 +122,29 @@ test('recorder: `iosdevice capture` prints the address, records until stopped, e
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('recorder: recordProvider records our client in-process (lockdown session decrypted, AFC) without a proxy', async () => {
+  const { openDevice, connectAfc } = await import('../../../src/connect.ts');
+  const { recordProvider } = await import('../../../src/capture/record-provider.ts');
+  const emu = await startEmulator({ dcimCount: 2, dcim: { scale: 0.002, seed: 5 } });
+  const tmp = mkdtempSync(join(tmpdir(), 'iosdevice-rec-'));
+  const keylog = join(tmp, 'keys.log');
+  try {
+    const rec = new CaptureRecorder();
+    const dev = recordProvider(await openDevice({ socket: emu.address, env: { SSLKEYLOGFILE: keylog } }, { timeoutMs: 10_000 }), rec);
+    const afc = await connectAfc(dev, { autoPair: true, timeoutMs: 20_000, keylog });
+    const names = await afc.readdir('/DCIM');
+    afc.close();
+    rec.addKeylog(readFileSync(keylog));
+    rec.finish();
+    const d = decodeCapture(rec.bytes());
+    assert.deepEqual(d.streams.map((s) => [s.request, s.port, s.protocol]), [['Connect', 62078, 'lockdown'], ['Connect', d.streams[1]!.port, 'afc']]);
+    const inTls = d.streams[0]!.events.filter((e) => e.layer === 'lockdown' && e.tls).map((e) => (e.layer === 'lockdown' ? e.plist.Request : ''));
+    assert.ok(inTls.includes('StartService'), inTls.join(' '));
+    const listing = d.streams[1]!.events.find((e) => e.layer === 'afc' && e.inReplyTo === 'ReadDir');
+    assert.ok(listing && listing.layer === 'afc' && names.every((n) => listing.names!.includes(n)));
+  } finally {
+    await emu.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
