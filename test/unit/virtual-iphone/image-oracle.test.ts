@@ -1,6 +1,7 @@
 /**
- * External oracle for "real JPEG bytes": the generated JPEGs (every padding edge case, 0xFF filler included) are
- * decoded by libjpeg-turbo through a tiny C program compiled for the test. Skips when gcc or jpeglib.h is missing.
+ * External oracles for "real image bytes": the generated JPEGs (every padding edge case, 0xFF filler included) are
+ * decoded by libjpeg-turbo through a tiny C program compiled for the test (skips without gcc/jpeglib.h); PNG chunks are
+ * checked with Python's zlib (CRC-32, inflate).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jpegParts, partsLength } from '../../../src/virtual-iphone/media/formats.ts';
+import { jpegParts, partsLength, pngParts } from '../../../src/virtual-iphone/media/formats.ts';
 import { runTool } from '../../support/emulator.ts';
 import { execFileSync } from 'node:child_process';
 
@@ -73,6 +74,45 @@ test('libjpeg-turbo decodes every generated JPEG size edge case as an 8×8 grey 
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, files.length);
     for (const l of lines) assert.match(l, / 8x8 warnings=0 mean=128$/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const PNG_CHECK = `
+import sys, zlib, struct
+bad = 0
+for path in sys.argv[1:]:
+    b = open(path, 'rb').read()
+    assert b[:8] == b'\\x89PNG\\r\\n\\x1a\\n', path
+    p, idat, types = 8, b'', []
+    while p < len(b):
+        n, = struct.unpack('>I', b[p:p+4]); t = b[p+4:p+8]; d = b[p+8:p+8+n]
+        crc, = struct.unpack('>I', b[p+8+n:p+12+n])
+        if zlib.crc32(t + d) & 0xffffffff != crc: bad += 1; print(path, 'CRC', t)
+        types.append(t.decode('latin1'))
+        if t == b'IHDR': w, h, depth, ctype = struct.unpack('>IIBB', d[:10])
+        if t == b'IDAT': idat += d
+        p += 12 + n
+    raw = zlib.decompress(idat)
+    print(path, '%dx%d' % (w, h), len(raw), ','.join(types))
+sys.exit(1 if bad else 0)
+`;
+
+test('Python zlib/CRC-32 (independent) validates every PNG chunk and inflates the image data', { skip: !existsSync('/usr/bin/python3') && 'python3 missing' }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'png-oracle-'));
+  try {
+    await writeFile(join(dir, 'check.py'), PNG_CHECK);
+    const files: string[] = [];
+    for (const size of [0, 100, 300_000]) {
+      const parts = pngParts(size, { captureDate: new Date(Date.UTC(2020, 0, 2)) }, (n) => Buffer.alloc(n, 0xab));
+      const f = join(dir, `p${size}.png`);
+      await writeFile(f, Buffer.concat(parts.map((p) => (typeof p === 'number' ? Buffer.alloc(p) : p))));
+      files.push(f);
+    }
+    const r = await runTool('', 'python3', [join(dir, 'check.py'), ...files], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const l of r.stdout.trim().split('\n')) assert.match(l, / 1x1 4 IHDR,eXIf,IDAT,(prVt,)?IEND$/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
