@@ -51,26 +51,19 @@ class FfsSessionTransport implements BulkTransport {
 
   onData(cb: (chunk: Buffer) => void): void {
     this.#dataCb = cb;
-    void this.#readLoop();
   }
 
   onClose(cb: (err?: Error) => void): void {
     this.#closeCbs.push(cb);
   }
 
-  async #readLoop(): Promise<void> {
-    while (!this.#ended) {
-      const buf = Buffer.allocUnsafe(65536);
-      let n: number;
-      try {
-        n = await readAsync(this.outFd, buf);
-      } catch (e) {
-        this.end(new DetachedError('ffs read', { cause: e }));
-        return;
-      }
-      if (this.#ended) return;
-      if (n > 0) this.#dataCb?.(n < 16384 ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n));
-    }
+  /** An OUT transfer read by the function's reader. */
+  deliver(chunk: Buffer): void {
+    if (!this.#ended) this.#dataCb?.(chunk);
+  }
+
+  get ended(): boolean {
+    return this.#ended;
   }
 
   /** Ends the session (DISABLE, UNBIND, I/O error). */
@@ -92,6 +85,8 @@ class FfsFunction {
   #outFd = -1;
   #stopped = false;
   #session: FfsSessionTransport | undefined;
+  #reading = false;
+  #wake: (() => void) | undefined;
 
   constructor(
     readonly dir: string,
@@ -133,6 +128,7 @@ class FfsFunction {
           this.#session?.end(new DetachedError('usb configuration changed'));
           this.#session = new FfsSessionTransport(this.#inFd, this.#outFd);
           this.onSession(this.#session);
+          this.#startReader();
         } else if ((ev.type === FfsEvent.Disable || ev.type === FfsEvent.Unbind) && this.#session) {
           this.#session.end(new DetachedError('usb function disabled'));
           this.#session = undefined;
@@ -141,8 +137,41 @@ class FfsFunction {
     }
   }
 
+  /**
+   * One OUT reader for the function's lifetime (never one per session): a read still pending from a session that was
+   * just disabled would otherwise swallow the first packet (VERSION) of the next one.
+   */
+  #startReader(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+    if (this.#reading) return;
+    this.#reading = true;
+    void (async () => {
+      while (!this.#stopped) {
+        const session = this.#session;
+        if (!session || session.ended) {
+          await new Promise<void>((r) => (this.#wake = r));
+          continue;
+        }
+        const buf = Buffer.allocUnsafe(65536);
+        let n: number;
+        try {
+          n = await readAsync(this.#outFd, buf);
+        } catch (e) {
+          // ESHUTDOWN while disabled: the DISABLE event ends the session; wait for the next ENABLE
+          if (this.#session === session && !session.ended) session.end(new DetachedError('ffs read', { cause: e }));
+          continue;
+        }
+        if (n > 0) this.#session?.deliver(n < 16384 ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n));
+      }
+      this.#reading = false;
+    })();
+  }
+
   stop(): void {
     this.#stopped = true;
+    this.#wake?.();
     this.#session?.end(new DetachedError('ffs stopped'));
     for (const fd of [this.#inFd, this.#outFd, this.#ep0]) if (fd >= 0) fs.closeSync(fd);
     this.#inFd = this.#outFd = this.#ep0 = -1;

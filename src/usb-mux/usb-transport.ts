@@ -1,7 +1,7 @@
 /**
  * The host end's {@link BulkTransport} over npm `usb` 3.x (nusb; WebUSB-like API: `open`, `selectConfiguration`,
  * `claimInterface`, `nativeTransferIn/Out`). Finds Apple mobile devices, walks configurations for the usbmux interface,
- * switches configuration when needed, claims, and keeps IN transfers of 16 KiB queued.
+ * switches configuration when needed, claims, and keeps a 64 KiB IN transfer queued.
  *
  * Notes on `usb` 3.x: hotplug needs a udev netlink socket (udevd), so listing is done by polling; usb 3.1.0 fails a
  * second transfer submitted on an endpoint that already has one pending ("endpoint not found"), so IN reads are
@@ -66,7 +66,11 @@ const NO_TIMEOUT = 0x7fffffff;
  * each mux packet with a short packet or ZLP at once, so a timed-out read holds no partial packet.
  */
 const IN_POLL_MS = 1000;
-export const IN_TRANSFER_SIZE = 16384;
+/**
+ * IN transfer size. usbmuxd queues 3 × 16 KiB; with one transfer in flight (see above) a 64 KiB transfer is better: every
+ * mux packet (≤ 65535 bytes, ended by a short packet or ZLP) completes in one transfer, one JS round trip per packet.
+ */
+export const IN_TRANSFER_SIZE = 65536;
 
 let usbModule: Promise<{ getDevices(): Promise<NativeUsbDevice[]> }> | undefined;
 

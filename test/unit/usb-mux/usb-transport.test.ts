@@ -119,7 +119,7 @@ function fakeDevice(opts: { current: number; configs?: ConfigDesc[]; claimError?
     },
     nativeTransferIn(ep, _timeout, length) {
       assert.equal(ep, 6);
-      assert.equal(length, 16384);
+      assert.equal(length, 65536);
       if (inErr) return Promise.reject(inErr);
       const q = queued.shift();
       if (q) return Promise.resolve(q);

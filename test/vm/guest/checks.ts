@@ -212,7 +212,7 @@ await check('unplug during a direct-USB AFC read → typed ERR_USB_DETACHED, no 
 {
   const ud = spawnBg('usbmuxd', ['-f', '-v', '-U', 'root'], 'usbmuxd.log');
   await check('real usbmuxd: idevice_id -l lists the virtual iPhone', async () => {
-    await untilTrue('idevice_id -l', async () => (await run('idevice_id', ['-l'], { timeoutMs: 10_000 })).out.includes(UDID), 40_000);
+    await untilTrue('idevice_id -l', async () => (await run('idevice_id', ['-l'], { timeoutMs: 10_000 })).out.includes(UDID), 120_000);
     return (await run('idevice_id', ['-l'])).out.trim();
   });
   await check('real usbmuxd: idevicepair pair + ideviceinfo', async () => {
@@ -233,7 +233,7 @@ await check('unplug during a direct-USB AFC read → typed ERR_USB_DETACHED, no 
   const env = { USBMUXD_SOCKET_ADDRESS: sock };
   const daemon = spawnBg(process.execPath, ['bin/iosdevice.mjs', 'usbmuxd', '--socket', sock, '--poll', '500', '-v', '--records', '/tmp/our-lockdown'], 'our-usbmuxd.log');
   await check('iosdevice usbmuxd: idevice_id -l (real libimobiledevice client)', async () => {
-    await untilTrue('idevice_id -l via our daemon', async () => (await run('idevice_id', ['-l'], { env, timeoutMs: 10_000 })).out.includes(UDID), 40_000);
+    await untilTrue('idevice_id -l via our daemon', async () => (await run('idevice_id', ['-l'], { env, timeoutMs: 10_000 })).out.includes(UDID), 120_000);
     return (await run('idevice_id', ['-l'], { env })).out.trim();
   });
   await check('iosdevice usbmuxd: idevicepair pair + ideviceinfo (TLS through our mux)', async () => {
