@@ -7,7 +7,7 @@ import { ProtocolError, IDeviceError } from '../core/errors.ts';
 import { encodeXmlPlist, parsePlist } from '../plist/index.ts';
 import { isPlistDict, type PlistDict } from '../plist/types.ts';
 import { decodeDeviceAddPayload, deviceFromProperties, type UsbmuxDevice } from './device.ts';
-import { UsbmuxFrameDecoder, type FrameDecoderOptions, type UsbmuxFrame } from './frame.ts';
+import { UsbmuxMessageDecoder, type FrameDecoderOptions, type UsbmuxFrame } from './frame.ts';
 import { encodePortNumber } from './port.ts';
 import { MessageType, ProtocolVersion, encodeHeader } from './protocol.ts';
 
@@ -100,38 +100,13 @@ function decodePlistReply(base: { tag: number; version: number }, d: PlistDict, 
   }
 }
 
-/** Incremental reply decoder: push socket chunks, pull replies. */
-export class UsbmuxReplyDecoder {
-  readonly #frames: UsbmuxFrameDecoder;
+/**
+ * Incremental reply decoder: push socket chunks, pull replies (header versions other than 0/1 throw).
+ * @throws see UsbmuxFrameDecoder.next (frame.ts) and {@link decodeReply}.
+ */
+export class UsbmuxReplyDecoder extends UsbmuxMessageDecoder<UsbmuxReply> {
   constructor(opts: FrameDecoderOptions = {}) {
-    this.#frames = new UsbmuxFrameDecoder({ strictVersion: true, ...opts });
-  }
-  push(chunk: Buffer): void {
-    this.#frames.push(chunk);
-  }
-  /**
-   * The next reply or undefined when more bytes are needed.
-   * @throws see {@link UsbmuxFrameDecoder.next} and {@link decodeReply}.
-   */
-  next(): UsbmuxReply | undefined {
-    const f = this.#frames.next();
-    return f ? decodeReply(f) : undefined;
-  }
-  /** Bytes buffered beyond the replies returned so far. */
-  get buffered(): number {
-    return this.#frames.buffered;
-  }
-  /** Offset of the next message in the stream. */
-  get offset(): number {
-    return this.#frames.offset;
-  }
-  /** At EOF. @throws ProtocolError (ERR_PROTOCOL) when a message was cut off. */
-  end(): void {
-    this.#frames.end();
-  }
-  /** Every byte after the last returned reply (device data after a Connect Result). */
-  drain(): Buffer[] {
-    return this.#frames.drain();
+    super(decodeReply, { strictVersion: true, ...opts });
   }
 }
 
@@ -140,11 +115,14 @@ export function clientIdentity(progName = 'iosdevice'): PlistDict {
   return { ClientVersionString: 'iosdevice-usbmux 1', ProgName: progName, kLibUSBMuxVersion: 3 };
 }
 
-/** Encodes a plist (v1) request: `[header, XML body]`. */
-export function encodePlistRequest(tag: number, body: PlistDict): Buffer[] {
+/** Encodes a plist message (v1 header, message 8, XML body), in either direction: `[header, body]`. */
+export function encodePlistMessage(tag: number, body: PlistDict): Buffer[] {
   const xml = encodeXmlPlist(body);
   return [encodeHeader(xml.length, ProtocolVersion.Plist, MessageType.Plist, tag), xml];
 }
+
+/** Encodes a plist (v1) request: `[header, XML body]`. */
+export const encodePlistRequest = encodePlistMessage;
 
 /** Encodes a v1 Connect request (PortNumber byte-swapped). @throws InvalidArgumentError (ERR_INVALID_ARG) for a bad port. */
 export function encodeConnectRequest(tag: number, deviceId: number, port: number, identity: PlistDict = clientIdentity()): Buffer[] {

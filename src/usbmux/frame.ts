@@ -107,3 +107,44 @@ export class UsbmuxFrameDecoder {
     return this.#q.drain();
   }
 }
+
+/**
+ * Incremental message decoder shared by both sides: frames from a {@link UsbmuxFrameDecoder}, each
+ * turned into a message by `decode` (the client's reply decoder or the daemon's request decoder).
+ */
+export class UsbmuxMessageDecoder<T> {
+  readonly #frames: UsbmuxFrameDecoder;
+  readonly #decode: (frame: UsbmuxFrame) => T;
+  constructor(decode: (frame: UsbmuxFrame) => T, opts: FrameDecoderOptions = {}) {
+    this.#decode = decode;
+    this.#frames = new UsbmuxFrameDecoder(opts);
+  }
+  /** Adds bytes from the stream. @throws see {@link UsbmuxFrameDecoder.push}. */
+  push(chunk: Buffer): void {
+    this.#frames.push(chunk);
+  }
+  /**
+   * The next message, or undefined when more bytes are needed.
+   * @throws see {@link UsbmuxFrameDecoder.next}, plus whatever `decode` throws (ProtocolError, ERR_PROTOCOL).
+   */
+  next(): T | undefined {
+    const f = this.#frames.next();
+    return f ? this.#decode(f) : undefined;
+  }
+  /** Bytes buffered beyond the messages returned so far. */
+  get buffered(): number {
+    return this.#frames.buffered;
+  }
+  /** Offset of the next message in the stream. */
+  get offset(): number {
+    return this.#frames.offset;
+  }
+  /** At EOF. @throws ProtocolError (ERR_PROTOCOL) when a message was cut off. */
+  end(): void {
+    this.#frames.end();
+  }
+  /** Every byte after the last returned message (device or client data after a Connect). */
+  drain(): Buffer[] {
+    return this.#frames.drain();
+  }
+}

@@ -7,11 +7,10 @@
  * with Result 6 (BADVERSION) in the client's current protocol.
  */
 import { ProtocolError } from '../core/errors.ts';
-import { encodeXmlPlist } from '../plist/index.ts';
 import type { PlistDict } from '../plist/types.ts';
-import { parsePlistBody } from './codec.ts';
+import { encodePlistMessage, parsePlistBody } from './codec.ts';
 import { encodeDeviceAddPayload, type UsbmuxDeviceRecord } from './device.ts';
-import { UsbmuxFrameDecoder, type FrameDecoderOptions, type UsbmuxFrame } from './frame.ts';
+import { UsbmuxMessageDecoder, type FrameDecoderOptions, type UsbmuxFrame } from './frame.ts';
 import { MessageType, ProtocolVersion, encodeHeader } from './protocol.ts';
 
 /** Which encoding replies to a client use. */
@@ -57,40 +56,14 @@ export function decodeRequest(frame: UsbmuxFrame): UsbmuxRequest {
 }
 
 /** Incremental request decoder (versions other than 0/1 are returned as `badVersion`, not thrown). */
-export class UsbmuxRequestDecoder {
-  readonly #frames: UsbmuxFrameDecoder;
+export class UsbmuxRequestDecoder extends UsbmuxMessageDecoder<UsbmuxRequest> {
   constructor(opts: FrameDecoderOptions = {}) {
-    this.#frames = new UsbmuxFrameDecoder({ ...opts, strictVersion: false });
-  }
-  push(chunk: Buffer): void {
-    this.#frames.push(chunk);
-  }
-  /** @throws ProtocolError (ERR_PROTOCOL), TooLargeError (ERR_PROTOCOL_TOO_LARGE); see {@link decodeRequest}. */
-  next(): UsbmuxRequest | undefined {
-    const f = this.#frames.next();
-    return f ? decodeRequest(f) : undefined;
-  }
-  get buffered(): number {
-    return this.#frames.buffered;
-  }
-  get offset(): number {
-    return this.#frames.offset;
-  }
-  /** @throws ProtocolError (ERR_PROTOCOL) when a message was cut off. */
-  end(): void {
-    this.#frames.end();
-  }
-  /** Bytes after the last request (client data after a Connect). */
-  drain(): Buffer[] {
-    return this.#frames.drain();
+    super(decodeRequest, { ...opts, strictVersion: false });
   }
 }
 
 /** Encodes a plist message (v1 header, message 8, XML body): `[header, body]`. */
-export function encodePlistMessage(tag: number, body: PlistDict): Buffer[] {
-  const xml = encodeXmlPlist(body);
-  return [encodeHeader(xml.length, ProtocolVersion.Plist, MessageType.Plist, tag), xml];
-}
+export { encodePlistMessage };
 
 function binary(message: number, tag: number, payload: Buffer): Buffer[] {
   return [encodeHeader(payload.length, ProtocolVersion.Binary, message, tag), payload];
