@@ -115,23 +115,23 @@ await check('AFC pull of DCIM over the USB transport is byte-identical', async (
   const dev = await openUsbDevice({});
   const done = (): Promise<void> => dev.close();
   try {
-  const afc = await connectAfc(dev, { timeoutMs: 30_000 });
-  const setupMs = Date.now() - t0;
-  const dst = '/tmp/pulled';
-  rmSync(dst, { recursive: true, force: true });
-  mkdirSync(dst);
-  const t1 = Date.now();
-  const r = await afc.pull('/DCIM', join(dst, 'DCIM'));
-  const ms = Date.now() - t1;
-  afc.close();
-  let files = 0;
-  for await (const f of walkLocal(join(MEDIA, 'DCIM'))) {
-    const mine = readFileSync(join(dst, 'DCIM', f));
-    expect(sha(mine) === sha(readFileSync(join(MEDIA, 'DCIM', f))), `${f} differs`);
-    files++;
-  }
-  expect(files === r.files && files > 0, `pulled ${r.files} files, device has ${files}`);
-  return `${r.files} files, ${r.bytes} bytes identical; session+StartService ${setupMs} ms, pull ${ms} ms (${((r.bytes / ms) * 1000 / 1e6).toFixed(2)} MB/s under TCG)`;
+    const afc = await connectAfc(dev, { timeoutMs: 30_000 });
+    const setupMs = Date.now() - t0;
+    const dst = '/tmp/pulled';
+    rmSync(dst, { recursive: true, force: true });
+    mkdirSync(dst);
+    const t1 = Date.now();
+    const r = await afc.pull('/DCIM', join(dst, 'DCIM'));
+    const ms = Date.now() - t1;
+    afc.close();
+    let files = 0;
+    for await (const f of walkLocal(join(MEDIA, 'DCIM'))) {
+      const mine = readFileSync(join(dst, 'DCIM', f));
+      expect(sha(mine) === sha(readFileSync(join(MEDIA, 'DCIM', f))), `${f} differs`);
+      files++;
+    }
+    expect(files === r.files && files > 0, `pulled ${r.files} files, device has ${files}`);
+    return `${r.files} files, ${r.bytes} bytes identical; session+StartService ${setupMs} ms, pull ${ms} ms (${((r.bytes / ms) * 1000 / 1e6).toFixed(2)} MB/s under TCG)`;
   } finally {
     await done();
   }
@@ -182,27 +182,27 @@ await check('hostile: a 64 KiB OUT packet over real USB → CONTROL error from t
 await check('unplug during a direct-USB AFC read → typed ERR_USB_DETACHED, no hang; replug re-enumerates', async () => {
   const dev = await openUsbDevice({});
   try {
-  const afc = await connectAfc(dev, { timeoutMs: 30_000 });
-  const big = (await afc.readdir('/DCIM/100APPLE')).find((n) => /MOV|HEIC|JPG/i.test(n))!;
-  const rs = afc.createReadStream(`/DCIM/100APPLE/${big}`, { chunkSize: 1024, maxInFlight: 1, highWaterMark: 1024 });
-  const errP = new Promise<unknown>((resolve) => {
-    rs.once('error', resolve);
-    rs.once('close', () => resolve(new Error('closed without error')));
-  });
-  await once(rs, 'data');
-  rs.pause();
-  const t0 = Date.now();
-  plugged(false);
-  rs.resume();
-  const err = await Promise.race([errP, new Promise((r) => setTimeout(() => r(new Error('hang: no error within 20 s')), 20_000))]);
-  const took = Date.now() - t0;
-  await dev.close().catch(() => undefined);
-  plugged(true);
-  await untilTrue('re-enumeration', async () => (await listUsbDevices()).some((d) => d.udid === UDID), 20_000);
-  const code = (err as IDeviceError).code;
-  const causeCode = ((err as Error).cause as IDeviceError | undefined)?.code;
-  expect(code === 'ERR_USB_DETACHED' || causeCode === 'ERR_USB_DETACHED', `got ${code ?? ''} ${(err as Error).message}`);
-  return `stream failed with ${code}${causeCode ? ` (cause ${causeCode})` : ''} after ${took} ms; device back on the bus`;
+    const afc = await connectAfc(dev, { timeoutMs: 30_000 });
+    const big = (await afc.readdir('/DCIM/100APPLE')).find((n) => /MOV|HEIC|JPG/i.test(n))!;
+    const rs = afc.createReadStream(`/DCIM/100APPLE/${big}`, { chunkSize: 1024, maxInFlight: 1, highWaterMark: 1024 });
+    const errP = new Promise<unknown>((resolve) => {
+      rs.once('error', resolve);
+      rs.once('close', () => resolve(new Error('closed without error')));
+    });
+    await once(rs, 'data');
+    rs.pause();
+    const t0 = Date.now();
+    plugged(false);
+    rs.resume();
+    const err = await Promise.race([errP, new Promise((r) => setTimeout(() => r(new Error('hang: no error within 20 s')), 20_000))]);
+    const took = Date.now() - t0;
+    await dev.close().catch(() => undefined);
+    plugged(true);
+    await untilTrue('re-enumeration', async () => (await listUsbDevices()).some((d) => d.udid === UDID), 20_000);
+    const code = (err as IDeviceError).code;
+    const causeCode = ((err as Error).cause as IDeviceError | undefined)?.code;
+    expect(code === 'ERR_USB_DETACHED' || causeCode === 'ERR_USB_DETACHED', `got ${code ?? ''} ${(err as Error).message}`);
+    return `stream failed with ${code}${causeCode ? ` (cause ${causeCode})` : ''} after ${took} ms; device back on the bus`;
   } finally {
     await dev.close().catch(() => undefined);
   }
