@@ -23,6 +23,15 @@ options:
   --json          JSON Lines: one object per event (stream summaries have "layer": "stream")
 `;
 
+/** Reads a file named by the user. @throws InvalidArgumentError (ERR_INVALID_ARG) when it cannot be read. */
+async function readUserFile(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new InvalidArgumentError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 function intOption(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
@@ -40,10 +49,10 @@ const command: Command = {
     const port = intOption(p.options.get('--port'), '--port');
     const only = intOption(p.options.get('--stream'), '--stream');
     const keys: Buffer[] = [];
-    if (existsSync(`${file}.keys`)) keys.push(await readFile(`${file}.keys`));
+    if (existsSync(`${file}.keys`)) keys.push(await readUserFile(`${file}.keys`, 'key log'));
     const kl = p.options.get('--keylog');
-    if (kl !== undefined) keys.push(await readFile(kl));
-    const decoded = decodeCapture(await readFile(file), { ...(keys.length ? { keylog: Buffer.concat(keys.map((k) => Buffer.concat([k, Buffer.from('\n')]))) } : {}), ...(port !== undefined ? { port } : {}) });
+    if (kl !== undefined) keys.push(await readUserFile(kl, 'key log'));
+    const decoded = decodeCapture(await readUserFile(file, 'capture'), { ...(keys.length ? { keylog: Buffer.concat(keys.map((k) => Buffer.concat([k, Buffer.from('\n')]))) } : {}), ...(port !== undefined ? { port } : {}) });
     const out = (s: string): void => void io.stdout.write(`${s}\n`);
     for (const s of decoded.streams) {
       if (only !== undefined && s.stream !== only) continue;

@@ -70,3 +70,8 @@ test('decode CLI: text lines per message and JSON Lines with --json', async () =
   await assert.rejects(runCli([]), { code: 'ERR_INVALID_ARG' });
   await assert.rejects(runCli([file, '--port', 'x']), { code: 'ERR_INVALID_ARG' });
 });
+
+test('decode CLI: an unreadable capture or key log is a typed ERR_INVALID_ARG, not a raw fs error', async () => {
+  await assert.rejects(runCli(['/nonexistent/iosdevice/none.pcapng']), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG');
+  await assert.rejects(runCli([file, '--keylog', '/nonexistent/iosdevice/keys']), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG');
+});
