@@ -56,6 +56,11 @@ test('real kernel USB stack in a QEMU guest', { skip, timeout: 15 * 60_000 }, as
     if (child.exitCode === null) child.kill('SIGKILL');
   }
   const resultsFile = join(work, 'out', 'results.json');
+  if (code === 90 || code === 93) {
+    // QEMU missing or Debian's kernel not downloadable: the VM tier cannot run on this machine
+    t.skip(`VM tier cannot run here (harness exit ${code}): ${log.trim().split('\n').slice(-2).join(' ')}`);
+    return;
+  }
   assert.ok(code !== null && code < 90, `harness failed (exit ${code}):\n${log.slice(-4000)}`);
   assert.ok(existsSync(resultsFile), `guest wrote no results (exit ${code}):\n${log.slice(-4000)}`);
   const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as { name: string; ok: boolean; detail: string; ms: number }[];
