@@ -1,5 +1,5 @@
 /** Renders benchmark results as Markdown and as an SVG bar chart (MB/s per row). */
-import type { BenchMeasurement, BenchScenarioResult } from './scenario.ts';
+import type { BenchScenarioResult } from './scenario.ts';
 
 export interface BenchRun {
   date: string;
@@ -60,31 +60,36 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Horizontal bar chart of MB/s, one bar per measured row, grouped by scenario/case/link. */
+/** Horizontal bar charts of MB/s, one section per scenario (each scaled to its own fastest row). */
 export function renderSvg(run: BenchRun): string {
-  const rows: { label: string; m: BenchMeasurement }[] = [];
-  for (const s of run.scenarios) for (const m of s.measurements) rows.push({ label: `${m.case} · ${m.link} · ${m.client}`, m });
-  const max = Math.max(1, ...rows.map((r) => r.m.mbPerSec ?? 0));
   const labelW = 330;
   const barW = 520;
   const rowH = 22;
-  const top = 40;
-  const h = top + rows.length * rowH + 30;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + barW + 120}" height="${h}" font-family="sans-serif" font-size="12">`);
-  parts.push(`<rect width="100%" height="100%" fill="white"/>`);
-  parts.push(`<text x="10" y="22" font-size="15" font-weight="bold">Throughput (MB/s = 10^6 B/s)${run.quick ? ' — quick run' : ''}, ${esc(run.date)}</text>`);
-  rows.forEach((r, i) => {
-    const y = top + i * rowH;
-    const v = r.m.mbPerSec ?? 0;
-    const w = r.m.skipped ? 0 : Math.max(1, (v / max) * barW);
-    parts.push(`<text x="${labelW - 6}" y="${y + 15}" text-anchor="end">${esc(r.label)}</text>`);
-    if (r.m.skipped) parts.push(`<text x="${labelW + 4}" y="${y + 15}" fill="#a00">skipped</text>`);
-    else {
-      parts.push(`<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${COLORS[r.m.client] ?? '#5a9'}"/>`);
-      parts.push(`<text x="${labelW + w + 4}" y="${y + 15}">${v.toFixed(1)}</text>`);
+  let y = 40;
+  const body: string[] = [];
+  for (const s of run.scenarios) {
+    const rows = s.measurements;
+    if (rows.length === 0) continue;
+    const max = Math.max(1, ...rows.map((m) => m.mbPerSec ?? 0));
+    body.push(`<text x="10" y="${y + 16}" font-size="13" font-weight="bold">${esc(s.name)}${s.quick ? ' (quick)' : ''}</text>`);
+    y += 24;
+    for (const m of rows) {
+      const v = m.mbPerSec ?? 0;
+      const w = Math.max(1, (v / max) * barW);
+      body.push(`<text x="${labelW - 6}" y="${y + 15}" text-anchor="end">${esc(`${m.case} · ${m.link} · ${m.client}`)}</text>`);
+      if (m.skipped) body.push(`<text x="${labelW + 4}" y="${y + 15}" fill="#a00">skipped</text>`);
+      else {
+        body.push(`<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${COLORS[m.client] ?? '#5a9'}"/>`);
+        body.push(`<text x="${(labelW + w + 4).toFixed(1)}" y="${y + 15}">${v.toFixed(1)}</text>`);
+      }
+      y += rowH;
     }
-  });
-  parts.push('</svg>');
+    y += 10;
+  }
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + barW + 120}" height="${y + 10}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="100%" height="100%" fill="white"/>`);
+  parts.push(`<text x="10" y="22" font-size="15" font-weight="bold">Throughput (MB/s = 10^6 B/s), ${esc(run.date)}</text>`);
+  parts.push(...body, '</svg>');
   return parts.join('\n');
 }
