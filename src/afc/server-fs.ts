@@ -2,6 +2,7 @@
  * Host-side helpers of the AFC server: confinement of AFC paths to the served root (lexical `..`
  * clamping plus realpath checks so symlinks cannot lead outside) and errno → AFC status mapping.
  */
+import { constants as C } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { AfcStatus } from './protocol.ts';
@@ -123,5 +124,71 @@ export class PathJail {
       if ((e as { code?: string }).code === 'ENOENT') return host; // does not exist yet (open with O_CREAT)
       throw e;
     }
+  }
+}
+
+const IFMT: [number, string][] = [
+  [C.S_IFREG, 'S_IFREG'],
+  [C.S_IFDIR, 'S_IFDIR'],
+  [C.S_IFLNK, 'S_IFLNK'],
+  [C.S_IFBLK, 'S_IFBLK'],
+  [C.S_IFCHR, 'S_IFCHR'],
+  [C.S_IFIFO, 'S_IFIFO'],
+  [C.S_IFSOCK, 'S_IFSOCK'],
+];
+
+/**
+ * GetFileInfo dictionary of a host path (lstat), keys in the device's order; times in ns. st_birthtime
+ * falls back to ctime on file systems without a birth time. `LinkTarget` for symlinks.
+ */
+export async function fileInfo(host: string): Promise<Record<string, string>> {
+  const st = await fs.lstat(host, { bigint: true });
+  const fmt = Number(st.mode) & C.S_IFMT;
+  const info: Record<string, string> = {
+    st_size: String(st.size),
+    st_blocks: String(st.blocks),
+    st_nlink: String(st.nlink),
+    st_ifmt: IFMT.find(([m]) => m === fmt)?.[1] ?? 'S_IFREG',
+    st_mtime: String(st.mtimeNs),
+    st_birthtime: String(st.birthtimeNs > 0n ? st.birthtimeNs : st.ctimeNs),
+  };
+  if (fmt === C.S_IFLNK) info.LinkTarget = await fs.readlink(host);
+  return info;
+}
+
+/**
+ * FileRefLock state of one server connection: flock(2) semantics per file, always non-blocking (the AFC
+ * ops are op | LOCK_NB: 5 shared, 6 exclusive, 12 unlock). A conflict answers OP_WOULD_BLOCK.
+ */
+export class LockTable {
+  readonly #locks = new Map<string, { shared: Set<number>; exclusive: number | undefined }>();
+
+  lock(h: number, path: string, op: number): void {
+    let l = this.#locks.get(path);
+    if (!l) this.#locks.set(path, (l = { shared: new Set(), exclusive: undefined }));
+    const base = op & ~4; // LOCK_NB
+    if (base === 8) return this.unlock(h, path);
+    if (base === 1) {
+      if (l.exclusive !== undefined && l.exclusive !== h) throw new StatusReply(AfcStatus.OP_WOULD_BLOCK);
+      l.exclusive = undefined;
+      l.shared.add(h);
+    } else if (base === 2) {
+      const others = [...l.shared].some((x) => x !== h) || (l.exclusive !== undefined && l.exclusive !== h);
+      if (others) throw new StatusReply(AfcStatus.OP_WOULD_BLOCK);
+      l.shared.delete(h);
+      l.exclusive = h;
+    } else throw new StatusReply(AfcStatus.INVALID_ARG);
+  }
+
+  unlock(h: number, path: string): void {
+    const l = this.#locks.get(path);
+    if (!l) return;
+    l.shared.delete(h);
+    if (l.exclusive === h) l.exclusive = undefined;
+    if (l.shared.size === 0 && l.exclusive === undefined) this.#locks.delete(path);
+  }
+
+  clear(): void {
+    this.#locks.clear();
   }
 }

@@ -25,7 +25,7 @@ import {
   type AfcHeader,
 } from './codec.ts';
 import { AfcLinkType, AfcOpcode, AfcStatus } from './protocol.ts';
-import { PathJail, StatusReply, statusOf } from './server-fs.ts';
+import { fileInfo, LockTable, PathJail, StatusReply, statusOf } from './server-fs.ts';
 
 const readFd = promisify(fsCb.read);
 const writevFd = promisify(fsCb.writev);
@@ -90,15 +90,6 @@ const OPEN_FLAGS: Record<number, number> = {
   6: C.O_RDWR | C.O_APPEND | C.O_CREAT,
 };
 
-const IFMT: [number, string][] = [
-  [C.S_IFREG, 'S_IFREG'],
-  [C.S_IFDIR, 'S_IFDIR'],
-  [C.S_IFLNK, 'S_IFLNK'],
-  [C.S_IFBLK, 'S_IFBLK'],
-  [C.S_IFCHR, 'S_IFCHR'],
-  [C.S_IFIFO, 'S_IFIFO'],
-  [C.S_IFSOCK, 'S_IFSOCK'],
-];
 
 /** Text of the path argument: up to the first NUL (a missing NUL is tolerated). */
 function pathArg(args: Buffer, offset: number): string {
@@ -132,7 +123,7 @@ class AfcServerConnection {
   readonly #jail: PathJail;
   readonly #decoder: AfcDecoder;
   readonly #files = new Map<number, OpenFile>();
-  readonly #locks = new Map<string, { shared: Set<number>; exclusive: number | undefined }>();
+  readonly #locks = new LockTable();
   readonly #queue: Request[] = [];
   #current: Request | undefined;
   #queuedBytes = 0;
@@ -279,7 +270,7 @@ class AfcServerConnection {
       }
       case AfcOpcode.GetFileInfo: {
         const p = pathArg(a, 0);
-        let info = await this.#fileInfo(await this.#jail.resolve(p, 'nofollow'));
+        let info = await fileInfo(await this.#jail.resolve(p, 'nofollow'));
         if (this.#o.hooks?.stat) info = this.#o.hooks.stat(p, info);
         return this.#data(r, encodeKeyValues(info));
       }
@@ -340,13 +331,13 @@ class AfcServerConnection {
       }
       case AfcOpcode.FileRefLock: {
         const [h, f] = this.#file(a);
-        this.#lock(h, f.path, u64Arg(a, 8));
+        this.#locks.lock(h, f.path, u64Arg(a, 8));
         return this.#status(r);
       }
       case AfcOpcode.FileRefClose: {
         const [h, f] = this.#file(a);
         this.#files.delete(h);
-        this.#unlock(h, f.path);
+        this.#locks.unlock(h, f.path);
         await closeFd(f.fd);
         return this.#status(r);
       }
@@ -415,45 +406,5 @@ class AfcServerConnection {
     const { bytesRead } = await readFd(f.fd, buf, 0, len, f.pos);
     f.pos += bytesRead;
     return this.#data(r, bytesRead === len ? buf : buf.subarray(0, bytesRead));
-  }
-
-  async #fileInfo(host: string): Promise<Record<string, string>> {
-    const st = await fs.lstat(host, { bigint: true });
-    const fmt = Number(st.mode) & C.S_IFMT;
-    const info: Record<string, string> = {
-      st_size: String(st.size),
-      st_blocks: String(st.blocks),
-      st_nlink: String(st.nlink),
-      st_ifmt: IFMT.find(([m]) => m === fmt)?.[1] ?? 'S_IFREG',
-      st_mtime: String(st.mtimeNs),
-      st_birthtime: String(st.birthtimeNs > 0n ? st.birthtimeNs : st.ctimeNs),
-    };
-    if (fmt === C.S_IFLNK) info.LinkTarget = await fs.readlink(host);
-    return info;
-  }
-
-  #lock(h: number, path: string, op: number): void {
-    let l = this.#locks.get(path);
-    if (!l) this.#locks.set(path, (l = { shared: new Set(), exclusive: undefined }));
-    const base = op & ~4; // LOCK_NB: every AFC lock is non-blocking
-    if (base === 8) return this.#unlock(h, path);
-    const others = [...l.shared].some((x) => x !== h) || (l.exclusive !== undefined && l.exclusive !== h);
-    if (base === 1) {
-      if (l.exclusive !== undefined && l.exclusive !== h) throw new StatusReply(AfcStatus.OP_WOULD_BLOCK);
-      l.exclusive = undefined;
-      l.shared.add(h);
-    } else if (base === 2) {
-      if (others) throw new StatusReply(AfcStatus.OP_WOULD_BLOCK);
-      l.shared.delete(h);
-      l.exclusive = h;
-    } else throw new StatusReply(AfcStatus.INVALID_ARG);
-  }
-
-  #unlock(h: number, path: string): void {
-    const l = this.#locks.get(path);
-    if (!l) return;
-    l.shared.delete(h);
-    if (l.exclusive === h) l.exclusive = undefined;
-    if (l.shared.size === 0 && l.exclusive === undefined) this.#locks.delete(path);
   }
 }
