@@ -7,6 +7,8 @@ export interface BenchRun {
   node: string;
   cpus: number;
   cpuModel: string;
+  /** 1-minute load average at the start and the end of the run (the machine may be shared). */
+  loadAvg?: [number, number];
   scenarios: BenchScenarioResult[];
 }
 
@@ -23,7 +25,8 @@ function bytesText(n: number | undefined): string {
 export function renderMarkdown(run: BenchRun): string {
   const out: string[] = [];
   out.push(`# Benchmark results${run.quick ? ' (--quick)' : ''}`, '');
-  out.push(`${run.date} · Node ${run.node} · ${run.cpus} × ${run.cpuModel}`, '');
+  const load = run.loadAvg ? ` · load average ${run.loadAvg[0].toFixed(1)} → ${run.loadAvg[1].toFixed(1)}` : '';
+  out.push(`${run.date} · Node ${run.node} · ${run.cpus} × ${run.cpuModel}${load}`, '');
   out.push('MB = 10^6 bytes. CPU s/GB and peak RSS are those of the client process (each client runs in a child process of its own).', '');
   for (const s of run.scenarios) {
     out.push(`## ${s.name}`, '', s.description, '');

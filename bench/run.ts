@@ -3,7 +3,7 @@
  * BenchScenario), prints a Markdown summary and writes bench/results/latest.{json,md,svg}.
  */
 import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { renderMarkdown, renderSvg, type BenchRun } from './report.ts';
@@ -23,6 +23,7 @@ async function main(): Promise<number> {
   const only = argValue(args, '--only');
   const scenarioDir = join(here, 'scenarios');
   const files = (await readdir(scenarioDir)).filter((f) => f.endsWith('.ts')).sort();
+  const load0 = loadavg()[0]!;
   const results: BenchScenarioResult[] = [];
   let failed = false;
   for (const f of files) {
@@ -62,6 +63,7 @@ async function main(): Promise<number> {
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
+    loadAvg: [load0, loadavg()[0]!],
     scenarios: results,
   };
   const outDir = join(here, 'results');
