@@ -7,8 +7,6 @@ export interface BenchRun {
   node: string;
   cpus: number;
   cpuModel: string;
-  /** 1-minute load average at the start and the end of the run (the machine may be shared). */
-  loadAvg?: [number, number];
   scenarios: BenchScenarioResult[];
 }
 
@@ -25,12 +23,12 @@ function bytesText(n: number | undefined): string {
 export function renderMarkdown(run: BenchRun): string {
   const out: string[] = [];
   out.push(`# Benchmark results${run.quick ? ' (--quick)' : ''}`, '');
-  const load = run.loadAvg ? ` · load average ${run.loadAvg[0].toFixed(1)} → ${run.loadAvg[1].toFixed(1)}` : '';
-  out.push(`${run.date} · Node ${run.node} · ${run.cpus} × ${run.cpuModel}${load}`, '');
+  out.push(`${run.date} · Node ${run.node} · ${run.cpus} × ${run.cpuModel}`, '');
   out.push('MB = 10^6 bytes. CPU s/GB and peak RSS are those of the client process (each client runs in a child process of its own).', '');
   for (const s of run.scenarios) {
     out.push(`## ${s.name}`, '', s.description, '');
-    if (s.date) out.push(`Run ${s.date}${s.quick ? ' with --quick' : ''}, ${s.seconds.toFixed(0)} s.`, '');
+    const load = s.loadAvg ? `, load average ${s.loadAvg[0].toFixed(1)} → ${s.loadAvg[1].toFixed(1)} on ${run.cpus} CPUs` : '';
+    if (s.date) out.push(`Run ${s.date}${s.quick ? ' with --quick' : ''}, ${s.seconds.toFixed(0)} s${load}.`, '');
     if (s.error) out.push(`**Error:** ${s.error}`, '');
     out.push('| case | link | client | payload | files | s | MB/s | CPU s/GB | peak RSS MB | copied/byte | notes |');
     out.push('|---|---|---|---|---|---|---|---|---|---|---|');

@@ -23,7 +23,6 @@ async function main(): Promise<number> {
   const only = argValue(args, '--only');
   const scenarioDir = join(here, 'scenarios');
   const files = (await readdir(scenarioDir)).filter((f) => f.endsWith('.ts')).sort();
-  const load0 = loadavg()[0]!;
   const results: BenchScenarioResult[] = [];
   let failed = false;
   for (const f of files) {
@@ -36,6 +35,7 @@ async function main(): Promise<number> {
     if (only && sc.name !== only && !f.startsWith(only)) continue;
     const tmp = await mkdtemp(join(tmpdir(), `iosdevice-bench-${sc.name}-`));
     const t0 = performance.now();
+    const l0 = loadavg()[0]!;
     console.error(`bench: ${sc.name}${quick ? ' (quick)' : ''}`);
     try {
       const r = await sc.run({ quick, tmpDir: tmp, repoRoot, log: (l) => console.error(`  ${sc.name}: ${l}`) });
@@ -44,6 +44,7 @@ async function main(): Promise<number> {
         description: sc.description,
         date: new Date().toISOString(),
         quick,
+        loadAvg: [l0, loadavg()[0]!],
         seconds: (performance.now() - t0) / 1000,
         measurements: r.measurements,
         targets: r.targets ?? [],
@@ -63,7 +64,6 @@ async function main(): Promise<number> {
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
-    loadAvg: [load0, loadavg()[0]!],
     scenarios: results,
   };
   const outDir = join(here, 'results');

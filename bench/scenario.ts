@@ -66,6 +66,8 @@ export interface BenchScenarioResult {
   /** When this scenario ran (ISO 8601) and whether with --quick. */
   date?: string;
   quick?: boolean;
+  /** 1-minute load average when the scenario started and ended (the machine may be shared). */
+  loadAvg?: [number, number];
   seconds: number;
   measurements: BenchMeasurement[];
   targets: BenchTarget[];
