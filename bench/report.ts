@@ -24,17 +24,17 @@ export function renderMarkdown(run: BenchRun): string {
   const out: string[] = [];
   out.push(`# Benchmark results${run.quick ? ' (--quick)' : ''}`, '');
   out.push(`${run.date} · Node ${run.node} · ${run.cpus} × ${run.cpuModel}`, '');
-  out.push('MB = 10^6 bytes. CPU s/GB and peak RSS are those of the client process (each client runs in a child process of its own).', '');
+  out.push('MB = 10^6 bytes. CPU s/GB and peak RSS are those of the client process (each client runs in a child process of its own); RSS before = peak RSS before the transfer started, growth = peak − before.', '');
   for (const s of run.scenarios) {
     out.push(`## ${s.name}`, '', s.description, '');
     const load = s.loadAvg ? `, load average ${s.loadAvg[0].toFixed(1)} → ${s.loadAvg[1].toFixed(1)} on ${run.cpus} CPUs` : '';
     if (s.date) out.push(`Run ${s.date}${s.quick ? ' with --quick' : ''}, ${s.seconds.toFixed(0)} s${load}.`, '');
     if (s.error) out.push(`**Error:** ${s.error}`, '');
-    out.push('| case | link | client | payload | files | s | MB/s | CPU s/GB | peak RSS MB | copied/byte | notes |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+    out.push('| case | link | client | payload | files | s | MB/s | CPU s/GB | peak RSS MB | RSS before MB | RSS growth MB | copied/byte | notes |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const m of s.measurements) {
       out.push(
-        `| ${m.case} | ${m.link} | ${m.client} | ${bytesText(m.payloadBytes)} | ${m.files ?? '–'} | ${fmt(m.seconds, 2)} | ${m.skipped ? 'skipped' : fmt(m.mbPerSec)} | ${fmt(m.cpuSecondsPerGB, 2)} | ${fmt(m.peakRssMB)} | ${m.bytesCopiedPerPayloadByte === undefined ? '–' : m.bytesCopiedPerPayloadByte.toExponential(2)} | ${[m.skipped, m.notes].filter(Boolean).join('; ')} |`,
+        `| ${m.case} | ${m.link} | ${m.client} | ${bytesText(m.payloadBytes)} | ${m.files ?? '–'} | ${fmt(m.seconds, 2)} | ${m.skipped ? 'skipped' : fmt(m.mbPerSec)} | ${fmt(m.cpuSecondsPerGB, 2)} | ${fmt(m.peakRssMB)} | ${fmt(m.rssBeforeMB)} | ${fmt(m.rssGrowthMB)} | ${m.bytesCopiedPerPayloadByte === undefined ? '–' : m.bytesCopiedPerPayloadByte.toExponential(2)} | ${[m.skipped, m.notes].filter(Boolean).join('; ')} |`,
       );
     }
     out.push('');

@@ -6,6 +6,7 @@ import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { disposeChildBundles } from './child.ts';
 import { renderMarkdown, renderSvg, type BenchRun } from './report.ts';
 import type { BenchScenario, BenchScenarioResult } from './scenario.ts';
 
@@ -86,10 +87,12 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
+main()
+  .catch((e: unknown) => {
     console.error(e);
-    process.exit(1);
-  },
-);
+    return 1;
+  })
+  .then(async (code) => {
+    await disposeChildBundles().catch(() => undefined);
+    process.exit(code);
+  });

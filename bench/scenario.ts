@@ -22,6 +22,10 @@ export interface BenchMeasurement {
   cpuSecondsPerGB?: number;
   /** Peak resident set size of the client process, MB (10^6 bytes). */
   peakRssMB?: number;
+  /** Peak RSS of the client process before the transfer started (runtime + imports + connection set-up), MB. */
+  rssBeforeMB?: number;
+  /** peakRssMB − rssBeforeMB: what the transfer itself added, MB. */
+  rssGrowthMB?: number;
   /** Bytes the client copied per payload byte (0 = zero-copy). */
   bytesCopiedPerPayloadByte?: number;
   /** Set when the row could not be measured: the reason. */

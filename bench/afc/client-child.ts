@@ -1,13 +1,13 @@
 /**
  * Child process of the AFC benchmark: pulls a remote file or tree with our AfcClient and prints one JSON line
- * { bytes, files, seconds, cpuSeconds, peakRssBytes, bytesCopied }.
+ * { baselineRssBytes, bytes, files, seconds, cpuSeconds, peakRssBytes, heapUsedBytes, arrayBuffersBytes, bytesCopied }.
  *   --afc-socket PATH      AFC directly on a unix socket (serveAfc)
  *   --usbmuxd ADDRESS      through the emulator: usbmuxd → lockdown → StartService(com.apple.afc)
  *   --remote PATH --local DIR [--concurrency N] [--chunk BYTES] [--in-flight N]
  */
 import * as net from 'node:net';
 import { AfcClient } from '../../src/afc/client.ts';
-import { selfUsage } from '../child.ts';
+import { MemorySampler, peakRssBytes, selfUsage } from '../self-usage.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -32,7 +32,8 @@ const client = await connect();
 const remote = arg('--remote')!;
 const local = arg('--local')!;
 const chunk = Number(arg('--chunk') ?? 1024 * 1024);
-const baselineRssBytes = process.resourceUsage().maxRSS * 1024;
+const baselineRssBytes = peakRssBytes();
+const mem = new MemorySampler();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const r = await client.pull(remote, local, {
@@ -42,5 +43,6 @@ const r = await client.pull(remote, local, {
 });
 const seconds = (performance.now() - t0) / 1000;
 const u = selfUsage(cpu0);
+const peaks = mem.stop();
 client.close();
-console.log(JSON.stringify({ baselineRssBytes, bytes: r.bytes, files: r.files, seconds, cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, bytesCopied: client.bytesCopied }));
+console.log(JSON.stringify({ baselineRssBytes, bytes: r.bytes, files: r.files, seconds, cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, ...peaks, bytesCopied: client.bytesCopied }));

@@ -16,7 +16,7 @@ import { Manifest } from '../../src/photos/manifest.ts';
 import { makeDcim } from '../afc/data.ts';
 import { prepareEmulator } from '../afc/ifuse.ts';
 import { startRawServer } from '../afc/servers.ts';
-import { runTsChild } from '../child.ts';
+import { runChild } from '../child.ts';
 import type { BenchContext, BenchMeasurement, BenchScenario, BenchTarget } from '../scenario.ts';
 
 const CHILD_TIMEOUT = 30 * 60_000;
@@ -79,7 +79,7 @@ const scenario: BenchScenario = {
     // Link rate: the same bytes through the same shaper on a plain unix socket.
     const raw = await startRawServer(ctx.tmpDir, dcim.files, link);
     try {
-      const r = await runTsChild<{ bytes: number; seconds: number; cpuSeconds: number; peakRssBytes: number }>(
+      const r = await runChild<{ bytes: number; seconds: number; cpuSeconds: number; peakRssBytes: number }>(
         'bench/afc/raw-child.ts', ['--socket', raw.path, '--out', join(ctx.tmpDir, 'raw.bin')], { cwd: ctx.repoRoot, timeoutMs: CHILD_TIMEOUT },
       );
       if (r.bytes !== dcim.bytes) throw new Error(`raw row moved ${r.bytes} of ${dcim.bytes} bytes`);
