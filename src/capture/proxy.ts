@@ -2,9 +2,9 @@
  * A recording usbmuxd proxy: listens where clients expect usbmuxd, forwards each client connection to the real
  * usbmuxd (or the emulator), and records both directions of every connection on a {@link CaptureRecorder}.
  */
-import { existsSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { InvalidArgumentError } from '../core/errors.ts';
+import { IDeviceError, InvalidArgumentError } from '../core/errors.ts';
 import { parseMuxAddress, type MuxAddress } from '../usbmux/address.ts';
 import type { CaptureRecorder } from './recorder.ts';
 
@@ -36,13 +36,15 @@ function listenAddress(text: string): MuxAddress {
 
 /**
  * Starts the proxy.
- * @throws InvalidArgumentError (ERR_INVALID_ARG) for bad addresses or a socket path that exists and is not stale;
- *   listen errors (EADDRINUSE…) from node:net.
+ * @throws InvalidArgumentError (ERR_INVALID_ARG) for bad addresses, a listen path that exists and is not a stale
+ *   socket (a live daemon's socket or any other file, which is never deleted), or when listening fails
+ *   (EADDRINUSE, EACCES…; the node:net error is the cause).
  */
 export async function startRecordingProxy(opts: ProxyOptions): Promise<RecordingProxy> {
   const up = parseMuxAddress(opts.upstream);
   const at = listenAddress(opts.listen);
   if (at.kind === 'unix' && existsSync(at.path)) {
+    if (!lstatSync(at.path).isSocket()) throw new InvalidArgumentError(`${at.path} exists and is not a socket; pick another --listen path`);
     const live = await new Promise<boolean>((resolve) => {
       const s = connect(at.path);
       s.once('connect', () => (s.destroy(), resolve(true)));
@@ -85,14 +87,17 @@ export async function startRecordingProxy(opts: ProxyOptions): Promise<Recording
     upstream.on('error', done);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (e: Error): void => reject(new IDeviceError('ERR_INVALID_ARG', `cannot listen on ${opts.listen}: ${e.message}`, { cause: e }));
+    server.once('error', fail);
     const ok = (): void => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve();
     };
     if (at.kind === 'unix') server.listen(at.path, ok);
     else server.listen(at.port, at.host, ok);
   });
+  // accept errors after listening (EMFILE…) drop that client only; without a listener they would crash the process
+  server.on('error', () => {});
   let address: string;
   if (at.kind === 'unix') address = `UNIX:${at.path}`;
   else {

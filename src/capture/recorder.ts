@@ -5,7 +5,7 @@
  * as a Decryption Secrets Block right after the interface block when the recording is finished, so Wireshark
  * and `iosdevice decode` see them before the packets.
  */
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { CaptureError } from './errors.ts';
 import { MAX_SEGMENT, ipv4TcpPacket } from './packets.ts';
@@ -127,7 +127,11 @@ export class CaptureRecorder {
     this.#file = opts.file;
     this.#max = opts.maxBytes ?? 256 * 1024 * 1024;
     this.#nextPort = opts.firstClientPort ?? 49152;
-    if (this.#file) this.#fd = openSync(this.#file, 'w', 0o600);
+    if (this.#file) {
+      this.#fd = openSync(this.#file, 'w', 0o600);
+      // the mode above applies only to a new file; an existing one is overwritten and may embed a TLS key log
+      fchmodSync(this.#fd, 0o600);
+    }
     this.#emit(this.#w.header());
   }
 

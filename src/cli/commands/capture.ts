@@ -2,11 +2,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Command, CliIO } from '../command.ts';
 import { parseCommonArgs } from '../common.ts';
-import { InvalidArgumentError } from '../../core/errors.ts';
-import { formatMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
+import { IDeviceError, InvalidArgumentError } from '../../core/errors.ts';
+import { formatMuxAddress, parseMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
 import { startRecordingProxy } from '../../capture/proxy.ts';
 import { CaptureRecorder } from '../../capture/recorder.ts';
 
@@ -25,6 +26,17 @@ options:
   --ns              nanosecond timestamps (default microseconds)
 `;
 
+/** Why `address` does not accept a connection right now (undefined when it does). */
+function unreachable(address: string): Promise<string | undefined> {
+  const a = parseMuxAddress(address);
+  return new Promise((resolve) => {
+    const s = a.kind === 'unix' ? connect(a.path) : connect(a.port, a.host);
+    const timer = setTimeout(() => (s.destroy(), resolve('no answer within 2 s')), 2000);
+    s.once('connect', () => (clearTimeout(timer), s.destroy(), resolve(undefined)));
+    s.once('error', (e: NodeJS.ErrnoException) => (clearTimeout(timer), resolve(e.code ?? e.message)));
+  });
+}
+
 const command: Command = {
   name: 'capture',
   summary: 'record usbmuxd traffic to pcapng through a proxy socket',
@@ -41,7 +53,13 @@ const command: Command = {
       tmp = mkdtempSync(join(tmpdir(), 'iosdevice-capture-'));
       listen = `UNIX:${join(tmp, 'usbmuxd')}`;
     }
-    const recorder = new CaptureRecorder({ file: out, resolution: p.flags.has('--ns') ? 'ns' : 'us' });
+    let recorder: CaptureRecorder;
+    try {
+      recorder = new CaptureRecorder({ file: out, resolution: p.flags.has('--ns') ? 'ns' : 'us' });
+    } catch (e) {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+      throw new IDeviceError('ERR_INVALID_ARG', `cannot write ${out}: ${(e as Error).message}`, { cause: e });
+    }
     let proxy;
     try {
       proxy = await startRecordingProxy({ listen, upstream, recorder });
@@ -51,6 +69,8 @@ const command: Command = {
       throw e;
     }
     io.stdout.write(`recording ${upstream} into ${out}\nUSBMUXD_SOCKET_ADDRESS=${proxy.address}\n`);
+    const down = await unreachable(upstream);
+    if (down) io.stderr.write(`warning: usbmuxd at ${upstream} is not reachable now (${down}); clients will fail until it runs\n`);
     await new Promise<void>((resolve) => {
       if (io.signal.aborted) resolve();
       else io.signal.addEventListener('abort', () => resolve(), { once: true });

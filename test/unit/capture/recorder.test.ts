@@ -148,3 +148,43 @@ test('recorder: recordProvider records our client in-process (lockdown session d
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('recorder: the proxy never deletes a non-socket file at --listen; listen failures and bad --out are ERR_INVALID_ARG', async () => {
+  const { writeFileSync, statSync } = await import('node:fs');
+  const tmp = mkdtempSync(join(tmpdir(), 'iosdevice-rec-'));
+  try {
+    const precious = join(tmp, 'notes.txt');
+    writeFileSync(precious, 'keep me');
+    const rec = new CaptureRecorder();
+    await assert.rejects(startRecordingProxy({ listen: precious, upstream: 'UNIX:/nonexistent/usbmuxd', recorder: rec }), { code: 'ERR_INVALID_ARG' });
+    assert.equal(readFileSync(precious, 'utf8'), 'keep me');
+    await assert.rejects(startRecordingProxy({ listen: join(tmp, 'no', 'such', 'dir.sock'), upstream: 'UNIX:/nonexistent/usbmuxd', recorder: rec }), { code: 'ERR_INVALID_ARG' });
+    const io = { stdout: new PassThrough(), stderr: new PassThrough(), env: {}, signal: new AbortController().signal };
+    await assert.rejects(captureCommand.run(['--out', join(tmp, 'no', 'such', 'out.pcapng'), '--upstream', 'UNIX:/nonexistent/usbmuxd'], io), { code: 'ERR_INVALID_ARG' });
+    // an existing world-readable file is tightened to 0600 (it may embed a TLS key log)
+    const out = join(tmp, 'old.pcapng');
+    writeFileSync(out, 'x', { mode: 0o644 });
+    new CaptureRecorder({ file: out }).finish();
+    assert.equal(statSync(out).mode & 0o777, 0o600);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('recorder: `iosdevice capture` warns at once when the upstream usbmuxd is not reachable', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'iosdevice-rec-'));
+  const stderr = new PassThrough();
+  let err = '';
+  const ac = new AbortController();
+  const warned = new Promise<void>((resolve) => stderr.on('data', (d: Buffer) => ((err += d.toString()), /warning: usbmuxd/.test(err) && resolve())));
+  try {
+    const run = captureCommand.run(['--out', join(tmp, 'c.pcapng'), '--upstream', 'UNIX:/nonexistent/usbmuxd'], { stdout: new PassThrough(), stderr, env: {}, signal: ac.signal });
+    await warned;
+    ac.abort();
+    assert.equal(await run, 0);
+    assert.match(err, /ENOENT/);
+  } finally {
+    ac.abort();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
