@@ -7,7 +7,10 @@
 /** Largest TCP payload per synthetic packet (IPv4 total length ≤ 65535). */
 export const MAX_SEGMENT = 65535 - 40;
 
-function checksum(bufs: Buffer[]): number {
+import type { TcpSegment } from './tcp.ts';
+
+/** The Internet checksum (RFC 1071) over the concatenation of `bufs`, each even-aligned as IPv4/TCP use it. */
+export function checksum(bufs: Buffer[]): number {
   let sum = 0;
   for (const b of bufs) {
     for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
@@ -21,19 +24,8 @@ function addr(a: string): Buffer {
   return Buffer.from(a.split('.').map((x) => Number(x)));
 }
 
-/** Fields of one synthetic segment. */
-export interface SegmentSpec {
-  src: string;
-  dst: string;
-  srcPort: number;
-  dstPort: number;
-  seq: number;
-  ack: number;
-  flags: number;
-  payload?: Buffer;
-  /** IPv4 identification (any u16). */
-  id?: number;
-}
+/** Fields of one synthetic segment: a {@link TcpSegment} with an optional payload and IPv4 identification (any u16). */
+export type SegmentSpec = Omit<TcpSegment, 'payload'> & { payload?: Buffer; id?: number };
 
 /**
  * A raw IPv4 packet (LINKTYPE_RAW) holding one TCP segment (≤ {@link MAX_SEGMENT} payload bytes; the caller splits).

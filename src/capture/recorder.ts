@@ -8,7 +8,7 @@
 import { closeSync, fchmodSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { CaptureError } from './errors.ts';
-import { MAX_SEGMENT, ipv4TcpPacket } from './packets.ts';
+import { MAX_SEGMENT, checksum, ipv4TcpPacket } from './packets.ts';
 import { LinkType, PcapngWriter, type TimeResolution } from './pcapng.ts';
 import { TcpFlag } from './tcp.ts';
 
@@ -151,10 +151,7 @@ export class CaptureRecorder {
     ipPacket.writeUInt16BE(this.#ipId++ & 0xffff, 4);
     // the IP checksum covers the id: recompute
     ipPacket.writeUInt16BE(0, 10);
-    let sum = 0;
-    for (let i = 0; i < 20; i += 2) sum += ipPacket.readUInt16BE(i);
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-    ipPacket.writeUInt16BE(~sum & 0xffff, 10);
+    ipPacket.writeUInt16BE(checksum([ipPacket.subarray(0, 20)]), 10);
     this.#emit(this.#w.packet(this.#now(), ipPacket));
   }
 
