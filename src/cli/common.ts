@@ -39,6 +39,8 @@ export interface ArgSpec {
   options?: string[];
   /** Aliases: `{ '-f': '--force' }` maps a short name onto its long name (reported under the long name). */
   aliases?: Record<string, string>;
+  /** Most positional arguments accepted (default: any number); e.g. 0 for commands that take none. */
+  maxPositionals?: number;
 }
 
 const COMMON_ALIASES: Record<string, string> = { '-u': '--udid' };
@@ -55,7 +57,8 @@ export const COMMON_OPTIONS_USAGE = [
 /**
  * Parses `args` into the common options, the command's own flags/options and positionals.
  * Accepts `--name value`, `--name=value`, `-u value`; `--` ends option parsing.
- * @throws InvalidArgumentError (ERR_INVALID_ARG) for an unknown option, a missing value, or a value given to a flag.
+ * @throws InvalidArgumentError (ERR_INVALID_ARG) for an unknown option, a missing value, a value given to a flag,
+ *   or more positionals than `spec.maxPositionals`.
  */
 export function parseCommonArgs(args: readonly string[], spec: ArgSpec = {}): ParsedArgs {
   const flagNames = new Set(spec.flags ?? []);
@@ -96,6 +99,8 @@ export function parseCommonArgs(args: readonly string[], spec: ArgSpec = {}): Pa
     else if (name === '--udid') out.common.udid = value;
     else out.options.set(name, value);
   }
+  const max = spec.maxPositionals ?? Infinity;
+  if (out.positionals.length > max) throw new InvalidArgumentError(`unexpected argument "${out.positionals[max]}"`);
   return out;
 }
 

@@ -42,8 +42,7 @@ const command: Command = {
   summary: 'record usbmuxd traffic to pcapng through a proxy socket',
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    const p = parseCommonArgs(args, { options: ['--out', '--listen', '--upstream', '--keylog'], flags: ['--ns'] });
-    if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
+    const p = parseCommonArgs(args, { maxPositionals: 0, options: ['--out', '--listen', '--upstream', '--keylog'], flags: ['--ns'] });
     const out = p.options.get('--out');
     if (!out) throw new InvalidArgumentError('capture needs --out FILE.pcapng');
     const upstream = p.options.get('--upstream') ?? formatMuxAddress(resolveUsbmuxAddress(p.common.socket, io.env));

@@ -34,8 +34,7 @@ const command: Command = {
   summary: 'back up the photos of a built-in virtual iPhone (shows pairing, progress, incremental rerun)',
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    const p = parseCommonArgs(args, { flags: ['--split-by-date'], options: ['--dest', '--count'] });
-    if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
+    const p = parseCommonArgs(args, { maxPositionals: 0, flags: ['--split-by-date'], options: ['--dest', '--count'] });
     const count = Number(p.options.get('--count') ?? 300);
     if (!Number.isInteger(count) || count < 1 || count > 5000) throw new InvalidArgumentError('--count must be 1-5000');
     const dest = resolve(p.options.get('--dest') ?? 'demo-backup');

@@ -1,7 +1,6 @@
 /** `iosdevice info`: lockdown values (ideviceinfo's job). */
 import type { Command, CliIO } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, deviceSelector, parseCommonArgs, writeJson } from '../common.ts';
-import { InvalidArgumentError } from '../../core/errors.ts';
 import { openDevice, openLockdownSession } from '../../connect.ts';
 import { isPlistDict, PlistReal, PlistUid, type PlistValue } from '../../plist/types.ts';
 import { trustPrinter } from './pair.ts';
@@ -47,11 +46,11 @@ const command: Command = {
   usage,
   async run(args, io) {
     const p = parseCommonArgs(args, {
+      maxPositionals: 0,
       flags: ['--simple'],
       options: ['--key', '--domain'],
       aliases: { '-k': '--key', '-q': '--domain', '-s': '--simple' },
     });
-    if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
     const simple = p.flags.has('--simple');
     const key = p.options.get('--key');
     const domain = p.options.get('--domain');

@@ -1,7 +1,6 @@
 /** `iosdevice list`: the devices usbmuxd (or the virtual iPhone) currently publishes. */
 import type { Command, CliIO } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, parseCommonArgs, writeJson } from '../common.ts';
-import { InvalidArgumentError } from '../../core/errors.ts';
 import { UsbmuxClient } from '../../usbmux/client.ts';
 import { sameUdid, type UsbmuxDevice } from '../../usbmux/device.ts';
 import { formatMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
@@ -41,8 +40,7 @@ const command: Command = {
   summary: 'list attached devices (via usbmuxd)',
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    const p = parseCommonArgs(args);
-    if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
+    const p = parseCommonArgs(args, { maxPositionals: 0 });
     const address = resolveUsbmuxAddress(p.common.socket, io.env);
     const opts = { signal: io.signal, timeoutMs: 5000 };
     let devices: UsbmuxDevice[];

@@ -34,8 +34,7 @@ const command: Command = {
   summary: 'print device attach/detach/pair events',
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    const p = parseCommonArgs(args, { options: ['--count'] });
-    if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
+    const p = parseCommonArgs(args, { maxPositionals: 0, options: ['--count'] });
     if (p.common.usb) throw new InvalidArgumentError('listen reads usbmuxd; --usb is not supported here');
     const countText = p.options.get('--count');
     const count = countText === undefined ? Infinity : Number(countText);

@@ -38,8 +38,7 @@ const command: Command = {
   summary: 'pair with the device ("Trust this computer") and save the pair record',
   usage,
   async run(args, io) {
-    const p = parseCommonArgs(args, { options: ['--timeout'] });
-    if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
+    const p = parseCommonArgs(args, { maxPositionals: 0, options: ['--timeout'] });
     const pairTimeoutMs = timeoutMs(p.options.get('--timeout'), 120);
     const dev = await openDevice({ ...deviceSelector(p.common), env: io.env }, { signal: io.signal, timeoutMs: 10_000 });
     if (!p.common.json) io.stderr.write(`Pairing with ${dev.udid}…\n`);

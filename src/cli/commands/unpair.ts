@@ -1,7 +1,6 @@
 /** `iosdevice unpair`: the device forgets this computer, then the pair record is deleted. */
 import type { Command } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, deviceSelector, parseCommonArgs, writeJson } from '../common.ts';
-import { InvalidArgumentError } from '../../core/errors.ts';
 import { NotPairedError, openDevice } from '../../connect.ts';
 import { LockdownClient } from '../../lockdown/client.ts';
 import { LockdownError } from '../../lockdown/errors.ts';
@@ -22,8 +21,7 @@ const command: Command = {
   summary: 'make the device forget this computer and delete the pair record',
   usage,
   async run(args, io) {
-    const p = parseCommonArgs(args);
-    if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
+    const p = parseCommonArgs(args, { maxPositionals: 0 });
     const o = { signal: io.signal, timeoutMs: 30_000 };
     const dev = await openDevice({ ...deviceSelector(p.common), env: io.env }, o);
     const record = await dev.pairRecords.read(dev.udid, o);

@@ -1,7 +1,6 @@
 /** `iosdevice validate`: checks that the stored pair record still opens a TLS session. */
 import type { Command } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, deviceSelector, parseCommonArgs, writeJson } from '../common.ts';
-import { InvalidArgumentError } from '../../core/errors.ts';
 import { openDevice, openLockdownSession } from '../../connect.ts';
 
 const usage = `usage: iosdevice validate [options]
@@ -19,8 +18,7 @@ const command: Command = {
   summary: 'check that the pair record still works (TLS session)',
   usage,
   async run(args, io) {
-    const p = parseCommonArgs(args);
-    if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
+    const p = parseCommonArgs(args, { maxPositionals: 0 });
     const o = { signal: io.signal, timeoutMs: 30_000 };
     const dev = await openDevice({ ...deviceSelector(p.common), env: io.env }, o);
     const { lockdown, record } = await openLockdownSession(dev, { ...o, autoPair: false });

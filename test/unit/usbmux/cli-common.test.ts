@@ -33,3 +33,10 @@ test('writeJson: one line, Buffers as base64, bigint as string', () => {
   writeJson({ stdout: { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream }, { a: Buffer.from('hi'), b: 1n << 60n });
   assert.equal(out, '{"a":"aGk=","b":"1152921504606846976"}\n');
 });
+
+test('parseCommonArgs: maxPositionals rejects extra positionals with ERR_INVALID_ARG', () => {
+  assert.deepEqual(parseCommonArgs(['a'], { maxPositionals: 1 }).positionals, ['a']);
+  assert.throws(() => parseCommonArgs(['--json', 'extra'], { maxPositionals: 0 }), { code: 'ERR_INVALID_ARG' });
+  assert.throws(() => parseCommonArgs(['--', '--json'], { maxPositionals: 0 }), { code: 'ERR_INVALID_ARG' });
+  assert.deepEqual(parseCommonArgs(['a', 'b', 'c']).positionals, ['a', 'b', 'c']);
+});
