@@ -4,16 +4,17 @@ import { COMMON_OPTIONS_USAGE, parseCommonArgs, writeJson } from '../common.ts';
 import { IDeviceError, InvalidArgumentError } from '../../core/errors.ts';
 import { UsbmuxClient } from '../../usbmux/client.ts';
 import { formatMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
-import type { DeviceEvent } from '../../usbmux/device.ts';
+import { sameUdid, type DeviceEvent } from '../../usbmux/device.ts';
 import { deviceJson, deviceLine } from './list.ts';
 
-const usage = `usage: iosdevice listen [--json] [--socket ADDR] [--count N]
+const usage = `usage: iosdevice listen [--json] [--socket ADDR] [-u UDID] [--count N]
 
 Prints one line per device event (attached / detached / paired) until Ctrl-C. Devices present at the
-start are reported as attached first. With --json every line is a JSON object.
+start are reported as attached first. With --json every line is a JSON object. With -u only the events of
+that device are printed (and counted).
 
 options:
-${COMMON_OPTIONS_USAGE.split('\n').filter((l) => !l.includes('--usb') && !l.includes('--udid')).join('\n')}
+${COMMON_OPTIONS_USAGE.split('\n').filter((l) => !l.includes('--usb')).join('\n')}
   --count N       exit after N events
 
 If no usbmuxd is reachable, start one (\`sudo usbmuxd -f\`) or run the virtual iPhone (\`iosdevice emulator\`).
@@ -42,6 +43,15 @@ const command: Command = {
     const address = resolveUsbmuxAddress(p.common.socket, io.env);
     const client = await UsbmuxClient.open({ address, signal: io.signal, timeoutMs: 5000 });
     let seen = 0;
+    /** With -u: the usbmuxd ids the device has had (detached/paired events carry only the id). */
+    const ids = new Set<number>();
+    const wanted = (ev: DeviceEvent): boolean => {
+      if (p.common.udid === undefined) return true;
+      if (ev.type !== 'attached') return ids.has(ev.deviceId);
+      if (!sameUdid(ev.device.udid, p.common.udid)) return false;
+      ids.add(ev.device.deviceId);
+      return true;
+    };
     try {
       const events = client.listen({
         signal: io.signal,
@@ -49,6 +59,7 @@ const command: Command = {
         onReady: () => io.stderr.write(`listening on ${formatMuxAddress(address)} (Ctrl-C to stop)\n`),
       });
       for await (const ev of events) {
+        if (!wanted(ev)) continue;
         if (p.common.json) writeJson(io, eventJson(ev));
         else io.stdout.write(eventLine(ev) + '\n');
         if (++seen >= count) break;

@@ -89,3 +89,21 @@ test('listen: Ctrl-C (signal) ends with exit 0', async () => {
     await rig.cleanup();
   }
 });
+
+test('listen -u: only that device’s events (detach matched by its id), counted', async () => {
+  const rig = await startRig();
+  try {
+    const other = '00008101-000A11223344556E';
+    const a = io();
+    const done = main(['listen', '--json', '--count', '2', '-u', other, '--socket', rig.address], a.io);
+    await a.waitFor('stderr', /listening on/);
+    rig.backend.attach(usbRecord(2, other));
+    rig.backend.detach(1);
+    rig.backend.detach(2);
+    assert.equal(await done, 0);
+    const lines = a.text().stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(lines.map((l) => [l.event, l.deviceId]), [['attached', 2], ['detached', 2]]);
+  } finally {
+    await rig.cleanup();
+  }
+});
