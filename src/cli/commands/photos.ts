@@ -57,13 +57,30 @@ export function trustPrinter(io: CliIO, json: boolean): (e: TrustEvent) => void 
   };
 }
 
+/** Bounds of {@link openPhotoDevice}, ms. */
+export interface OpenPhotoDeviceTimeouts {
+  /** Each usbmuxd or lockdown request (default 30 s): a daemon or device that stops answering fails, never hangs. */
+  requestMs?: number;
+  /** The whole trust flow incl. the person's answer on the device (default 120 s, as `iosdevice pair`). */
+  pairMs?: number;
+}
+
 /**
  * Opens the device, runs the trust flow if this computer is not paired yet (prompting), and returns
  * a PhotoDevice whose AFC connections reuse the pair record.
+ * @throws ERR_USBMUX_UNREACHABLE, ERR_DEVICE_NOT_FOUND, ERR_DEVICE_AMBIGUOUS, lockdown/pairing codes (see
+ *   openLockdownSession), ERR_TIMEOUT when a request or the trust flow exceeds its bound, ERR_ABORTED
  */
-export async function openPhotoDevice(sel: ReturnType<typeof deviceSelector>, io: CliIO, json: boolean): Promise<PhotoDevice> {
-  const dev = await openDevice(sel, { signal: io.signal });
-  const session = await openLockdownSession(dev, { autoPair: true, onTrustEvent: trustPrinter(io, json), signal: io.signal });
+export async function openPhotoDevice(sel: ReturnType<typeof deviceSelector>, io: CliIO, json: boolean, t: OpenPhotoDeviceTimeouts = {}): Promise<PhotoDevice> {
+  const timeoutMs = t.requestMs ?? 30_000;
+  const dev = await openDevice(sel, { signal: io.signal, timeoutMs });
+  const session = await openLockdownSession(dev, {
+    autoPair: true,
+    onTrustEvent: trustPrinter(io, json),
+    signal: io.signal,
+    timeoutMs,
+    pairTimeoutMs: t.pairMs ?? 120_000,
+  });
   session.lockdown.close();
   return {
     udid: dev.udid,

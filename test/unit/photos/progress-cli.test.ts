@@ -77,3 +77,25 @@ test('cli: photos rejects bad usage with exit 2 (ERR_INVALID_ARG) before touchin
   assert.equal(await main(['photos', '--help'], { stdout: out, stderr: sink(), env: {}, signal: ac.signal }), 0);
   assert.match(out.text(), /--delete-after-import/);
 });
+
+test('photos CLI: a usbmuxd that accepts but never answers gives ERR_TIMEOUT, not a hang', { timeout: 20_000 }, async () => {
+  const { createServer } = await import('node:net');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openPhotoDevice } = await import('../../../src/cli/commands/photos.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'iosdevice-silent-'));
+  const sock = join(dir, 'usbmuxd');
+  const server = createServer((s) => {
+    s.on('data', () => {});
+    s.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(sock, resolve));
+  try {
+    const io = { stdout: new PassThrough(), stderr: new PassThrough(), env: {}, signal: new AbortController().signal };
+    await assert.rejects(openPhotoDevice({ socket: `UNIX:${sock}` }, io, false, { requestMs: 200 }), { code: 'ERR_TIMEOUT' });
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
