@@ -2,10 +2,11 @@
  * A recording usbmuxd proxy: listens where clients expect usbmuxd, forwards each client connection to the real
  * usbmuxd (or the emulator), and records both directions of every connection on a {@link CaptureRecorder}.
  */
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { IDeviceError, InvalidArgumentError } from '../core/errors.ts';
-import { parseMuxAddress, type MuxAddress } from '../usbmux/address.ts';
+import { IDeviceError } from '../core/errors.ts';
+import { parseMuxAddress } from '../usbmux/address.ts';
+import { listenOn, parseListenAddress } from '../usbmux/listen-socket.ts';
 import type { CaptureRecorder } from './recorder.ts';
 
 /** Options of {@link startRecordingProxy}. */
@@ -27,13 +28,6 @@ export interface RecordingProxy {
   close(): Promise<void>;
 }
 
-function listenAddress(text: string): MuxAddress {
-  if (text.startsWith('/')) return { kind: 'unix', path: text };
-  const m = /^(.*):(\d+)$/.exec(text);
-  if (m && m[2] === '0') return { kind: 'tcp', host: m[1]!.replace(/^\[|\]$/g, ''), port: 0 };
-  return parseMuxAddress(text);
-}
-
 /**
  * Starts the proxy.
  * @throws InvalidArgumentError (ERR_INVALID_ARG) for bad addresses, a listen path that exists and is not a stale
@@ -42,17 +36,7 @@ function listenAddress(text: string): MuxAddress {
  */
 export async function startRecordingProxy(opts: ProxyOptions): Promise<RecordingProxy> {
   const up = parseMuxAddress(opts.upstream);
-  const at = listenAddress(opts.listen);
-  if (at.kind === 'unix' && existsSync(at.path)) {
-    if (!lstatSync(at.path).isSocket()) throw new InvalidArgumentError(`${at.path} exists and is not a socket; pick another --listen path`);
-    const live = await new Promise<boolean>((resolve) => {
-      const s = connect(at.path);
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (live) throw new InvalidArgumentError(`${at.path} is served by a running daemon; pick another --listen path`);
-    unlinkSync(at.path);
-  }
+  const at = parseListenAddress(opts.listen, { barePath: true });
   const sockets = new Set<Socket>();
   let count = 0;
   const server: Server = createServer((client) => {
@@ -86,24 +70,12 @@ export async function startRecordingProxy(opts: ProxyOptions): Promise<Recording
     client.on('error', done);
     upstream.on('error', done);
   });
-  await new Promise<void>((resolve, reject) => {
-    const fail = (e: Error): void => reject(new IDeviceError('ERR_INVALID_ARG', `cannot listen on ${opts.listen}: ${e.message}`, { cause: e }));
-    server.once('error', fail);
-    const ok = (): void => {
-      server.off('error', fail);
-      resolve();
-    };
-    if (at.kind === 'unix') server.listen(at.path, ok);
-    else server.listen(at.port, at.host, ok);
-  });
-  // accept errors after listening (EMFILE…) drop that client only; without a listener they would crash the process
-  server.on('error', () => {});
   let address: string;
-  if (at.kind === 'unix') address = `UNIX:${at.path}`;
-  else {
-    const b = server.address();
-    const port = typeof b === 'object' && b ? b.port : at.port;
-    address = at.host.includes(':') ? `[${at.host}]:${port}` : `${at.host}:${port}`;
+  try {
+    address = await listenOn(server, at);
+  } catch (e) {
+    if (e instanceof IDeviceError) throw e;
+    throw new IDeviceError('ERR_INVALID_ARG', `cannot listen on ${opts.listen}: ${(e as Error).message}`, { cause: e });
   }
   return {
     address,

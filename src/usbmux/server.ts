@@ -8,11 +8,10 @@
  * calls `backend.connect()`, writes `Result 0` before any device byte, then pipes both ways.
  */
 import { EventEmitter } from 'node:events';
-import { chmod, lstat, unlink } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { chmod, unlink } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { InvalidArgumentError } from '../core/errors.ts';
-import { formatMuxAddress, parseMuxAddress, type MuxAddress } from './address.ts';
+import { listenOn, parseListenAddress } from './listen-socket.ts';
 import type { UsbmuxDeviceRecord } from './device.ts';
 import { encodeAttached, encodeDetached, encodePaired } from './server-codec.ts';
 import { ClientSession, type Listener } from './server-session.ts';
@@ -83,26 +82,14 @@ export class UsbmuxServer extends EventEmitter {
    */
   async listen(address: string): Promise<string> {
     const addr = parseListenAddress(address);
-    if (addr.kind === 'unix') await removeStaleSocket(addr.path);
     const server = createServer((s) => this.handle(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const done = (): void => {
-        server.off('error', reject);
-        resolve();
-      };
-      if (addr.kind === 'unix') server.listen(addr.path, done);
-      else server.listen(addr.port, addr.host, done);
-    });
+    const bound = await listenOn(server, addr);
     this.#servers.push(server);
     if (addr.kind === 'unix') {
       this.#unixPaths.push(addr.path);
       await chmod(addr.path, 0o666);
-      return formatMuxAddress(addr);
     }
-    const bound = server.address();
-    const port = typeof bound === 'object' && bound ? bound.port : addr.port;
-    return formatMuxAddress({ kind: 'tcp', host: addr.host, port });
+    return bound;
   }
 
   /** Serves one client connection (any Duplex: a socket, or one end of duplexPair()). */
@@ -148,34 +135,4 @@ export class UsbmuxServer extends EventEmitter {
   #broadcast(make: (l: Listener) => Buffer[]): void {
     for (const l of this.#listeners) l.write(make(l));
   }
-}
-
-/** Like parseMuxAddress, but TCP port 0 (pick a free port) is allowed. */
-function parseListenAddress(address: string): MuxAddress {
-  const m = /^(.*):0$/.exec(address.trim());
-  if (m && !address.startsWith('UNIX:')) {
-    const parsed = parseMuxAddress(`${m[1]}:1`);
-    if (parsed.kind === 'tcp') return { ...parsed, port: 0 };
-  }
-  return parseMuxAddress(address);
-}
-
-async function removeStaleSocket(path: string): Promise<void> {
-  let st;
-  try {
-    st = await lstat(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) throw new InvalidArgumentError(`${path} exists and is not a socket`);
-  const alive = await new Promise<boolean>((resolve) => {
-    const s = createConnection(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-  if (alive) throw new InvalidArgumentError(`another daemon is already listening on ${path}`);
-  await unlink(path);
 }
