@@ -38,6 +38,9 @@ export function decodeLockdownBody(body: Buffer, maxBytes = LOCKDOWN_MAX_FRAME):
   return v;
 }
 
+/** Most chunks buffered at once (a 16 MiB frame in 16 KiB TLS records is 1,024). */
+const MAX_CHUNKS = 65_536;
+
 /**
  * Incremental lockdown frame decoder over a {@link ChunkQueue}: push socket chunks, pull whole frames.
  * The length prefix is checked against the cap before any body is awaited (ERR_PROTOCOL_TOO_LARGE),
@@ -53,9 +56,18 @@ export class LockdownFrameDecoder {
     this.#cap = opts?.maxFrame ?? LOCKDOWN_MAX_FRAME;
   }
 
-  /** Appends received bytes. */
+  /**
+   * Appends received bytes. Never throws: when the peer sends more than the decoder may hold (more than two
+   * frames' worth of bytes not yet decoded, e.g. requests pipelined while a handler is busy, or more than
+   * 65,536 chunks, a trickle that would cost far more memory than its bytes), the decoder fails with
+   * TooLargeError (ERR_PROTOCOL_TOO_LARGE), thrown by the next {@link next}, and drops further input.
+   */
   push(chunk: Buffer): void {
+    if (this.#failed) return;
     this.queue.push(chunk);
+    const q = this.queue;
+    if (q.length > 2 * (this.#cap + 4)) this.#failed = new TooLargeError('lockdown', q.length, 2 * (this.#cap + 4));
+    else if (q.chunkCount > MAX_CHUNKS) this.#failed = new TooLargeError('lockdown', q.chunkCount, MAX_CHUNKS);
   }
 
   /** Bytes buffered and not yet decoded. */

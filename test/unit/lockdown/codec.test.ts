@@ -187,3 +187,19 @@ test('appium: lockdown replies with string, <real> and other value types', { ski
   assert.equal(typeof time[0]?.Value, 'number');
   assert.ok(!Number.isInteger(time[0]?.Value as number));
 });
+
+test('buffered input is bounded: pipelined bytes beyond two frames, or a trickle of tiny chunks, fail with ERR_PROTOCOL_TOO_LARGE', () => {
+  const one = frame(encodeXmlPlist({ Request: 'QueryType' }));
+  const d = new LockdownFrameDecoder({ maxFrame: one.length });
+  // a peer that keeps sending while nobody decodes (a handler is busy) cannot grow the buffer without bound
+  for (let i = 0; i < 10; i++) d.push(one);
+  assert.throws(() => d.next(), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_PROTOCOL_TOO_LARGE');
+  assert.equal(d.buffered <= 3 * one.length, true);
+  const t = new LockdownFrameDecoder();
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(1_000_000);
+  t.push(head);
+  assert.equal(t.next(), undefined);
+  for (let i = 0; i < 70_000; i++) t.push(Buffer.from('x'));
+  assert.throws(() => t.next(), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_PROTOCOL_TOO_LARGE');
+});
