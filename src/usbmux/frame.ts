@@ -58,11 +58,13 @@ export class UsbmuxFrameDecoder {
   /**
    * Adds bytes from the stream (kept as is, not copied).
    * @throws TooLargeError (ERR_PROTOCOL_TOO_LARGE) when more than 65,536 chunks are buffered (a peer trickling
-   *   a huge message in tiny pieces would otherwise cost far more memory than the byte cap suggests).
+   *   a huge message in tiny pieces would otherwise cost far more memory than the byte cap suggests), or more
+   *   than two messages' worth of bytes (a peer sending on while nothing is decoded).
    */
   push(chunk: Buffer): void {
     this.#q.push(chunk);
     if (this.#q.chunkCount > MAX_CHUNKS) throw new TooLargeError('usbmux', this.#q.chunkCount, MAX_CHUNKS);
+    if (this.#q.length > 2 * this.#max) throw new TooLargeError('usbmux', this.#q.length, 2 * this.#max);
   }
 
   /**

@@ -97,6 +97,21 @@ export class ClientSession {
     if (!this.#d.destroyed) this.#d.destroy();
   }
 
+  /** Settles when the stream drains or goes away. */
+  #drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#d.off('drain', done);
+        this.#d.off('close', done);
+        this.#d.off('error', done);
+        resolve();
+      };
+      this.#d.on('drain', done);
+      this.#d.on('close', done);
+      this.#d.on('error', done);
+    });
+  }
+
   #write(bytes: Buffer[]): void {
     if (this.#d.destroyed || this.#d.writableEnded) return;
     this.#d.cork();
@@ -126,6 +141,9 @@ export class ClientSession {
         if (!req) return;
         const handedOver = await this.#handle(req);
         if (handedOver) return;
+        // A client that pipelines requests but does not read its replies: answer the next one only once the
+        // replies so far have drained (its further requests wait in the bounded decoder; past the cap it is dropped).
+        if (this.#d.writableNeedDrain) await this.#drained();
       }
     } catch (e) {
       // A backend that throws where no Result can carry it (e.g. listDevices during Listen): drop this client only.

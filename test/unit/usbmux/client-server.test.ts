@@ -416,3 +416,55 @@ function encodePlistBody(d: Record<string, string>): Buffer[] {
   const body = encodeXmlPlist(d);
   return [encodeHeader(body.length, 1, MessageType.Plist, 1), body];
 }
+
+test('server: a client that pipelines requests without reading is answered one drain at a time; flooding drops it', async () => {
+  const { Duplex: DuplexStream } = await import('node:stream');
+  const { encodePlistRequest } = await import('../../../src/usbmux/codec.ts');
+  const rig = await startRig();
+  try {
+    let replies = 0;
+    const pending: (() => void)[] = [];
+    let written: () => void = () => {};
+    // A client end whose writes complete only when the test says so (a peer that does not read).
+    const d = new DuplexStream({
+      writableHighWaterMark: 1,
+      read() {},
+      write(_c, _e, cb) {
+        replies++;
+        pending.push(cb);
+        written();
+      },
+      writev(chunks, cb) {
+        replies++;
+        pending.push(cb);
+        written();
+        void chunks;
+      },
+    });
+    const nextWrite = (): Promise<void> => new Promise((resolve) => (written = resolve));
+    const first = nextWrite();
+    rig.server.handle(d);
+    const req = Buffer.concat(encodePlistRequest(1, { MessageType: 'ListDevices' }));
+    d.push(Buffer.concat(Array.from({ length: 10 }, () => req)));
+    await first;
+    const oneReply = d.writableLength;
+    // the server waits for 'drain' before answering the next request: nothing more is queued meanwhile
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.equal(replies, 1);
+    assert.equal(d.writableLength, oneReply);
+    const second = nextWrite();
+    pending.shift()!();
+    await second;
+    assert.equal(replies, 2);
+    assert.equal(d.writableLength, oneReply);
+    // a flood far beyond the message cap while nothing drains: the client is dropped, the server lives on
+    const closed = once(d, 'close');
+    for (let i = 0; i < 40; i++) d.push(Buffer.alloc(1024 * 1024, 0x41));
+    await closed;
+    const c = await UsbmuxClient.open({ address: rig.address, timeoutMs: 5000 });
+    assert.equal((await c.listDevices({ timeoutMs: 5000 })).length, 1);
+    c.close();
+  } finally {
+    await rig.cleanup();
+  }
+});
