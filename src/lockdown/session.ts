@@ -247,10 +247,26 @@ export class LockdownTransport {
     }
   }
 
+  /** Pauses decoding until `out` drains (or closes); the decoder's own cap bounds what arrives meanwhile. */
+  #awaitDrain(out: Duplex): void {
+    this.#busy = true;
+    const done = (): void => {
+      out.off('drain', done);
+      out.off('close', done);
+      this.#busy = false;
+      this.#pump();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  }
+
   #pump(): void {
     if (this.#busy || this.#closed) return;
     while (!this.#closed) {
       if (this.#mode === 'draining') return;
+      // A peer that sends requests but does not read the replies: decode the next one only once ours drained.
+      const out: Duplex = this.#mode === 'tls' && this.#tls ? this.#tls : this.raw;
+      if (out.writableNeedDrain) return this.#awaitDrain(out);
       let msg: PlistDict | undefined;
       try {
         msg = this.#decoder.next();

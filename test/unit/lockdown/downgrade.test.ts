@@ -107,3 +107,38 @@ test('the device drops the connection inside a session: pending and later reques
     client.close();
   }
 });
+
+test('transport: a peer that pipelines requests but never reads gets one reply at a time (replies do not pile up)', async () => {
+  const { LockdownTransport } = await import('../../../src/lockdown/session.ts');
+  const held: (() => void)[] = [];
+  let written: () => void = () => {};
+  const d = new Duplex({
+    writableHighWaterMark: 1,
+    read() {},
+    write(_c, _e, cb) {
+      held.push(cb);
+      written();
+    },
+  });
+  const nextWrite = (): Promise<void> => new Promise((resolve) => (written = resolve));
+  let handled = 0;
+  const t = new LockdownTransport(d, {
+    frame: () => {
+      handled++;
+      t.send({ Request: 'QueryType', Type: 'com.apple.mobile.lockdown' });
+    },
+    close: () => {},
+  });
+  const first = nextWrite();
+  d.push(Buffer.concat(Array.from({ length: 10 }, () => Buffer.concat(encodeLockdownFrame({ Request: 'QueryType' })))));
+  await first;
+  const oneReply = d.writableLength;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(handled, 1);
+  assert.equal(d.writableLength, oneReply);
+  // once the peer reads (every write completes), the remaining requests are answered
+  while (held.length) held.shift()!();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(handled, 10);
+  d.destroy();
+});
