@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Command, CliIO } from '../command.ts';
-import { parseCommonArgs } from '../common.ts';
+import { parseCommonArgs, writeJson } from '../common.ts';
 import { IDeviceError, InvalidArgumentError } from '../../core/errors.ts';
 import { formatMuxAddress, parseMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
 import { startRecordingProxy } from '../../capture/proxy.ts';
 import { CaptureRecorder } from '../../capture/recorder.ts';
 
-const usage = `usage: iosdevice capture --out FILE.pcapng [--listen ADDR] [--upstream ADDR] [--keylog FILE] [--ns]
+const usage = `usage: iosdevice capture --out FILE.pcapng [--listen ADDR] [--upstream ADDR] [--keylog FILE] [--ns] [--json]
 
 Records usbmuxd traffic: listens where clients expect usbmuxd, forwards every connection to the real usbmuxd (or
 the emulator) and writes each one as its own TCP stream (127.0.0.1:<port> → 127.0.0.1:27015) into FILE.pcapng.
@@ -24,6 +24,8 @@ options:
   --keylog FILE     NSS key log written by the TLS endpoints (e.g. SSLKEYLOGFILE of our client, the emulator's
                     key log): embedded into the capture as a Decryption Secrets Block when the capture stops
   --ns              nanosecond timestamps (default microseconds)
+  --socket ADDR     same as --upstream
+  --json            JSON lines: {"event":"recording","address",…} at start, {"event":"stopped","connections"} at the end
 `;
 
 /** Why `address` does not accept a connection right now (undefined when it does). */
@@ -45,6 +47,7 @@ const command: Command = {
     const p = parseCommonArgs(args, { maxPositionals: 0, options: ['--out', '--listen', '--upstream', '--keylog'], flags: ['--ns'] });
     const out = p.options.get('--out');
     if (!out) throw new InvalidArgumentError('capture needs --out FILE.pcapng');
+    if (p.common.udid !== undefined || p.common.usb) throw new InvalidArgumentError('capture records every device on the daemon: -u/--udid and --usb do not apply');
     const upstream = p.options.get('--upstream') ?? formatMuxAddress(resolveUsbmuxAddress(p.common.socket, io.env));
     let tmp: string | undefined;
     let listen = p.options.get('--listen');
@@ -67,7 +70,8 @@ const command: Command = {
       if (tmp) rmSync(tmp, { recursive: true, force: true });
       throw e;
     }
-    io.stdout.write(`recording ${upstream} into ${out}\nUSBMUXD_SOCKET_ADDRESS=${proxy.address}\n`);
+    if (p.common.json) writeJson(io, { event: 'recording', upstream, out, address: proxy.address });
+    else io.stdout.write(`recording ${upstream} into ${out}\nUSBMUXD_SOCKET_ADDRESS=${proxy.address}\n`);
     const down = await unreachable(upstream);
     if (down) io.stderr.write(`warning: usbmuxd at ${upstream} is not reachable now (${down}); clients will fail until it runs\n`);
     await new Promise<void>((resolve) => {
@@ -79,7 +83,8 @@ const command: Command = {
     if (kl && existsSync(kl)) recorder.addKeylog(await readFile(kl));
     recorder.finish();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
-    io.stdout.write(`${proxy.connections} connections recorded in ${out}\n`);
+    if (p.common.json) writeJson(io, { event: 'stopped', out, connections: proxy.connections });
+    else io.stdout.write(`${proxy.connections} connections recorded in ${out}\n`);
     return 0;
   },
 };

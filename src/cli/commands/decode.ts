@@ -45,6 +45,7 @@ const command: Command = {
   async run(args: string[], io: CliIO): Promise<number> {
     const p = parseCommonArgs(args, { options: ['--keylog', '--port', '--stream'] });
     if (p.positionals.length !== 1) throw new InvalidArgumentError('decode needs exactly one capture file');
+    if (p.common.socket !== undefined || p.common.udid !== undefined || p.common.usb) throw new InvalidArgumentError('decode reads a file: --socket, -u/--udid and --usb do not apply');
     const file = p.positionals[0]!;
     const port = intOption(p.options.get('--port'), '--port');
     const only = intOption(p.options.get('--stream'), '--stream');

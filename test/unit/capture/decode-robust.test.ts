@@ -75,3 +75,8 @@ test('decode CLI: an unreadable capture or key log is a typed ERR_INVALID_ARG, n
   await assert.rejects(runCli(['/nonexistent/iosdevice/none.pcapng']), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG');
   await assert.rejects(runCli([file, '--keylog', '/nonexistent/iosdevice/keys']), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG');
 });
+
+test('decode CLI: device options do not apply to a file and are refused', async () => {
+  await assert.rejects(runCli([file, '--socket', 'UNIX:/tmp/x']), { code: 'ERR_INVALID_ARG' });
+  await assert.rejects(runCli([file, '--usb']), { code: 'ERR_INVALID_ARG' });
+});

@@ -188,3 +188,34 @@ test('recorder: `iosdevice capture` warns at once when the upstream usbmuxd is n
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('recorder: `iosdevice capture --json` prints the address and the final count as JSON lines; device options are refused', async () => {
+  const emu = await startEmulator({ dcimCount: 1, dcim: { scale: 0.002, seed: 3 } });
+  const tmp = mkdtempSync(join(tmpdir(), 'iosdevice-rec-'));
+  const stdout = new PassThrough();
+  let text = '';
+  const ac = new AbortController();
+  try {
+    const printed = new Promise<string>((resolve) => stdout.on('data', (d: Buffer) => {
+      text += d.toString();
+      const first = text.split('\n')[0]!;
+      if (text.includes('\n')) resolve((JSON.parse(first) as { address: string }).address);
+    }));
+    const io = { stdout, stderr: new PassThrough(), env: {}, signal: ac.signal };
+    const run = captureCommand.run(['--json', '--out', join(tmp, 'c.pcapng'), '--upstream', emu.address], io);
+    const address = await printed;
+    const c = await UsbmuxClient.open({ address, timeoutMs: 5000 });
+    await c.listDevices({ timeoutMs: 5000 });
+    c.close();
+    ac.abort();
+    assert.equal(await run, 0);
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual([lines[0]!.event, lines[1]!.event, lines[1]!.connections], ['recording', 'stopped', 1]);
+    const io2 = { stdout: new PassThrough(), stderr: new PassThrough(), env: {}, signal: new AbortController().signal };
+    await assert.rejects(captureCommand.run(['--out', join(tmp, 'd.pcapng'), '-u', 'X'], io2), { code: 'ERR_INVALID_ARG' });
+  } finally {
+    ac.abort();
+    await emu.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
