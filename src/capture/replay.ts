@@ -21,6 +21,7 @@ import { isPlistDict } from '../plist/types.ts';
 import { encodeHeader } from '../usbmux/protocol.ts';
 import { decodePortNumber, encodePortNumber } from '../usbmux/port.ts';
 import { parseMuxAddress } from '../usbmux/address.ts';
+import { listenOn } from '../usbmux/listen-socket.ts';
 import { generatePairingCertificates } from '../pairing/certificates.ts';
 import type { PairRecord } from '../pairing/pair-record.ts';
 import { IDeviceError } from '../core/errors.ts';
@@ -134,15 +135,18 @@ export class ReplayServer extends EventEmitter {
     this.#timeout = opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT;
   }
 
-  /** Listens on a unix socket path; resolves with `UNIX:<path>`. */
+  /**
+   * Listens on a unix socket path (a stale socket there is replaced); resolves with `UNIX:<path>`.
+   * @throws InvalidArgumentError (ERR_INVALID_ARG) when the path holds anything but a dead socket (never deleted);
+   *   the node:net listen error otherwise.
+   */
   async listen(path: string): Promise<string> {
-    if (existsSync(path)) unlinkSync(path);
     const server = createServer((s) => {
       this.#socks.add(s);
       s.on('close', () => this.#socks.delete(s));
       this.handle(s);
     });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, () => resolve()));
+    await listenOn(server, { kind: 'unix', path });
     this.#server = server;
     this.#path = path;
     return `UNIX:${path}`;

@@ -137,3 +137,19 @@ test('replay: our client deviating from a mutated recording is caught (first dif
   assert.equal(m.layer, 'lockdown');
   assert.deepEqual(m.diff, { path: 'lockdown.Key', expected: '"ProductVersioX"', actual: '"ProductVersion"' });
 });
+
+test('replay server: listen never deletes a regular file at the socket path', async () => {
+  const { mkdtempSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'iosdevice-replay-'));
+  try {
+    const f = join(dir, 'notes.txt');
+    writeFileSync(f, 'keep');
+    const server = new ReplayServer([]);
+    await assert.rejects(server.listen(f), { code: 'ERR_INVALID_ARG' });
+    assert.equal(readFileSync(f, 'utf8'), 'keep');
+    await server.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
