@@ -13,9 +13,16 @@ export class ListenFeed {
   #waiter: { resolve(ev: DeviceEvent): void; reject(e: Error): void } | undefined;
   #error: Error | undefined;
 
+  #detach: (() => void) | undefined;
+
   constructor(signal?: AbortSignal) {
     if (signal?.aborted) this.fail(new AbortError('usbmux Listen', signal.reason));
-    else signal?.addEventListener('abort', () => this.fail(new AbortError('usbmux Listen', signal.reason)), { once: true });
+    else if (signal) {
+      const onAbort = (): void => this.fail(new AbortError('usbmux Listen', signal.reason));
+      signal.addEventListener('abort', onAbort, { once: true });
+      // a long-lived signal must not collect one listener per Listen that has ended
+      this.#detach = () => signal.removeEventListener('abort', onAbort);
+    }
   }
 
   /** Queues an event (or hands it to a waiting consumer). */
@@ -35,6 +42,8 @@ export class ListenFeed {
   fail(e: Error): void {
     if (this.#error) return;
     this.#error = e;
+    this.#detach?.();
+    this.#detach = undefined;
     const w = this.#waiter;
     this.#waiter = undefined;
     w?.reject(e);

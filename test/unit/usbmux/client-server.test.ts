@@ -468,3 +468,21 @@ test('server: a client that pipelines requests without reading is answered one d
     await rig.cleanup();
   }
 });
+
+test('Listen: an ended Listen leaves no abort listener on a long-lived signal', async () => {
+  const { EventEmitter } = await import('node:events');
+  const rig = await startRig();
+  try {
+    const ac = new AbortController();
+    for (let i = 0; i < 3; i++) {
+      const c = await UsbmuxClient.open({ address: rig.address, timeoutMs: 5000 });
+      for await (const ev of c.listen({ signal: ac.signal, timeoutMs: 5000 })) {
+        assert.equal(ev.type, 'attached');
+        break;
+      }
+    }
+    assert.equal(EventEmitter.getEventListeners(ac.signal, 'abort').length, 0);
+  } finally {
+    await rig.cleanup();
+  }
+});
