@@ -35,6 +35,8 @@ const command: Command = {
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
     const p = parseCommonArgs(args, { maxPositionals: 0, flags: ['--split-by-date'], options: ['--dest', '--count'] });
+    const c = p.common;
+    if (c.socket !== undefined || c.udid !== undefined || c.usb || c.json) throw new InvalidArgumentError('demo runs its own virtual iPhone: --socket, -u, --usb and --json do not apply');
     const count = Number(p.options.get('--count') ?? 300);
     if (!Number.isInteger(count) || count < 1 || count > 5000) throw new InvalidArgumentError('--count must be 1-5000');
     const dest = resolve(p.options.get('--dest') ?? 'demo-backup');

@@ -99,3 +99,14 @@ test('photos CLI: a usbmuxd that accepts but never answers gives ERR_TIMEOUT, no
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('demo CLI: device options do not apply and are refused with exit 2 (before any emulator starts)', async () => {
+  for (const extra of [['--json'], ['--socket', 'UNIX:/tmp/x'], ['-u', 'X'], ['--usb']]) {
+    const err = new PassThrough();
+    let text = '';
+    err.on('data', (d: Buffer) => (text += d.toString()));
+    const code = await main(['demo', ...extra], { stdout: new PassThrough(), stderr: err, env: {}, signal: new AbortController().signal });
+    assert.equal(code, 2);
+    assert.match(text, /ERR_INVALID_ARG/);
+  }
+});
