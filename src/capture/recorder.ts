@@ -5,7 +5,7 @@
  * as a Decryption Secrets Block right after the interface block when the recording is finished, so Wireshark
  * and `iosdevice decode` see them before the packets.
  */
-import { closeSync, fchmodSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { CaptureError } from './errors.ts';
 import { MAX_SEGMENT, checksum, ipv4TcpPacket } from './packets.ts';
@@ -194,8 +194,16 @@ export class CaptureRecorder {
     if (this.#fd !== undefined) {
       closeSync(this.#fd);
       if (dsb) {
+        // rewritten beside the file and renamed over it, so a crash here never leaves a half-written capture
         const all = readFileSync(this.#file!);
-        writeFileSync(this.#file!, Buffer.concat([all.subarray(0, header.length), dsb, all.subarray(header.length)]), { mode: 0o600 });
+        const tmp = `${this.#file!}.${process.pid}.tmp`;
+        try {
+          writeFileSync(tmp, Buffer.concat([all.subarray(0, header.length), dsb, all.subarray(header.length)]), { mode: 0o600, flag: 'wx' });
+          renameSync(tmp, this.#file!);
+        } catch (e) {
+          rmSync(tmp, { force: true });
+          throw e;
+        }
       }
     } else if (dsb) this.#mem.splice(1, 0, dsb);
   }
