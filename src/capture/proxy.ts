@@ -4,7 +4,7 @@
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { IDeviceError } from '../core/errors.ts';
+import { asIDeviceError, IDeviceError } from '../core/errors.ts';
 import { parseMuxAddress } from '../usbmux/address.ts';
 import { listenOn, parseListenAddress } from '../usbmux/listen-socket.ts';
 import type { CaptureRecorder } from './recorder.ts';
@@ -16,6 +16,11 @@ export interface ProxyOptions {
   /** The daemon to forward to (USBMUXD_SOCKET_ADDRESS syntax). */
   upstream: string;
   recorder: CaptureRecorder;
+  /**
+   * Called once per failure to record (e.g. ENOSPC writing the file); that client's connection is closed, as
+   * traffic that cannot be recorded is not forwarded. Without it failures are only counted in `failure`.
+   */
+  onError?: (e: IDeviceError) => void;
 }
 
 /** A running proxy. */
@@ -24,6 +29,8 @@ export interface RecordingProxy {
   readonly address: string;
   /** Connections recorded so far. */
   readonly connections: number;
+  /** The first recording failure, if any (the capture file is then incomplete). */
+  readonly failure: IDeviceError | undefined;
   /** Stops listening, ends open connections (their FIN is recorded). Does not finish the recorder. */
   close(): Promise<void>;
 }
@@ -39,30 +46,51 @@ export async function startRecordingProxy(opts: ProxyOptions): Promise<Recording
   const at = parseListenAddress(opts.listen, { barePath: true });
   const sockets = new Set<Socket>();
   let count = 0;
+  let failure: IDeviceError | undefined;
+  /** Runs a recorder call; false (after reporting) when it threw, so no socket handler ever throws. */
+  const record = (fn: () => void): boolean => {
+    try {
+      fn();
+      return true;
+    } catch (e) {
+      const err = asIDeviceError(e, 'ERR_CAPTURE_WRITE');
+      failure ??= err;
+      opts.onError?.(err);
+      return false;
+    }
+  };
   const server: Server = createServer((client) => {
+    let conn: ReturnType<CaptureRecorder['connection']> | undefined;
+    if (!record(() => (conn = opts.recorder.connection())) || !conn) {
+      client.destroy();
+      return;
+    }
+    const c = conn;
     count++;
-    const conn = opts.recorder.connection();
     const upstream = up.kind === 'unix' ? connect(up.path) : connect(up.port, up.host);
     sockets.add(client);
     sockets.add(upstream);
     client.setNoDelay?.(true);
-    client.on('data', (d: Buffer) => {
-      conn.c2s(d);
-      if (!upstream.write(d)) client.pause();
-    });
-    upstream.on('drain', () => client.resume());
-    upstream.on('data', (d: Buffer) => {
-      conn.s2c(d);
-      if (!client.write(d)) upstream.pause();
-    });
-    client.on('drain', () => upstream.resume());
+    let closed = false;
     const done = (): void => {
-      conn.close();
+      if (closed) return;
+      closed = true;
+      record(() => c.close());
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
     };
+    client.on('data', (d: Buffer) => {
+      if (!record(() => c.c2s(d))) return done();
+      if (!upstream.write(d)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
+    upstream.on('data', (d: Buffer) => {
+      if (!record(() => c.s2c(d))) return done();
+      if (!client.write(d)) upstream.pause();
+    });
+    client.on('drain', () => upstream.resume());
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
     client.on('close', done);
@@ -81,6 +109,9 @@ export async function startRecordingProxy(opts: ProxyOptions): Promise<Recording
     address,
     get connections() {
       return count;
+    },
+    get failure() {
+      return failure;
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -16,6 +16,7 @@ const usage = `usage: iosdevice capture --out FILE.pcapng [--listen ADDR] [--ups
 Records usbmuxd traffic: listens where clients expect usbmuxd, forwards every connection to the real usbmuxd (or
 the emulator) and writes each one as its own TCP stream (127.0.0.1:<port> → 127.0.0.1:27015) into FILE.pcapng.
 Point clients at the printed address (USBMUXD_SOCKET_ADDRESS=…). Stop with Ctrl-C; the file is then completed.
+A failure to write the recording (e.g. disk full) closes that connection, ends the capture and exits 1.
 
 options:
   --out FILE        pcapng file to write (created 0600)
@@ -62,9 +63,12 @@ const command: Command = {
       if (tmp) rmSync(tmp, { recursive: true, force: true });
       throw new IDeviceError('ERR_INVALID_ARG', `cannot write ${out}: ${(e as Error).message}`, { cause: e });
     }
+    let stop: () => void = () => {};
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
     let proxy;
     try {
-      proxy = await startRecordingProxy({ listen, upstream, recorder });
+      // a failure to record (disk full…) ends the capture: the file would silently miss traffic otherwise
+      proxy = await startRecordingProxy({ listen, upstream, recorder, onError: () => stop() });
     } catch (e) {
       recorder.finish();
       if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -74,10 +78,11 @@ const command: Command = {
     else io.stdout.write(`recording ${upstream} into ${out}\nUSBMUXD_SOCKET_ADDRESS=${proxy.address}\n`);
     const down = await unreachable(upstream);
     if (down) io.stderr.write(`warning: usbmuxd at ${upstream} is not reachable now (${down}); clients will fail until it runs\n`);
-    await new Promise<void>((resolve) => {
-      if (io.signal.aborted) resolve();
-      else io.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    const onAbort = (): void => stop();
+    if (io.signal.aborted) stop();
+    else io.signal.addEventListener('abort', onAbort, { once: true });
+    await stopped;
+    io.signal.removeEventListener('abort', onAbort);
     await proxy.close();
     const kl = p.options.get('--keylog');
     if (kl && existsSync(kl)) recorder.addKeylog(await readFile(kl));
@@ -85,6 +90,7 @@ const command: Command = {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
     if (p.common.json) writeJson(io, { event: 'stopped', out, connections: proxy.connections });
     else io.stdout.write(`${proxy.connections} connections recorded in ${out}\n`);
+    if (proxy.failure) throw proxy.failure;
     return 0;
   },
 };

@@ -219,3 +219,33 @@ test('recorder: `iosdevice capture --json` prints the address and the final coun
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('recorder: a recorder that fails to write (disk full) closes that connection and is reported, never an uncaught throw', async () => {
+  const { createServer, connect } = await import('node:net');
+  const tmp = mkdtempSync(join(tmpdir(), 'iosdevice-rec-'));
+  const echo = createServer((s) => s.pipe(s));
+  await new Promise<void>((resolve) => echo.listen(join(tmp, 'up.sock'), resolve));
+  const failing = {
+    connection: () => ({
+      c2s() {
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      },
+      s2c() {},
+      close() {},
+    }),
+  } as unknown as CaptureRecorder;
+  const errors: unknown[] = [];
+  try {
+    const proxy = await startRecordingProxy({ listen: join(tmp, 'mux.sock'), upstream: `UNIX:${join(tmp, 'up.sock')}`, recorder: failing, onError: (e) => errors.push(e) });
+    const c = connect(join(tmp, 'mux.sock'));
+    c.on('error', () => {});
+    c.write('hello');
+    await new Promise((resolve) => c.once('close', resolve));
+    assert.equal(errors.length, 1);
+    assert.equal(proxy.failure?.code, 'ERR_CAPTURE_WRITE');
+    await proxy.close();
+  } finally {
+    echo.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
