@@ -5,6 +5,7 @@
  * - ERR_CAPTURE_TOO_LARGE  a block or secret length above its cap
  * - ERR_CAPTURE_UNSUPPORTED a link type or secrets type this reader does not handle
  * - ERR_CAPTURE_REPLAY_MISMATCH the live client deviated from the recording (`diff` says where)
+ * - ERR_CAPTURE_WRITE      the recording proxy could not write the capture (the fs error is the cause)
  */
 import { IDeviceError } from '../core/errors.ts';
 
@@ -13,7 +14,8 @@ export type CaptureErrorCode =
   | 'ERR_CAPTURE_TRUNCATED'
   | 'ERR_CAPTURE_TOO_LARGE'
   | 'ERR_CAPTURE_UNSUPPORTED'
-  | 'ERR_CAPTURE_REPLAY_MISMATCH';
+  | 'ERR_CAPTURE_REPLAY_MISMATCH'
+  | 'ERR_CAPTURE_WRITE';
 
 /** A capture file or replay problem; `offset` is the byte offset in the file when known. */
 export class CaptureError extends IDeviceError {
