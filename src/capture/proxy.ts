@@ -102,7 +102,7 @@ export async function startRecordingProxy(opts: ProxyOptions): Promise<Recording
   try {
     address = await listenOn(server, at);
   } catch (e) {
-    if (e instanceof IDeviceError) throw e;
+    if (e instanceof IDeviceError && e.code !== 'ERR_LISTEN_FAILED') throw e;
     throw new IDeviceError('ERR_INVALID_ARG', `cannot listen on ${opts.listen}: ${(e as Error).message}`, { cause: e });
   }
   return {

@@ -40,6 +40,19 @@ export function formatError(e: unknown): string {
   return `error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
 }
 
+/** The error as one JSON object for `--json` consumers: `{ error: { code, message, ... } }`. */
+export function errorJson(e: unknown): { error: Record<string, unknown> } {
+  if (e instanceof IDeviceError) {
+    const extra: Record<string, unknown> = {};
+    for (const k of ['result', 'error', 'request', 'status', 'opcode', 'path', 'layer', 'reason', 'offset']) {
+      const v = (e as unknown as Record<string, unknown>)[k];
+      if (v !== undefined && (typeof v === 'string' || typeof v === 'number')) extra[k] = v;
+    }
+    return { error: { code: e.code, name: e.name, message: e.message, ...extra } };
+  }
+  return { error: { code: 'ERR_INTERNAL', message: e instanceof Error ? e.message : String(e) } };
+}
+
 /** Entry point: resolves with the exit code. */
 export async function main(argv: string[], io?: Partial<CliIO>): Promise<number> {
   const ac = new AbortController();
@@ -68,6 +81,7 @@ export async function main(argv: string[], io?: Partial<CliIO>): Promise<number>
     }
     return await cmd.run(rest, fullIO);
   } catch (e) {
+    if (argv.includes('--json')) fullIO.stdout.write(JSON.stringify(errorJson(e)) + '\n');
     fullIO.stderr.write(formatError(e) + '\n');
     return e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG' ? 2 : 1;
   } finally {

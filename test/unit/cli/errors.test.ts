@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { main } from '../../../src/cli/main.ts';
+import { UsbmuxServer } from '../../../src/usbmux/server.ts';
+import { RecordStoreBackend } from '../../../src/usbmux/store-backend.ts';
+import { DirectoryRecordStore } from '../../../src/usbmux/record-store.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function io(): { stdout: PassThrough; stderr: PassThrough; out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let o = '';
+  let e = '';
+  stdout.on('data', (c: Buffer) => (o += c.toString()));
+  stderr.on('data', (c: Buffer) => (e += c.toString()));
+  return { stdout, stderr, out: () => o, err: () => e };
+}
+
+test('--json: a failure is also printed as one JSON object with the stable code', async () => {
+  const x = io();
+  const rc = await main(['list', '--json', '--socket', 'UNIX:/nonexistent/iosdevice-test.sock'], { stdout: x.stdout, stderr: x.stderr });
+  assert.equal(rc, 1);
+  const obj = JSON.parse(x.out().trim()) as { error: { code: string; message: string } };
+  assert.equal(obj.error.code, 'ERR_USBMUX_UNREACHABLE');
+  assert.match(x.err(), /ERR_USBMUX_UNREACHABLE/);
+});
+
+test('listening on an address in use is ERR_LISTEN_FAILED, not a raw node error', async () => {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const port = (blocker.address() as { port: number }).port;
+  const dir = await mkdtemp(join(tmpdir(), 'iosdevice-cli-'));
+  const server = new UsbmuxServer(new RecordStoreBackend({ store: new DirectoryRecordStore(dir) }));
+  try {
+    await assert.rejects(server.listen(`127.0.0.1:${port}`), { code: 'ERR_LISTEN_FAILED' });
+  } finally {
+    await server.close();
+    blocker.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
