@@ -4,6 +4,7 @@
 # directory. The guest's exit status becomes ours; 90+ are harness failures:
 #   90 QEMU missing   91 kernel module missing   92 guest gave no exit status   93 kernel not downloadable
 # Usage: [VUSB_WORK=dir] [VUSB_TIMEOUT=s] [VUSB_MEM=MiB] scripts/vusb/vusb-harness.sh GUEST_SCRIPT [ARGS...]
+# The guest gets VUSB_UDEVD: a systemd-udevd to start (empty when none could be found).
 # Artefacts: $VUSB_WORK/out (the guest sees it as /vusb-out); kernel + initramfs cached in $VUSB_WORK.
 set -euo pipefail
 WORK=$(readlink -m "${VUSB_WORK:-${TMPDIR:-/tmp}/iosdevice-vusb}")
@@ -44,6 +45,28 @@ if [ ! -e "$WORK/kernel/vmlinuz" ]; then
   log "kernel ready ($pkg)"
 fi
 
+# 1b. udevd for the guest: libusb (node `usb`, usbmuxd) hears of plugs and unplugs only through udevd's netlink group.
+# The host's own if installed, else udevadm unpacked from Debian's udev package (no install on the host).
+UDEVD=""
+for f in /lib/systemd/systemd-udevd /usr/lib/systemd/systemd-udevd; do [ -x "$f" ] && { UDEVD=$f; break; }; done
+if [ -z "$UDEVD" ]; then
+  if [ ! -x "$WORK/udev/systemd-udevd" ]; then
+    mkdir -p "$WORK/deb-udev"
+    udeb=$(ls "$WORK"/deb-udev/udev_*.deb 2>/dev/null | head -1 || true)
+    if [ -z "$udeb" ]; then
+      log "downloading udev (for udevd in the guest)"
+      (cd "$WORK/deb-udev" && apt-get download udev >/dev/null 2>&1) || log "udev not downloadable: no hotplug in the guest"
+      udeb=$(ls "$WORK"/deb-udev/udev_*.deb 2>/dev/null | head -1 || true)
+    fi
+    if [ -n "$udeb" ]; then
+      U=$(mktemp -d "$WORK/u.XXXX"); dpkg-deb -x "$udeb" "$U"
+      mkdir -p "$WORK/udev"; cp "$(find "$U" -name udevadm -type f -perm -u+x | head -1)" "$WORK/udev/udevadm"
+      ln -sf udevadm "$WORK/udev/systemd-udevd"; rm -rf "$U"
+    fi
+  fi
+  [ -x "$WORK/udev/systemd-udevd" ] && UDEVD="$WORK/udev/systemd-udevd"
+fi
+
 # 2. initramfs: busybox, modules, /init (mount host / read-only + tmpfs overlay, chroot, run /vusb-out/run.sh)
 if [ ! -e "$WORK/initrd.gz" ]; then
   R=$(mktemp -d "$WORK/r.XXXX"); mkdir -p "$R"/{bin,proc,sys,dev,lower,upper,newroot,mods}
@@ -78,6 +101,7 @@ pwd > "$OUT/cwd"
 {
   echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root VUSB_OUT=/vusb-out VUSB_WORK='$WORK'"
   echo "export UV_THREADPOOL_SIZE=16 CI='${CI:-}'"
+  echo "export VUSB_UDEVD='$UDEVD'"
   echo "mkdir -p /var/run /var/lib/lockdown"
   printf 'exec /bin/bash %q' "$GUEST_SCRIPT"; for a in "$@"; do printf ' %q' "$a"; done; echo
 } > "$OUT/run.sh"

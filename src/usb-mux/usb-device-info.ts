@@ -22,7 +22,7 @@ export function sameUdid(a: string, b: string): boolean {
   return a.replace(/-/g, '').toLowerCase() === b.replace(/-/g, '').toLowerCase();
 }
 
-/** ConnectionSpeed in bits/s for a `usb` speed name (usbmuxd: 480000000 at high speed). */
+/** ConnectionSpeed in bits/s for a speed name (usbmuxd: 480000000 at high speed). */
 export function speedBps(speed: string | undefined): number {
   switch (speed) {
     case 'low':
@@ -38,6 +38,12 @@ export function speedBps(speed: string | undefined): number {
     default:
       return 480_000_000;
   }
+}
+
+/** ConnectionSpeed in bits/s from Linux sysfs's `speed` file (Mbit/s: "1.5", "12", "480", "5000", ...); 480 Mbit/s when unknown. */
+export function speedBpsFromMbps(mbps: string | undefined): number {
+  const v = Number.parseFloat(mbps ?? '');
+  return Number.isFinite(v) && v > 0 ? Math.round(v * 1_000_000) : 480_000_000;
 }
 
 /** usbmuxd's LocationID: bus number << 16 | device address. */
@@ -101,6 +107,46 @@ export function findMuxInterface(configs: readonly ConfigDesc[]): MuxInterfaceCh
     }
   }
   return undefined;
+}
+
+/** A configuration descriptor as libusb (npm `usb` 2.x) reports it: `interfaces[i][alt]`. */
+export interface RawConfigDescriptor {
+  bConfigurationValue: number;
+  interfaces: {
+    bInterfaceNumber: number;
+    bInterfaceClass: number;
+    bInterfaceSubClass: number;
+    bInterfaceProtocol: number;
+    endpoints: { bEndpointAddress: number; bmAttributes: number; wMaxPacketSize: number }[];
+  }[][];
+}
+
+const TRANSFER_TYPES = ['control', 'isochronous', 'bulk', 'interrupt'] as const;
+
+/**
+ * libusb configuration descriptors as {@link ConfigDesc}: endpoint numbers without the direction bit (0x80), the
+ * direction from that bit, the type from bmAttributes' low two bits.
+ */
+export function configsFromDescriptors(raw: readonly RawConfigDescriptor[]): ConfigDesc[] {
+  return raw.map((c) => ({
+    configurationValue: c.bConfigurationValue,
+    interfaces: c.interfaces
+      .filter((alts) => alts.length > 0)
+      .map((alts) => ({
+        interfaceNumber: alts[0]!.bInterfaceNumber,
+        alternates: alts.map((a) => ({
+          interfaceClass: a.bInterfaceClass,
+          interfaceSubclass: a.bInterfaceSubClass,
+          interfaceProtocol: a.bInterfaceProtocol,
+          endpoints: a.endpoints.map((e) => ({
+            endpointNumber: e.bEndpointAddress & 0x0f,
+            direction: e.bEndpointAddress & 0x80 ? ('in' as const) : ('out' as const),
+            type: TRANSFER_TYPES[e.bmAttributes & 0x03],
+            packetSize: e.wMaxPacketSize & 0x7ff,
+          })),
+        })),
+      })),
+  }));
 }
 
 /** Guess of the USB mode from the configurations (protocol.md §2): 5 = CDC-NCM only, no usbmux. */

@@ -1,6 +1,6 @@
 /**
  * The real-kernel-USB tier: boots a QEMU guest (scripts/vusb/vusb-harness.sh) in which a fake iPhone (FunctionFS on
- * dummy_hcd, served by our device-side mux + the virtual iPhone) meets our host end over `usb` 3.x, the real usbmuxd
+ * dummy_hcd, served by our device-side mux + the virtual iPhone) meets our host end over `usb` 2.x (libusb), the real usbmuxd
  * 1.1.1, our `iosdevice usbmuxd` and the libimobiledevice tools. One guest boot runs every check (~1-2 min under TCG).
  * Runs when QEMU is installed and IOSDEVICE_VM=1 or CI is set; skips with the reason otherwise.
  */

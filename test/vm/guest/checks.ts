@@ -90,7 +90,7 @@ async function stop(p: ReturnType<typeof spawn>): Promise<void> {
   clearTimeout(t);
 }
 
-// ---------------------------------------------------------------- direct USB (our host end over `usb` 3.x)
+// ---------------------------------------------------------------- direct USB (our host end over `usb` 2.x / libusb)
 await check('listUsbDevices finds the virtual iPhone', async () => {
   const d = await listUsbDevices();
   expect(d.some((x) => x.udid === UDID), `found ${JSON.stringify(d.map((x) => x.udid))}`);
@@ -173,7 +173,8 @@ await check('hostile: a 64 KiB OUT packet over real USB → CONTROL error from t
     const ld = new LockdownClient(await mux.connect(62078, { timeoutMs: 15_000 }));
     const type = await ld.queryType({ timeoutMs: 15_000 });
     ld.close();
-    return `device said "${msg.text}"; QueryType afterwards: ${type}`;
+    expect(t.inTransfers === 3 && t.inTransferSize === 16384, `IN transfers ${t.inTransfers} × ${t.inTransferSize}`);
+    return `device said "${msg.text}"; QueryType afterwards: ${type}; IN ${t.inTransfers} × ${t.inTransferSize} B in flight, ${t.copiedCompletions} completions copied`;
   } finally {
     await mux.close();
   }

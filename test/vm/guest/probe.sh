@@ -1,5 +1,5 @@
 #!/bin/bash
-# first-boot probe: fake iPhone up, lsusb, our host end over `usb` 3.x does VERSION + lockdown QueryType
+# first-boot probe: fake iPhone up, lsusb, our host end over `usb` 2.x does VERSION + lockdown QueryType
 set -x
 t() { echo "T[$(cut -d' ' -f1 /proc/uptime)] $*"; }
 t start

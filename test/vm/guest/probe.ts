@@ -3,7 +3,7 @@ import { HostMux } from '../../../src/usb-mux/host-mux.ts';
 import { LockdownClient } from '../../../src/lockdown/client.ts';
 const t0 = Date.now();
 const devs = await listUsbDevices();
-console.log('devices', devs.map((d) => ({ udid: d.udid, loc: d.locationId, speed: d.speed, cfgs: (d.device.configurations as unknown[]).length })));
+console.log('devices', devs.map((d) => ({ udid: d.udid, loc: d.locationId, speed: d.speed, cfgs: d.device.allConfigDescriptors.length })));
 const tr = await UsbBulkTransport.open(devs[0]!);
 console.log('opened', tr.choice, Date.now() - t0);
 const mux = await HostMux.open(tr, { timeoutMs: 10000 });
