@@ -1,5 +1,5 @@
 /**
- * Our own usbmuxd over the direct USB transport: finds Apple devices on the bus (polling, since `usb` 3.x hotplug needs
+ * Our own usbmuxd over the direct USB transport: finds Apple devices on the bus (polling, since libusb hotplug (`usb` 2.x) needs
  * udevd), claims each one's usbmux interface, runs a {@link HostMux} per device and publishes it through a
  * {@link RecordStoreBackend} (pair records in the usbmuxd layout, XML). Plug it into `UsbmuxServer` to serve real
  * libimobiledevice clients. DeviceIDs count from 1 and change on re-enumeration, like usbmuxd's.
