@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mulberry32 } from './media/prng.ts';
+import { mulberry32 } from '../core/prng.ts';
 
 /** One seeded entry (paths relative to the crash folder, `/`-separated). */
 export interface CrashEntry {

@@ -14,7 +14,7 @@ import { mkdir, open, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.ts';
 import { aaeBytes, heicParts, jpegParts, movParts, pngParts, type FilePart, type MediaKind } from './media/formats.ts';
-import { mulberry32 } from './media/prng.ts';
+import { mulberry32 } from '../core/prng.ts';
 
 /** Options for {@link generateDcim}. */
 export interface DcimOptions {

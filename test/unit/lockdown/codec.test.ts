@@ -8,18 +8,8 @@ import { LOCKDOWN_MAX_FRAME } from '../../../src/lockdown/protocol.ts';
 import { encodeBinaryPlist, encodeXmlPlist } from '../../../src/plist/index.ts';
 import type { PlistDict } from '../../../src/plist/types.ts';
 import { capturePath, skipUnlessCaptures } from '../../support/captures.ts';
+import { mulberry32 as rng } from '../../../src/core/prng.ts';
 
-/** Deterministic PRNG (mulberry32) for chunk sizes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function decodeChunks(chunks: Buffer[], maxFrame?: number): PlistDict[] {
   const d = new LockdownFrameDecoder({ maxFrame });
