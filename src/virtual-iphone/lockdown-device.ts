@@ -44,6 +44,24 @@ export interface TrustedHost {
   escrowBag: Buffer;
 }
 
+/**
+ * The trust dialog on screen. A real iPhone asks "Trust this computer?" about a host computer, not about one pairing
+ * attempt: it is keyed by the host's SystemBUID (HostID only when a record has no SystemBUID), because clients such
+ * as libimobiledevice 1.3.0's `idevicepair pair` make a new HostID on every run until they have saved a record, and
+ * the retry after the user tapped Trust must find that answer. `hostId` is the HostID of the latest Pair it answered.
+ */
+interface TrustDialog {
+  hostKey: string;
+  hostId: string;
+  decision?: 'trust' | 'deny';
+  timer?: NodeJS.Timeout;
+}
+
+/** The identity a trust dialog is about: the host computer's SystemBUID, else the HostID. */
+function hostKeyOf(host: { hostId: string; systemBuid: string }): string {
+  return host.systemBuid !== '' ? `buid:${host.systemBuid}` : `host:${host.hostId}`;
+}
+
 /** Keys a real device refuses before a session even though it has no plain value for them (iOS 15 capture). */
 const PROHIBITED_BEFORE_SESSION = new Set(['IDAMCapability']);
 
@@ -55,8 +73,9 @@ const IMMUTABLE = new Set([
 
 /**
  * The lockdownd state of a virtual iPhone: identity and values by domain, the trust dialog state
- * machine, trusted hosts, and the services hook. Events: 'dialog'(hostId) when the trust dialog
- * appears, 'paired'(hostId), 'denied'(hostId), 'unpaired'(hostId), 'locked', 'unlocked'.
+ * machine (one dialog per host computer, keyed by SystemBUID: see {@link TrustDialog}), trusted hosts
+ * (by HostID), and the services hook. Events: 'dialog'(hostId) when the trust dialog appears,
+ * 'paired'(hostId), 'denied'(hostId), 'unpaired'(hostId), 'locked', 'unlocked'.
  */
 export class VirtualLockdownDevice extends EventEmitter implements LockdownDevice {
   readonly udid: string;
@@ -69,7 +88,7 @@ export class VirtualLockdownDevice extends EventEmitter implements LockdownDevic
   readonly #domains = new Map<string, PlistDict>();
   readonly #trusted = new Map<string, TrustedHost>();
   #locked: boolean;
-  #dialog: { hostId: string; decision?: 'trust' | 'deny'; timer?: NodeJS.Timeout } | undefined;
+  #dialog: TrustDialog | undefined;
 
   constructor(opts: VirtualLockdownDeviceOptions = {}) {
     super();
@@ -116,7 +135,7 @@ export class VirtualLockdownDevice extends EventEmitter implements LockdownDevic
     return this.#trusted.get(hostId);
   }
 
-  /** HostID whose trust dialog is on screen (undecided), if any. */
+  /** HostID of the latest Pair that raised or met the trust dialog on screen (undecided), if any. */
   get pendingDialog(): string | undefined {
     return this.#dialog && !this.#dialog.decision ? this.#dialog.hostId : undefined;
   }
@@ -205,7 +224,7 @@ export class VirtualLockdownDevice extends EventEmitter implements LockdownDevic
     if (this.#locked) throw new LockdownError('PasswordProtected', 'Pair');
     const known = this.#trusted.get(host.hostId);
     if (!known) {
-      const decision = this.#dialogFor(host.hostId);
+      const decision = this.#dialogFor(host);
       if (decision === 'deny') throw new LockdownError('UserDeniedPairing', 'Pair');
       if (decision !== 'trust') throw new LockdownError('PairingDialogResponsePending', 'Pair');
     }
@@ -252,12 +271,17 @@ export class VirtualLockdownDevice extends EventEmitter implements LockdownDevic
     return dict;
   }
 
-  /** Shows (or reads) the trust dialog for hostId; returns the user's decision so far. */
-  #dialogFor(hostId: string): 'trust' | 'deny' | undefined {
+  /**
+   * Shows (or reads) the trust dialog for the host computer of this Pair; returns the user's decision so far.
+   * A decision answers one Pair from that computer (whatever its HostID), then the dialog is gone.
+   */
+  #dialogFor(host: { hostId: string; systemBuid: string }): 'trust' | 'deny' | undefined {
     if (this.trust === 'deny') return 'deny';
     if (this.trust === 'auto' && this.trustDelayMs <= 0) return 'trust';
+    const hostKey = hostKeyOf(host);
     const d = this.#dialog;
-    if (d && d.hostId === hostId) {
+    if (d && d.hostKey === hostKey) {
+      d.hostId = host.hostId;
       if (d.decision) {
         this.#dialog = undefined;
         return d.decision;
@@ -265,13 +289,13 @@ export class VirtualLockdownDevice extends EventEmitter implements LockdownDevic
       return undefined;
     }
     if (d?.timer) clearTimeout(d.timer);
-    const next: { hostId: string; decision?: 'trust' | 'deny'; timer?: NodeJS.Timeout } = { hostId };
+    const next: TrustDialog = { hostKey, hostId: host.hostId };
     this.#dialog = next;
     if (this.trust === 'auto') {
       next.timer = setTimeout(() => this.#decide('trust'), this.trustDelayMs);
       next.timer.unref();
     }
-    this.emit('dialog', hostId);
+    this.emit('dialog', host.hostId);
     return undefined;
   }
 

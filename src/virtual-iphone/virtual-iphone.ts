@@ -21,7 +21,6 @@ import { DeviceFaults, type FaultSpec } from './faults.ts';
 import { DeviceLink, linkProfile, type LinkParams, type LinkProfile } from './link.ts';
 import { VirtualLockdownDevice, type TrustPolicy, type VirtualLockdownDeviceOptions } from './lockdown-device.ts';
 import { ServiceRegistry, type ServiceHandler } from './services.ts';
-import { withHostTrustMemory } from './trust-memory.ts';
 
 /** The lockdownd port. */
 export const LOCKDOWN_PORT = 62078;
@@ -93,9 +92,8 @@ export class VirtualIPhone extends EventEmitter {
     const params = typeof opts.link === 'object' ? opts.link : linkProfile(opts.link ?? 'none');
     this.link = params ? new DeviceLink(params) : undefined;
     this.faults = new DeviceFaults(() => this.detach(), { wrapAll: true });
-    const served = withHostTrustMemory(this.lockdown);
     this.#ports.listen(LOCKDOWN_PORT, (s) => {
-      serveLockdown(s, served);
+      serveLockdown(s, this.lockdown);
     });
   }
 
