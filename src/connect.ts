@@ -13,10 +13,9 @@ import { withCallOpts, type CallOpts } from './core/abort.ts';
 import { ClosedError, IDeviceError, ProtocolError } from './core/errors.ts';
 import { LockdownClient } from './lockdown/client.ts';
 import { LOCKDOWN_PORT, LOCKDOWN_SERVICE_TYPE } from './lockdown/protocol.ts';
-import { attachKeylogFile } from './lockdown/session.ts';
 import type { PairRecord } from './pairing/pair-record.ts';
 import { chooseStore, UsbmuxdRecordStore, type PairRecordStore } from './pairing/store.ts';
-import { tlsClientOptions } from './pairing/tls.ts';
+import { attachKeylog, tlsClientOptions } from './pairing/tls.ts';
 import { pairDevice, type PairDeviceOptions, type TrustEvent } from './pairing/trust.ts';
 import { UsbmuxClient } from './usbmux/client.ts';
 import { sameUdid, type UsbmuxDevice } from './usbmux/device.ts';
@@ -244,9 +243,9 @@ export async function connectService(dev: DeviceProvider, name: string, opts: Co
   }
   const stream = await dev.connect(svc.port, opts);
   if (!svc.enableServiceSSL) return stream;
-  const sock = tls.connect({ ...tlsClientOptions(record!, { legacy }), ciphers: 'DEFAULT:@SECLEVEL=0', socket: stream });
+  const sock = tls.connect({ ...tlsClientOptions(record!, { legacy }), socket: stream });
   const keylog = opts.keylog ?? (dev.env ?? process.env).SSLKEYLOGFILE;
-  if (keylog) attachKeylogFile(sock, keylog);
+  if (keylog) attachKeylog(sock, keylog);
   const ready = new Promise<Duplex>((resolve, reject) => {
     sock.once('secureConnect', () => resolve(sock));
     sock.once('error', (e) => reject(new ProtocolError('lockdown', `service TLS failed: ${e.message}`, undefined, { cause: e })));

@@ -7,6 +7,7 @@ import type { PlistDict, PlistValue } from '../plist/types.ts';
 import { isPlistDict } from '../plist/types.ts';
 import { LockdownError, lockdownErrorFor } from './errors.ts';
 import { DEFAULT_LABEL, LockdownRequest } from './protocol.ts';
+import { tlsClientOptions } from '../pairing/tls.ts';
 import { LockdownTransport } from './session.ts';
 
 /** What StartSession needs from a pair record (structurally a subset of pairing's PairRecord; PEMs as Buffers). */
@@ -23,7 +24,7 @@ export interface SessionCredentials {
 export interface StartSessionOptions extends CallOpts {
   /** Append TLS secrets to this file (NSS key log format); default: $SSLKEYLOGFILE when set. */
   keylog?: string;
-  /** Force the legacy TLS profile (TLS 1.0+, SECLEVEL 0) used for ProductVersion < 10; default: from a ProductVersion already read. */
+  /** Force the legacy TLS profile (TLS 1.0, @SECLEVEL=0) used for ProductVersion < 10; default: from a ProductVersion already read. */
   legacyTls?: boolean;
   /** Present RootCertificate/RootPrivateKey instead of the host pair (libimobiledevice does). */
   useRootCertificate?: boolean;
@@ -151,7 +152,8 @@ export class LockdownClient {
 
   /**
    * StartSession, then TLS on this same stream (client certificate HostCertificate, PEMs in memory).
-   * TLS 1.2+ by default; legacy profile (TLS 1.0+, SECLEVEL 0) when asked or when ProductVersion < 10.
+   * TLS 1.2+ by default; legacy profile (TLS 1.0, @SECLEVEL=0) when asked or when ProductVersion < 10
+   * (both from pairing's tlsClientOptions).
    * @throws InvalidHostIdError ERR_LOCKDOWN_INVALID_HOST_ID (re-pair), SessionError ERR_LOCKDOWN_SESSION_ACTIVE,
    *   ProtocolError ERR_PROTOCOL (TLS handshake failed), and as {@link request}.
    */
@@ -162,16 +164,12 @@ export class LockdownClient {
     this.#sessionId = r.SessionID;
     if (r.EnableSessionSSL === true) {
       const legacy = opts?.legacyTls ?? (this.#productVersion !== undefined && majorVersion(this.#productVersion) < 10);
-      const useRoot = opts?.useRootCertificate === true && record.RootCertificate && record.RootPrivateKey;
-      const tlsOpts: tls.ConnectionOptions = {
-        cert: useRoot ? record.RootCertificate : record.HostCertificate,
-        key: useRoot ? record.RootPrivateKey : record.HostPrivateKey,
-        rejectUnauthorized: false,
-        // Pair certificates are often sha1WithRSA (Apple, libimobiledevice 1.3.0): OpenSSL 3 needs SECLEVEL 0 to use them.
-        ciphers: 'DEFAULT:@SECLEVEL=0',
-        minVersion: legacy ? 'TLSv1' : 'TLSv1.2',
-        ...(legacy ? { maxVersion: 'TLSv1' as const } : {}),
-      };
+      const root =
+        opts?.useRootCertificate === true && record.RootCertificate && record.RootPrivateKey
+          ? { HostCertificate: record.RootCertificate, HostPrivateKey: record.RootPrivateKey }
+          : undefined;
+      // One TLS profile for the whole project (pairing/tls.ts): TLS 1.2+, or TLS 1.0 + @SECLEVEL=0 for iOS < 10.
+      const tlsOpts = tlsClientOptions(root ?? record, { legacy });
       const keylog = opts?.keylog ?? this.#env.SSLKEYLOGFILE;
       const sock = await withCallOpts('lockdown TLS handshake', this.#transport.upgradeClient(tlsOpts, keylog || undefined), opts, () => this.close());
       if (opts?.pinDeviceCertificate) {

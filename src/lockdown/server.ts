@@ -5,6 +5,7 @@ import type { PlistDict, PlistValue } from '../plist/types.ts';
 import { isPlistDict } from '../plist/types.ts';
 import { LockdownError } from './errors.ts';
 import { LOCKDOWN_SERVICE_TYPE, LockdownRequest } from './protocol.ts';
+import { tlsServerOptions } from '../pairing/tls.ts';
 import { LockdownTransport } from './session.ts';
 
 /** Per-connection state the device sees. */
@@ -189,16 +190,9 @@ export function serveLockdown(stream: Duplex, device: LockdownDevice): LockdownS
     ctx.sessionActive = true;
     let sock;
     try {
+      // Accept what real hosts send: SHA-1 signed certificates (idevicepair 1.3.0), TLS 1.0 for old tools.
       sock = await transport.upgradeServer(
-        {
-          cert: identity.certificate,
-          key: identity.privateKey,
-          requestCert: true,
-          rejectUnauthorized: false,
-          // Accept what real hosts send: SHA-1 signed certificates (idevicepair 1.3.0), TLS 1.0 for old tools.
-          ciphers: 'DEFAULT:@SECLEVEL=0',
-          minVersion: 'TLSv1',
-        },
+        tlsServerOptions(identity.certificate, identity.privateKey, true),
         device.keylogFile,
       );
     } catch {

@@ -1,8 +1,8 @@
-import { appendFileSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { ChunkQueue } from '../core/chunk-queue.ts';
 import { ClosedError, IDeviceError, ProtocolError } from '../core/errors.ts';
+import { attachKeylog } from '../pairing/tls.ts';
 import type { PlistDict } from '../plist/types.ts';
 import { encodeLockdownFrame, LockdownFrameDecoder } from './codec.ts';
 
@@ -97,12 +97,14 @@ export class LockdownTransport {
 
   /**
    * Starts TLS on the stream as the client (ClientHello goes out at once). Resolves when the handshake
-   * completes. Throws ProtocolError ERR_PROTOCOL (wrapping the TLS error) or ClosedError ERR_CLOSED.
+   * completes. `opts` come from pairing's tlsClientOptions; `keylogFile` gets the secrets through pairing's
+   * attachKeylog (the project's one key-log writer). Throws ProtocolError ERR_PROTOCOL (wrapping the TLS error)
+   * or ClosedError ERR_CLOSED.
    */
   upgradeClient(opts: tls.ConnectionOptions, keylogFile?: string): Promise<tls.TLSSocket> {
     const carrier = this.#beginUpgrade();
     const sock = tls.connect({ ...opts, socket: carrier });
-    if (keylogFile) attachKeylogFile(sock, keylogFile);
+    if (keylogFile) attachKeylog(sock, keylogFile);
     return this.#finishUpgrade(sock, 'secureConnect');
   }
 
@@ -110,7 +112,7 @@ export class LockdownTransport {
   upgradeServer(opts: tls.TLSSocketOptions, keylogFile?: string): Promise<tls.TLSSocket> {
     const carrier = this.#beginUpgrade();
     const sock = new tls.TLSSocket(carrier, { ...opts, isServer: true });
-    if (keylogFile) attachKeylogFile(sock, keylogFile);
+    if (keylogFile) attachKeylog(sock, keylogFile);
     return this.#finishUpgrade(sock, 'secure');
   }
 
@@ -318,15 +320,4 @@ export class LockdownTransport {
     this.#tls?.destroy();
     this.#handlers.close(err);
   }
-}
-
-/** Appends NSS key log lines (SSLKEYLOGFILE format) for this socket to `file` (created 0600). */
-export function attachKeylogFile(sock: tls.TLSSocket, file: string): void {
-  sock.on('keylog', (line: Buffer) => {
-    try {
-      appendFileSync(file, line, { mode: 0o600 });
-    } catch {
-      // key logging is best effort; never break the session for it
-    }
-  });
 }

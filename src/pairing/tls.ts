@@ -7,7 +7,7 @@
  *   devices need legacy renegotiation.
  * - Server (virtual iPhone): DeviceCertificate + the device key, asking for (but not verifying) a client certificate.
  */
-import { appendFile } from 'node:fs/promises';
+import { appendFileSync } from 'node:fs';
 import { constants } from 'node:crypto';
 import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
 import type { PairRecord } from './pair-record.ts';
@@ -57,24 +57,29 @@ export function tlsServerOptions(deviceCertPem: Buffer | string, deviceKeyPem: B
 export interface KeylogHandle {
   /** The file lines go to, or undefined when key logging is off. */
   readonly file: string | undefined;
-  /** Stops listening (lines already queued are still written). */
+  /** Stops listening. */
   detach(): void;
-  /** Resolves when every line received so far has been written. */
+  /** Resolves when every line received so far has been written (lines are written synchronously: at once). */
   flushed(): Promise<void>;
 }
 
 /**
+ * The one key-log writer (lockdown sessions, service TLS, the virtual iPhone's lockdownd, tests).
  * Appends the socket's TLS secrets in NSS key-log format (Wireshark-readable) to `path`, or to
  * `$SSLKEYLOGFILE` when no path is given; does nothing when neither is set. The file is created with
- * mode 0600. Lines are appended in the order the socket emits them. Write failures go to `onError`
- * (default: ignored: key logging is a debugging aid and must not break the session).
+ * mode 0600. Each line is appended synchronously inside the socket's `keylog` event, i.e. before the
+ * handshake completes and before any record protected by that secret is sent: a capture (or a test)
+ * that reads the file right after the traffic always finds the keys. Write failures go to `onError`
+ * (default: ignored: key logging is a debugging aid and must not break the session). Throws nothing.
  */
 export function attachKeylog(socket: TLSSocket, path?: string, onError?: (err: unknown) => void, env: NodeJS.ProcessEnv = process.env): KeylogHandle {
   const file = path ?? (env.SSLKEYLOGFILE || undefined);
-  let chain: Promise<void> = Promise.resolve();
   const onKeylog = (line: Buffer): void => {
-    if (!file) return;
-    chain = chain.then(() => appendFile(file, line, { mode: 0o600 })).catch((e: unknown) => onError?.(e));
+    try {
+      appendFileSync(file!, line, { mode: 0o600 });
+    } catch (e) {
+      onError?.(e);
+    }
   };
   if (file) socket.on('keylog', onKeylog);
   return {
@@ -82,6 +87,6 @@ export function attachKeylog(socket: TLSSocket, path?: string, onError?: (err: u
     detach: () => {
       socket.off('keylog', onKeylog);
     },
-    flushed: () => chain,
+    flushed: () => Promise.resolve(),
   };
 }
