@@ -24,6 +24,7 @@ import { parseMuxAddress } from '../usbmux/address.ts';
 import { listenOn } from '../usbmux/listen-socket.ts';
 import { generatePairingCertificates } from '../pairing/certificates.ts';
 import type { PairRecord } from '../pairing/pair-record.ts';
+import { tlsClientOptions, tlsServerOptions } from '../pairing/tls.ts';
 import { IDeviceError } from '../core/errors.ts';
 import type { Diff } from './compare.ts';
 import {
@@ -64,7 +65,7 @@ class Channel {
     for (const p of parts) w.write(p);
   }
   /** Moves the connection into TLS (bytes already buffered go to TLS first). */
-  async startTls(server: boolean, opts: tls.TLSSocketOptions & tls.ConnectionOptions, timeoutMs: number): Promise<void> {
+  async startTls(server: boolean, opts: tls.TlsOptions | tls.ConnectionOptions, timeoutMs: number): Promise<void> {
     const [inner, outer] = duplexPair();
     this.#tlsOuter = outer;
     outer.on('data', (d: Buffer) => this.#sock.write(d));
@@ -73,7 +74,9 @@ class Channel {
     if (pending.length) outer.write(pending);
     const reader = new ByteReader();
     this.reader = reader;
-    const sock = server ? new tls.TLSSocket(inner, { ...opts, isServer: true }) : tls.connect({ ...opts, socket: inner });
+    const sock = server
+      ? new tls.TLSSocket(inner, { ...(opts as tls.TLSSocketOptions), isServer: true })
+      : tls.connect({ ...(opts as tls.ConnectionOptions), socket: inner });
     this.#tls = sock;
     sock.on('data', (d: Buffer) => reader.push(d));
     sock.on('end', () => reader.end());
@@ -220,7 +223,8 @@ export class ReplayServer extends EventEmitter {
       if (s.layer === 'tls-start') {
         try {
           this.#identity ??= replayTlsIdentity();
-          await ch.startTls(true, { key: this.#identity.key, cert: this.#identity.cert, requestCert: true, rejectUnauthorized: false, ciphers: 'DEFAULT:@SECLEVEL=0' }, this.#timeout);
+          // like the virtual lockdownd: accept any client profile (TLS 1.0, SHA-1 certificates from libimobiledevice 1.3.0)
+          await ch.startTls(true, tlsServerOptions(this.#identity.cert, this.#identity.key, true), this.#timeout);
         } catch (e) {
           this.#fail(mismatch(s, failureDiff(e, 'tls.handshake')), ch);
           return;
@@ -310,7 +314,7 @@ export async function replayAgainst(script: ReplayConnection[], address: string,
             continue;
           }
           try {
-            await ch.startTls(false, { cert: opts.credentials.HostCertificate, key: opts.credentials.HostPrivateKey, rejectUnauthorized: false, checkServerIdentity: () => undefined, ciphers: 'DEFAULT:@SECLEVEL=0', minVersion: 'TLSv1.2' }, timeout);
+            await ch.startTls(false, tlsClientOptions(opts.credentials), timeout);
           } catch (e) {
             throw mismatch(s, failureDiff(e, 'tls.handshake'));
           }
