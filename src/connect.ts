@@ -1,155 +1,37 @@
 /**
- * Composition point: the only module that wires usbmux (or another transport) + lockdown + pairing
- * together. Callers get a {@link DeviceProvider} from {@link openDevice}, then a lockdown client, a
+ * Composition point: picks a transport's {@link DeviceProvider} (src/providers/), then wires lockdown +
+ * pairing + TLS on top of it. Callers get a provider from {@link openDevice}, then a lockdown client, a
  * service stream or an AFC client from it.
- *
- * Transports: usbmuxd (default) or our own USB mux (`{ usb: true }`), which the usb-mux module provides
- * through {@link registerUsbProvider} (or the module named by {@link USB_PROVIDER_MODULE}).
  */
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { AfcClient, type AfcClientOptions } from './afc/client.ts';
 import { withCallOpts, type CallOpts } from './core/abort.ts';
-import { ClosedError, IDeviceError, ProtocolError } from './core/errors.ts';
+import { ClosedError, ProtocolError } from './core/errors.ts';
 import { LockdownClient } from './lockdown/client.ts';
 import { LOCKDOWN_PORT, LOCKDOWN_SERVICE_TYPE } from './lockdown/protocol.ts';
 import type { PairRecord } from './pairing/pair-record.ts';
-import { chooseStore, UsbmuxdRecordStore, type PairRecordStore } from './pairing/store.ts';
 import { attachKeylog, tlsClientOptions } from './pairing/tls.ts';
 import { pairDevice, type PairDeviceOptions, type TrustEvent } from './pairing/trust.ts';
-import { UsbmuxClient } from './usbmux/client.ts';
-import { sameUdid, type UsbmuxDevice } from './usbmux/device.ts';
-
-/** Which device, over which transport. */
-export interface DeviceSelector {
-  /** UDID, with or without the dash; default: the only attached USB device. */
-  udid?: string;
-  /** usbmuxd address (`UNIX:/path`, `host:port`); default USBMUXD_SOCKET_ADDRESS, else the platform default. */
-  socket?: string;
-  /** Use our own USB transport instead of usbmuxd. */
-  usb?: boolean;
-  /** Environment (USBMUXD_SOCKET_ADDRESS, SSLKEYLOGFILE); default process.env. */
-  env?: NodeJS.ProcessEnv;
-}
-
-/** One device reachable over some transport. */
-export interface DeviceProvider {
-  /** The UDID tools use (dashed 25-character form for 2018+ devices). */
-  readonly udid: string;
-  /** Transport-specific id (usbmuxd DeviceID), passed to SavePairRecord. */
-  readonly deviceId?: number;
-  /** 'USB', 'Network', … */
-  readonly connectionType?: string;
-  /** Opens a new stream to a device port (62078 = lockdownd, or a port from StartService). */
-  connect(port: number, o?: CallOpts): Promise<Duplex>;
-  /** Where this host keeps its pair record for the device. */
-  readonly pairRecords: PairRecordStore;
-  /** Environment used for SSLKEYLOGFILE. */
-  readonly env?: NodeJS.ProcessEnv;
-}
-
-/** Opens a provider over our own USB transport (supplied by src/usb-mux). */
-export type UsbProviderOpener = (sel: DeviceSelector, o?: CallOpts) => Promise<DeviceProvider>;
-
-/** Module that, when present, exports `openUsbDevice: UsbProviderOpener` (loaded on first `{ usb: true }`). */
-export const USB_PROVIDER_MODULE = './usb-mux/provider.ts';
-
-let usbOpener: UsbProviderOpener | undefined;
-
-/** Hook for the USB transport: `openDevice({ usb: true })` calls `open`. */
-export function registerUsbProvider(open: UsbProviderOpener | undefined): void {
-  usbOpener = open;
-}
-
-/** No device, or no device with the requested UDID (ERR_DEVICE_NOT_FOUND). */
-export class DeviceNotFoundError extends IDeviceError {
-  constructor(message: string) {
-    super('ERR_DEVICE_NOT_FOUND', message);
-  }
-}
-
-/** Several devices and no UDID given (ERR_DEVICE_AMBIGUOUS); `udids` lists them. */
-export class AmbiguousDeviceError extends IDeviceError {
-  constructor(readonly udids: string[]) {
-    super('ERR_DEVICE_AMBIGUOUS', `${udids.length} devices attached (${udids.join(', ')}): choose one with -u UDID`);
-  }
-}
-
-/** No pair record for the device and pairing was not allowed (ERR_DEVICE_NOT_PAIRED). */
-export class NotPairedError extends IDeviceError {
-  constructor(udid: string) {
-    super('ERR_DEVICE_NOT_PAIRED', `this computer is not paired with ${udid}: run \`iosdevice pair\``);
-  }
-}
-
-/** The usb transport is not available in this build (ERR_USB_UNAVAILABLE). */
-export class UsbUnavailableError extends IDeviceError {
-  constructor(cause?: unknown) {
-    super('ERR_USB_UNAVAILABLE', 'the direct USB transport is not available', { cause });
-  }
-}
-
-/**
- * Picks the device to use from a list: by UDID (with or without the dash, any connection type), else
- * the only USB device.
- * @throws DeviceNotFoundError ERR_DEVICE_NOT_FOUND, AmbiguousDeviceError ERR_DEVICE_AMBIGUOUS
- */
-export function selectDevice(devices: UsbmuxDevice[], udid?: string): UsbmuxDevice {
-  if (udid !== undefined) {
-    const hits = devices.filter((d) => sameUdid(d.udid, udid));
-    const usb = hits.find((d) => d.connectionType === 'USB');
-    if (usb) return usb;
-    if (hits[0]) return hits[0];
-    throw new DeviceNotFoundError(`no device with UDID ${udid} (attached: ${devices.map((d) => d.udid).join(', ') || 'none'})`);
-  }
-  const usb = devices.filter((d) => d.connectionType === 'USB');
-  if (usb.length === 0) throw new DeviceNotFoundError('no device attached: connect an iPhone by USB (and unlock it)');
-  const udids = [...new Set(usb.map((d) => d.udid))];
-  if (udids.length > 1) throw new AmbiguousDeviceError(udids);
-  return usb[0]!;
-}
+import { NotPairedError, UsbUnavailableError, type DeviceProvider, type DeviceSelector } from './provider.ts';
+import { openUsbmuxdDevice } from './providers/usbmuxd.ts';
 
 /**
  * Finds a device and returns a provider for it: usbmuxd by default (`sel.socket`, else
- * USBMUXD_SOCKET_ADDRESS, else /var/run/usbmuxd), our USB transport with `sel.usb`.
+ * USBMUXD_SOCKET_ADDRESS, else /var/run/usbmuxd), our USB transport with `sel.usb` (loaded on first use, so
+ * the native `usb` module is never touched by usbmuxd users).
  * @throws DeviceNotFoundError ERR_DEVICE_NOT_FOUND, AmbiguousDeviceError ERR_DEVICE_AMBIGUOUS,
  *   ERR_USBMUX_UNREACHABLE (no daemon), ERR_USB_UNAVAILABLE, ERR_TIMEOUT, ERR_ABORTED
  */
 export async function openDevice(sel: DeviceSelector = {}, o?: CallOpts): Promise<DeviceProvider> {
-  if (sel.usb) {
-    let open = usbOpener;
-    if (!open) {
-      try {
-        const mod = (await import(USB_PROVIDER_MODULE)) as { openUsbDevice?: UsbProviderOpener };
-        open = mod.openUsbDevice;
-      } catch (e) {
-        throw new UsbUnavailableError(e);
-      }
-      if (!open) throw new UsbUnavailableError();
-    }
-    return open(sel, o);
-  }
-  const env = sel.env ?? process.env;
-  const mux = await UsbmuxClient.open({ address: sel.socket, env, signal: o?.signal, timeoutMs: o?.timeoutMs });
-  let devices: UsbmuxDevice[];
+  if (!sel.usb) return openUsbmuxdDevice(sel, o);
+  let usb: typeof import('./providers/usb.ts');
   try {
-    devices = await mux.listDevices(o);
-  } finally {
-    mux.close();
+    usb = await import('./providers/usb.ts');
+  } catch (e) {
+    throw new UsbUnavailableError(e);
   }
-  const dev = selectDevice(devices, sel.udid);
-  const pairRecords = new UsbmuxdRecordStore({ address: sel.socket, env });
-  return {
-    udid: dev.udid,
-    deviceId: dev.deviceId,
-    connectionType: dev.connectionType,
-    pairRecords,
-    env,
-    async connect(port: number, co?: CallOpts): Promise<Duplex> {
-      const c = await UsbmuxClient.open({ address: sel.socket, env, signal: co?.signal, timeoutMs: co?.timeoutMs });
-      return c.connect(dev.deviceId, port, co); // consumes (and on failure closes) the client
-    },
-  };
+  return usb.openUsbDevice(sel, o);
 }
 
 /** Options of {@link connectLockdown}. */
@@ -264,6 +146,3 @@ export async function connectService(dev: DeviceProvider, name: string, opts: Co
 export async function connectAfc(dev: DeviceProvider, opts: ConnectServiceOptions & { afc?: AfcClientOptions } = {}): Promise<AfcClient> {
   return new AfcClient(await connectService(dev, 'com.apple.afc', opts), opts.afc);
 }
-
-/** Re-exported for callers that want to pick a store without a device (e.g. `iosdevice pair --list`). */
-export { chooseStore };

@@ -5,9 +5,9 @@
  * bytes as raw 48 KiB transfers through the same paced pair, no mux). Target: mux throughput / the paced rate (53.2 MB/s).
  */
 import type { Duplex } from 'node:stream';
-import { DeviceMux } from '../../src/usb-mux/device-mux.ts';
-import { HostMux } from '../../src/usb-mux/host-mux.ts';
-import { createVirtualUsbPair, USB2_BULK_BYTES_PER_SEC } from '../../src/usb-mux/virtual-endpoints.ts';
+import { DeviceMux } from '../../src/usb/device-mux.ts';
+import { HostMux } from '../../src/usb/host-mux.ts';
+import { createVirtualUsbPair, USB2_BULK_BYTES_PER_SEC } from '../../src/usb/virtual-endpoints.ts';
 import type { BenchContext, BenchMeasurement, BenchScenario, BenchTarget } from '../scenario.ts';
 
 const PORT = 9100;

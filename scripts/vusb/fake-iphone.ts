@@ -1,5 +1,5 @@
 /**
- * Guest-side device process: a VirtualIPhone presented on the guest's UDC through FunctionFS (src/usb-mux/ffs-device.ts).
+ * Guest-side device process: a VirtualIPhone presented on the guest's UDC through FunctionFS (src/usb/ffs-device.ts).
  * Usage (as root in the VM, with UV_THREADPOOL_SIZE=16):
  *   node --import tsx scripts/vusb/fake-iphone.ts --serial 00008030001A2B3C4D5E6F70 --media DIR --crash DIR --ready FILE
  * Generates a small DCIM tree in DIR when it has none, binds the gadget, writes FILE ("<udid>\n") once bound, and runs
@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { IPhoneGadget } from '../../src/usb-mux/ffs-device.ts';
+import { IPhoneGadget } from '../../src/usb/ffs-device.ts';
 import { generateDcim } from '../../src/virtual-iphone/dcim-generator.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 

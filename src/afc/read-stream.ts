@@ -7,24 +7,10 @@
 import { Readable } from 'node:stream';
 import type { CallOpts } from '../core/abort.ts';
 import { AbortError, InvalidArgumentError } from '../core/errors.ts';
-import type { AfcClient } from './client.ts';
+import type { AfcFileIo, AfcReadStreamOptions } from './file-io.ts';
 import { AfcOpenMode } from './protocol.ts';
 
-/** Options of {@link AfcClient.createReadStream}. */
-export interface AfcReadStreamOptions {
-  /** Bytes per READ request, 1 KiB – 16 MiB (devices are known to work with 1–4 MiB). Default 1 MiB. */
-  chunkSize?: number;
-  /** READs in flight at once. Default 4. */
-  maxInFlight?: number;
-  /** Known file size (e.g. from stat): lets the final EOF-confirming READ be pipelined with the last data READ. */
-  size?: number;
-  /** Byte offset to start at (a FileRefSeek after opening). */
-  start?: number;
-  /** Readable highWaterMark in bytes. Default 1 MiB. */
-  highWaterMark?: number;
-  /** Abort signal for the whole stream (destroys it with ERR_ABORTED). */
-  signal?: AbortSignal;
-}
+export type { AfcReadStreamOptions } from './file-io.ts';
 
 interface Slot {
   chunks: Buffer[];
@@ -33,7 +19,7 @@ interface Slot {
 
 /** See {@link AfcClient.createReadStream}. Errors: those of AfcClient.open / read (ERR_AFC_*, ERR_CLOSED, ERR_PROTOCOL). */
 export class AfcReadStream extends Readable {
-  readonly #client: AfcClient;
+  readonly #client: AfcFileIo;
   readonly #path: string;
   readonly #chunkSize: number;
   readonly #maxInFlight: number;
@@ -50,7 +36,7 @@ export class AfcReadStream extends Readable {
   /** Bytes delivered so far. */
   bytesRead = 0;
 
-  constructor(client: AfcClient, path: string, opts: AfcReadStreamOptions = {}) {
+  constructor(client: AfcFileIo, path: string, opts: AfcReadStreamOptions = {}) {
     super({ highWaterMark: opts.highWaterMark ?? 1024 * 1024 });
     // Abort destroys the stream with our typed AbortError (ERR_ABORTED), not Node's ABORT_ERR.
     const signal = opts.signal;

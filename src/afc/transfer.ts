@@ -9,8 +9,11 @@ import { basename, join, posix, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { CallOpts } from '../core/abort.ts';
 import { InvalidArgumentError, ProtocolError } from '../core/errors.ts';
-import type { AfcClient } from './client.ts';
+import type { AfcFileIo, AfcTreeIo } from './file-io.ts';
 import type { AfcFileInfo } from './file-info.ts';
+
+/** What pull/push need of a connection ({@link AfcClient} satisfies it). */
+export type AfcTransferClient = AfcFileIo & AfcTreeIo;
 
 /** Progress after each chunk. */
 export interface TransferProgress {
@@ -88,7 +91,7 @@ async function localIsDir(p: string): Promise<boolean> {
 }
 
 /** Implementation of {@link AfcClient.pull}. */
-export async function pullPath(client: AfcClient, remote: string, local: string, opts: TransferOptions = {}): Promise<TransferResult> {
+export async function pullPath(client: AfcTransferClient, remote: string, local: string, opts: TransferOptions = {}): Promise<TransferResult> {
   const co: CallOpts = { ...(opts.signal ? { signal: opts.signal } : {}) };
   const top = await client.stat(remote, co);
   const result: TransferResult = { files: 0, dirs: 0, links: 0, bytes: 0 };
@@ -149,7 +152,7 @@ export async function pullPath(client: AfcClient, remote: string, local: string,
   return result;
 }
 
-async function remoteInfo(client: AfcClient, p: string, co: CallOpts): Promise<AfcFileInfo | undefined> {
+async function remoteInfo(client: AfcTransferClient, p: string, co: CallOpts): Promise<AfcFileInfo | undefined> {
   try {
     return await client.stat(p, co);
   } catch (e) {
@@ -159,7 +162,7 @@ async function remoteInfo(client: AfcClient, p: string, co: CallOpts): Promise<A
 }
 
 /** Implementation of {@link AfcClient.push}. */
-export async function pushPath(client: AfcClient, local: string, remote: string, opts: TransferOptions = {}): Promise<TransferResult> {
+export async function pushPath(client: AfcTransferClient, local: string, remote: string, opts: TransferOptions = {}): Promise<TransferResult> {
   const co: CallOpts = { ...(opts.signal ? { signal: opts.signal } : {}) };
   const top = await fs.lstat(local).catch(() => undefined);
   if (!top) throw new InvalidArgumentError(`no such local path: ${local}`);

@@ -5,25 +5,14 @@
 import { Writable } from 'node:stream';
 import type { CallOpts } from '../core/abort.ts';
 import { AbortError, InvalidArgumentError } from '../core/errors.ts';
-import type { AfcClient } from './client.ts';
+import type { AfcFileIo, AfcWriteStreamOptions } from './file-io.ts';
 import type { AfcOpenMode } from './protocol.ts';
 
-/** Options of {@link AfcClient.createWriteStream}. */
-export interface AfcWriteStreamOptions {
-  /** Bytes per WRITE packet, 1 KiB – 16 MiB. Default 4 MiB (1–4 MiB is what devices are known to take). */
-  chunkSize?: number;
-  /** WRITE packets in flight. Default 3. */
-  maxInFlight?: number;
-  /** Open mode ('w' by default; 'a' appends). */
-  mode?: AfcOpenMode | 'w' | 'w+' | 'a' | 'a+' | 'r+';
-  /** Writable highWaterMark. Default 4 MiB. */
-  highWaterMark?: number;
-  signal?: AbortSignal;
-}
+export type { AfcWriteStreamOptions } from './file-io.ts';
 
 /** See {@link AfcClient.createWriteStream}. Errors: ERR_AFC_* from open/write/close, ERR_CLOSED, ERR_PROTOCOL. */
 export class AfcWriteStream extends Writable {
-  readonly #client: AfcClient;
+  readonly #client: AfcFileIo;
   readonly #path: string;
   readonly #chunkSize: number;
   readonly #maxInFlight: number;
@@ -38,7 +27,7 @@ export class AfcWriteStream extends Writable {
   /** Bytes acknowledged by the device. */
   bytesWritten = 0;
 
-  constructor(client: AfcClient, path: string, opts: AfcWriteStreamOptions = {}) {
+  constructor(client: AfcFileIo, path: string, opts: AfcWriteStreamOptions = {}) {
     super({ highWaterMark: opts.highWaterMark ?? 4 * 1024 * 1024 });
     // Abort destroys the stream with our typed AbortError (ERR_ABORTED), not Node's ABORT_ERR.
     const signal = opts.signal;

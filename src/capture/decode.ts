@@ -16,9 +16,7 @@ import { parseKeyLog, type KeyLog } from './keylog.ts';
 import { SECRETS_TLS_KEYLOG, readPcapng } from './pcapng.ts';
 import { chunkAt, reassemble, type TcpStream } from './tcp.ts';
 import { looksLikeTlsRecord } from './tls-records.ts';
-
-/** The lockdownd port. */
-export const LOCKDOWN_PORT = 62078;
+import { LOCKDOWN_PORT } from '../lockdown/protocol.ts';
 
 const MESSAGE_NAMES: Record<number, string> = { 1: 'Result', 2: 'Connect', 3: 'Listen', 4: 'Attached', 5: 'Detached', 6: 'Paired', 8: 'Plist' };
 

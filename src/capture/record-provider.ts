@@ -6,7 +6,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { CallOpts } from '../core/abort.ts';
-import type { DeviceProvider } from '../connect.ts';
+import type { DeviceProvider } from '../provider.ts';
 import { clientIdentity, encodeConnectRequest } from '../usbmux/codec.ts';
 import { encodeResult } from '../usbmux/server-codec.ts';
 import { recordDuplex, type CaptureRecorder } from './recorder.ts';

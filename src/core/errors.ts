@@ -79,3 +79,21 @@ export function asIDeviceError(e: unknown, code = 'ERR_INTERNAL'): IDeviceError 
   const msg = e instanceof Error ? e.message : String(e);
   return new IDeviceError(code, msg, { cause: e });
 }
+
+/**
+ * The stable `code` of an error: an IDeviceError's code, or a Node error's (`ECONNRESET`,
+ * `ERR_STREAM_PREMATURE_CLOSE`); undefined for anything else.
+ */
+export function errorCode(e: unknown): string | undefined {
+  if (typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string') return (e as { code: string }).code;
+  return undefined;
+}
+
+/** Codes that mean a connection itself is gone or unusable (not a problem of one request). */
+const CONNECTION_LOST = new Set(['ERR_CLOSED', 'ERR_TIMEOUT', 'ERR_PROTOCOL', 'ERR_PROTOCOL_TOO_LARGE', 'ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** True when the error means the connection is gone or unusable, so a caller should open a new one. */
+export function isConnectionLost(e: unknown): boolean {
+  const c = errorCode(e);
+  return c !== undefined && CONNECTION_LOST.has(c);
+}

@@ -8,7 +8,7 @@ import { isPlistDict } from '../plist/types.ts';
 import { LockdownError, lockdownErrorFor } from './errors.ts';
 import { DEFAULT_LABEL, LockdownRequest } from './protocol.ts';
 import { tlsClientOptions } from '../pairing/tls.ts';
-import { LockdownTransport } from './session.ts';
+import { LockdownTransport } from './transport.ts';
 
 /** What StartSession needs from a pair record (structurally a subset of pairing's PairRecord; PEMs as Buffers). */
 export interface SessionCredentials {

@@ -6,7 +6,7 @@ import { isPlistDict } from '../plist/types.ts';
 import { LockdownError } from './errors.ts';
 import { LOCKDOWN_SERVICE_TYPE, LockdownRequest } from './protocol.ts';
 import { tlsServerOptions } from '../pairing/tls.ts';
-import { LockdownTransport } from './session.ts';
+import { LockdownTransport } from './transport.ts';
 
 /** Per-connection state the device sees. */
 export interface LockdownContext {

@@ -25,7 +25,7 @@ export {
   type PairRecord,
   type PublicPairRecord,
 } from './pair-record.ts';
-export { chooseStore, UsbmuxdRecordStore, type PairRecordStore, type ChooseStoreOptions, type UsbmuxdStoreOptions } from './store.ts';
+export type { PairRecordStore } from './record-store.ts';
 export { defaultUserStoreDir, UserRecordStore } from './user-store.ts';
 export { attachKeylog, tlsClientOptions, tlsServerOptions, type KeylogHandle, type TlsProfileOptions } from './tls.ts';
 export { pairAndSave, pairDevice, unpairDevice, validatePair, type PairDeviceOptions, type PairingLockdown, type TrustEvent } from './trust.ts';

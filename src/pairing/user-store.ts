@@ -15,10 +15,10 @@ import { throwIfAborted } from '../core/abort.ts';
 import { IDeviceError, InvalidArgumentError } from '../core/errors.ts';
 import { encodeXmlPlist, parsePlist } from '../plist/index.ts';
 import { isPlistDict } from '../plist/types.ts';
-import { createFileExclusive, ensurePrivateDir, writeFileAtomic } from './atomic-file.ts';
+import { createFileExclusive, ensurePrivateDir, writeFileAtomic } from '../core/atomic-file.ts';
 import { PairingError } from './errors.ts';
 import { encodePairRecord, PAIR_RECORD_LIMITS, parsePairRecord, type PairRecord } from './pair-record.ts';
-import type { PairRecordStore } from './store.ts';
+import type { PairRecordStore } from './record-store.ts';
 
 /** The default per-user directory: `$XDG_CONFIG_HOME/iosdevice/lockdown`, else `~/.config/iosdevice/lockdown`. */
 export function defaultUserStoreDir(env: NodeJS.ProcessEnv = process.env): string {

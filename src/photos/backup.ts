@@ -21,7 +21,8 @@ import { ensureSafeDir } from './safe-path.ts';
 import { acquireLock } from './lock.ts';
 import { Manifest, STATE_DIR, type ManifestEntry } from './manifest.ts';
 import { isSelected, type Selection } from './selection.ts';
-import { errCode, isConnectionError, type PhotoDevice } from './source.ts';
+import { errorCode, isConnectionLost } from '../core/errors.ts';
+import type { PhotoDevice } from './source.ts';
 import { walkDevice, type Rejected } from './walk.ts';
 import type { BackupEvent, BackupSummary, FailedFile } from './events.ts';
 
@@ -102,7 +103,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
         walked = await walkDevice(slots, o.root ?? '/DCIM', o.walkInFlight ?? 32, idleMs);
         break;
       } catch (e) {
-        if (!isConnectionError(e)) throw e;
+        if (!isConnectionLost(e)) throw e;
       }
     }
     summary.found = walked.files.length;
@@ -147,7 +148,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
               continue;
             }
             const fail = (e: unknown): void => {
-              const ff: FailedFile = { remote: f.remote, code: errCode(e) ?? 'ERR_INTERNAL', reason: e instanceof Error ? e.message : String(e) };
+              const ff: FailedFile = { remote: f.remote, code: errorCode(e) ?? 'ERR_INTERNAL', reason: e instanceof Error ? e.message : String(e) };
               summary.failed.push(ff);
               progress.filesDone++;
               emit({ type: 'file', status: 'failed', remote: f.remote, bytes: f.size, code: ff.code, reason: ff.reason });
@@ -182,9 +183,9 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
                 break;
               } catch (e) {
                 progress.bytesDone -= partial;
-                if (conn && isConnectionError(e)) slots.broken(slot, conn);
+                if (conn && isConnectionLost(e)) slots.broken(slot, conn);
                 // A dropped connection: retry on a fresh one (the run's reconnect budget bounds this).
-                if (isConnectionError(e) && !o.signal?.aborted) continue;
+                if (isConnectionLost(e) && !o.signal?.aborted) continue;
                 fail(e);
                 break;
               }
@@ -283,8 +284,8 @@ async function deleteImported(
           summary.deleted.push(f.remote);
           emit({ type: 'deleted', remote: f.remote });
         } catch (err) {
-          if (conn && isConnectionError(err)) slots.broken(slot, conn);
-          summary.failed.push({ remote: f.remote, code: errCode(err) ?? 'ERR_INTERNAL', reason: `not removed from the device: ${err instanceof Error ? err.message : String(err)}` });
+          if (conn && isConnectionLost(err)) slots.broken(slot, conn);
+          summary.failed.push({ remote: f.remote, code: errorCode(err) ?? 'ERR_INTERNAL', reason: `not removed from the device: ${err instanceof Error ? err.message : String(err)}` });
         }
       }),
     ),

@@ -7,7 +7,7 @@ import { ConnectionSlots } from './connections.ts';
 import type { DeviceFile } from './layout.ts';
 import { Limiter } from './limit.ts';
 import { unsafeNameReason } from './safe-path.ts';
-import { afcStatus, AfcStatusOf, errCode, isConnectionError } from './source.ts';
+import { errorCode, isConnectionLost } from '../core/errors.ts';
 
 /** Something under /DCIM that will not be copied, and why. */
 export interface Rejected {
@@ -33,10 +33,9 @@ export async function walkDevice(slots: ConnectionSlots, root: string, inFlight:
   const conn = (): number => slot++ % slots.count;
 
   const perItem = (remote: string, e: unknown): void => {
-    if (isConnectionError(e) || errCode(e) === 'ERR_PHOTOS_DISCONNECTED' || errCode(e) === 'ERR_ABORTED') throw e;
-    const st = afcStatus(e);
-    if (st === AfcStatusOf.ObjectNotFound) rejected.push({ remote, reason: 'vanished', detail: 'disappeared during the walk', code: errCode(e) });
-    else rejected.push({ remote, reason: 'unreadable', detail: e instanceof Error ? e.message : String(e), code: errCode(e) });
+    if (isConnectionLost(e) || errorCode(e) === 'ERR_PHOTOS_DISCONNECTED' || errorCode(e) === 'ERR_ABORTED') throw e;
+    if (errorCode(e) === 'ERR_AFC_OBJECT_NOT_FOUND') rejected.push({ remote, reason: 'vanished', detail: 'disappeared during the walk', code: errorCode(e) });
+    else rejected.push({ remote, reason: 'unreadable', detail: e instanceof Error ? e.message : String(e), code: errorCode(e) });
   };
 
   const call = async <T>(fn: (c: Awaited<ReturnType<ConnectionSlots['get']>>) => Promise<T>): Promise<T> => {
@@ -45,7 +44,7 @@ export async function walkDevice(slots: ConnectionSlots, root: string, inFlight:
     try {
       return await fn(c);
     } catch (e) {
-      if (isConnectionError(e)) slots.broken(i, c);
+      if (isConnectionLost(e)) slots.broken(i, c);
       throw e;
     }
   };
@@ -59,8 +58,8 @@ export async function walkDevice(slots: ConnectionSlots, root: string, inFlight:
     try {
       names = await limit.run(() => call((c) => c.readdir(dir, co)));
     } catch (e) {
-      if (rel.length === 0 && afcStatus(e) === AfcStatusOf.ObjectNotFound) {
-        rejected.push({ remote: dir, reason: 'vanished', detail: 'the device has no such folder (no photos yet?)', code: errCode(e) });
+      if (rel.length === 0 && errorCode(e) === 'ERR_AFC_OBJECT_NOT_FOUND') {
+        rejected.push({ remote: dir, reason: 'vanished', detail: 'the device has no such folder (no photos yet?)', code: errorCode(e) });
         return;
       }
       perItem(dir, e);

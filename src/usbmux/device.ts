@@ -1,8 +1,9 @@
 /**
  * Device records as published by usbmuxd (`Properties` dicts and binary DEVICE_ADD payloads),
- * the UDID dash rule and NetworkAddress sockaddr parsing.
+ * and NetworkAddress sockaddr parsing (the UDID dash rule is core/udid.ts).
  */
 import { ProtocolError } from '../core/errors.ts';
+import { dashedUdid } from '../core/udid.ts';
 import type { PlistDict, PlistValue } from '../plist/types.ts';
 import { DEVICE_ADD_PAYLOAD, DEVICE_ADD_SERIAL } from './protocol.ts';
 
@@ -39,17 +40,6 @@ export type DeviceEvent =
   | { type: 'attached'; device: UsbmuxDevice }
   | { type: 'detached'; deviceId: number }
   | { type: 'paired'; deviceId: number };
-
-/** Inserts the dash of a 24-character (2018+) serial: `00008020001134490E50003A` → `00008020-001134490E50003A`. */
-export function dashedUdid(serial: string): string {
-  if (/^[0-9A-Fa-f]{24}$/.test(serial)) return `${serial.slice(0, 8)}-${serial.slice(8)}`;
-  return serial;
-}
-
-/** Compares UDIDs with and without the dash, case-insensitively. */
-export function sameUdid(a: string, b: string): boolean {
-  return a.replace(/-/g, '').toUpperCase() === b.replace(/-/g, '').toUpperCase();
-}
 
 function num(v: PlistValue | undefined): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;

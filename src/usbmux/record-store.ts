@@ -7,8 +7,9 @@
  * dictionary or an unusable record ID, as usbmuxd 1.1.1 answers; other I/O errors are passed through.
  */
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensurePrivateDir, writeFileAtomic } from '../core/atomic-file.ts';
 import { encodeXmlPlist, parsePlist } from '../plist/index.ts';
 import { isPlistDict } from '../plist/types.ts';
 import { UsbmuxError } from './errors.ts';
@@ -30,28 +31,14 @@ function isNotFound(e: unknown): boolean {
 export class DirectoryRecordStore {
   readonly dir: string;
   #buid: Promise<string> | undefined;
-  #seq = 0;
 
   constructor(dir: string) {
     this.dir = dir;
   }
 
-  async #ensureDir(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-  }
-
   async #writeAtomic(name: string, data: Buffer): Promise<void> {
-    await this.#ensureDir();
-    const tmp = join(this.dir, `.${name}.${process.pid}.${++this.#seq}.tmp`);
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await chmod(tmp, 0o600);
-    await rename(tmp, join(this.dir, name));
+    await ensurePrivateDir(this.dir);
+    await writeFileAtomic(join(this.dir, name), data, 0o600);
   }
 
   /** The SystemBUID, created (random upper-case UUID) and stored on first use. */

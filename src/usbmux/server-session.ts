@@ -20,7 +20,7 @@ import {
   type ReplyProtocol,
   type UsbmuxRequest,
 } from './server-codec.ts';
-import type { UsbmuxBackend, UsbmuxServerOptions } from './server.ts';
+import type { UsbmuxBackend, UsbmuxServerOptions } from './backend.ts';
 
 /** A client that sent Listen: events are written to it in its protocol. */
 export interface Listener {

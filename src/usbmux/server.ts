@@ -14,38 +14,10 @@ import type { Duplex } from 'node:stream';
 import { listenOn, parseListenAddress } from './listen-socket.ts';
 import type { UsbmuxDeviceRecord } from './device.ts';
 import { encodeAttached, encodeDetached, encodePaired } from './server-codec.ts';
+import type { UsbmuxBackend, UsbmuxServerOptions } from './backend.ts';
 import { ClientSession, type Listener } from './server-session.ts';
 
-/**
- * What the server serves. Emits 'attached'(UsbmuxDeviceRecord), 'detached'(deviceId), 'paired'(deviceId).
- * The server itself sends `Paired` to listeners after a successful SavePairRecord that names an
- * attached DeviceID (as usbmuxd does); emit 'paired' only for pairings made elsewhere.
- */
-export interface UsbmuxBackend extends EventEmitter {
-  /** Devices present now (DeviceID ≥ 1; `properties` as in protocol.md §1). */
-  listDevices(): UsbmuxDeviceRecord[];
-  /** Opens a stream to `port` (host order). Reject with UsbmuxResultError(2) for no such device, (3) for refused. */
-  connect(deviceId: number, port: number): Promise<Duplex>;
-  readBuid(): Promise<string>;
-  /** The record bytes (XML), or undefined when none. */
-  readPairRecord(udid: string): Promise<Buffer | undefined>;
-  /** Reject with UsbmuxResultError(22) for unparsable data. */
-  savePairRecord(udid: string, data: Buffer, deviceId?: number): Promise<void>;
-  /** False when there was no record. */
-  deletePairRecord(udid: string): Promise<boolean>;
-}
-
-/** Options of {@link UsbmuxServer}. */
-export interface UsbmuxServerOptions {
-  /** Largest accepted request, bytes (default 16 MiB, as the decoder). */
-  maxMessage?: number;
-  /**
-   * Behave like a pre-plist (v0-only) daemon: header version 1 gets Result 6 (BADVERSION), plist messages
-   * under version 0 Result 1. For testing clients' binary fallback (libusbmuxd, ours).
-   */
-  binaryOnly?: boolean;
-}
-
+export type { UsbmuxBackend, UsbmuxServerOptions } from './backend.ts';
 
 /**
  * A usbmuxd-compatible server. Emits 'clientError'(err) when a client is dropped for bad input (never

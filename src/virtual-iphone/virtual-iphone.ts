@@ -15,15 +15,13 @@ import { duplexPair } from '../core/duplex-pair.ts';
 import { IDeviceError, InvalidArgumentError } from '../core/errors.ts';
 import { serveAfc, type AfcServerOptions } from '../afc/server.ts';
 import { serveLockdown } from '../lockdown/server.ts';
+import { LOCKDOWN_PORT } from '../lockdown/protocol.ts';
 import { UsbmuxResultError } from '../usbmux/errors.ts';
-import { dashedUdid } from '../usbmux/device.ts';
+import { dashedUdid } from '../core/udid.ts';
 import { DeviceFaults, type FaultSpec } from './faults.ts';
 import { DeviceLink, linkProfile, type LinkParams, type LinkProfile } from './link.ts';
 import { VirtualLockdownDevice, type TrustPolicy, type VirtualLockdownDeviceOptions } from './lockdown-device.ts';
 import { ServiceRegistry, type ServiceHandler } from './services.ts';
-
-/** The lockdownd port. */
-export const LOCKDOWN_PORT = 62078;
 
 /** Options of {@link VirtualIPhone}. */
 export interface VirtualIPhoneOptions {

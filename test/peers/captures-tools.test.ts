@@ -14,7 +14,7 @@ import { isRoot, skipUnlessTools } from '../support/peers.ts';
 import { runTool, startTestEmulator } from '../support/emulator.ts';
 import { decodeCapture } from '../../src/capture/decode.ts';
 import { buildReplayScript, replayAgainst } from '../../src/capture/replay.ts';
-import { CAPTURE_EMULATOR, makeCaptures } from '../../src/capture/make-captures.ts';
+import { CAPTURE_EMULATOR, makeCaptures } from '../../scripts/make-captures.ts';
 import { startEmulator } from '../../src/virtual-iphone/emulator.ts';
 import type { LockdownEvent } from '../../src/capture/events.ts';
 

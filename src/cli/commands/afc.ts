@@ -9,7 +9,7 @@ import { connectAfc, openDevice } from '../../connect.ts';
 import type { AfcClient } from '../../afc/client.ts';
 import type { AfcFileInfo } from '../../afc/file-info.ts';
 import type { TransferProgress, TransferResult } from '../../afc/transfer.ts';
-import { trustPrinter } from './pair.ts';
+import { trustPrinter } from '../trust-prompt.ts';
 
 const usage = `usage: iosdevice afc <command> [options] [args]
 

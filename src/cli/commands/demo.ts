@@ -11,9 +11,9 @@ import { parseCommonArgs } from '../common.ts';
 import { InvalidArgumentError } from '../../core/errors.ts';
 import { Manifest } from '../../photos/manifest.ts';
 import { hashIfSize } from '../../photos/copy.ts';
-import { formatBytes } from '../../photos/progress.ts';
+import { formatBytes } from '../photos-progress.ts';
 import { startEmulator } from '../../virtual-iphone/emulator.ts';
-import { openPhotoDevice, runPhotoBackup } from './photos.ts';
+import { openPhotoDevice, runPhotoBackup } from '../photos-run.ts';
 
 const usage = `usage: iosdevice demo [--dest DIR] [--count N] [--split-by-date]
 

@@ -3,7 +3,7 @@ import type { Command, CliIO } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, deviceSelector, parseCommonArgs, writeJson } from '../common.ts';
 import { openDevice, openLockdownSession } from '../../connect.ts';
 import { isPlistDict, PlistReal, PlistUid, type PlistValue } from '../../plist/types.ts';
-import { trustPrinter } from './pair.ts';
+import { trustPrinter } from '../trust-prompt.ts';
 
 const usage = `usage: iosdevice info [options]
 

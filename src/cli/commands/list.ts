@@ -2,7 +2,9 @@
 import type { Command, CliIO } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, parseCommonArgs, writeJson } from '../common.ts';
 import { UsbmuxClient } from '../../usbmux/client.ts';
-import { sameUdid, type UsbmuxDevice } from '../../usbmux/device.ts';
+import { sameUdid } from '../../core/udid.ts';
+import type { UsbmuxDevice } from '../../usbmux/device.ts';
+import { deviceJson, deviceLine } from '../device-format.ts';
 import { formatMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
 
 const usage = `usage: iosdevice list [--json] [--socket ADDR] [-u UDID]
@@ -15,26 +17,6 @@ ${COMMON_OPTIONS_USAGE}
 If no usbmuxd is reachable, start one (\`sudo usbmuxd -f\`) or run the virtual iPhone (\`iosdevice emulator\`).
 `;
 
-/** The JSON shape of one device (stable for scripts). */
-export function deviceJson(d: UsbmuxDevice): Record<string, unknown> {
-  const o: Record<string, unknown> = { udid: d.udid, deviceId: d.deviceId, connectionType: d.connectionType };
-  if (d.productId !== undefined) o.productId = d.productId;
-  if (d.locationId !== undefined) o.locationId = d.locationId;
-  if (d.speed !== undefined) o.speed = d.speed;
-  if (d.networkAddress) o.networkAddress = d.networkAddress;
-  return o;
-}
-
-/** One human-readable line. */
-export function deviceLine(d: UsbmuxDevice): string {
-  const parts = [d.udid.padEnd(25), d.connectionType.padEnd(7), `id ${d.deviceId}`];
-  if (d.productId !== undefined) parts.push(`product 0x${d.productId.toString(16).padStart(4, '0')}`);
-  if (d.locationId !== undefined) parts.push(`location 0x${d.locationId.toString(16).padStart(8, '0')}`);
-  if (d.speed !== undefined) parts.push(`${d.speed / 1e6} Mbit/s`);
-  if (d.networkAddress) parts.push(`${d.networkAddress.address}`);
-  return parts.join('  ');
-}
-
 const command: Command = {
   name: 'list',
   summary: 'list attached devices (via usbmuxd)',
@@ -46,7 +28,7 @@ const command: Command = {
     let devices: UsbmuxDevice[];
     if (p.common.usb) {
       // our own USB transport: Apple devices straight from the bus (numbered in bus order; no daemon involved)
-      const { listUsbDevices } = await import('../../usb-mux/provider.ts');
+      const { listUsbDevices } = await import('../../providers/usb.ts');
       devices = (await listUsbDevices()).map((d, i) => ({
         deviceId: i + 1,
         udid: d.udid,

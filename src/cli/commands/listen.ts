@@ -4,8 +4,9 @@ import { COMMON_OPTIONS_USAGE, parseCommonArgs, writeJson } from '../common.ts';
 import { IDeviceError, InvalidArgumentError } from '../../core/errors.ts';
 import { UsbmuxClient } from '../../usbmux/client.ts';
 import { formatMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
-import { sameUdid, type DeviceEvent } from '../../usbmux/device.ts';
-import { deviceJson, deviceLine } from './list.ts';
+import { sameUdid } from '../../core/udid.ts';
+import type { DeviceEvent } from '../../usbmux/device.ts';
+import { deviceJson, deviceLine } from '../device-format.ts';
 
 const usage = `usage: iosdevice listen [--json] [--socket ADDR] [-u UDID] [--count N]
 

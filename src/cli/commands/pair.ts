@@ -1,11 +1,12 @@
 /** `iosdevice pair`: the "Trust this computer" flow; saves the pair record where usbmuxd (or the per-user store) keeps it. */
-import type { Command, CliIO } from '../command.ts';
+import type { Command } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, deviceSelector, parseCommonArgs, writeJson } from '../common.ts';
 import { InvalidArgumentError } from '../../core/errors.ts';
 import { openDevice } from '../../connect.ts';
 import { LockdownClient } from '../../lockdown/client.ts';
 import { LOCKDOWN_PORT } from '../../lockdown/protocol.ts';
-import { pairAndSave, type TrustEvent } from '../../pairing/trust.ts';
+import { pairAndSave } from '../../pairing/trust.ts';
+import { trustPrinter } from '../trust-prompt.ts';
 
 const usage = `usage: iosdevice pair [options]
 
@@ -16,14 +17,6 @@ options:
   --timeout SEC   give up after SEC seconds without an answer on the device (default 120)
 ${COMMON_OPTIONS_USAGE}
 `;
-
-/** Prints trust-flow progress for a person at the terminal (to stderr, so --json output stays clean). */
-export function trustPrinter(io: Pick<CliIO, 'stderr'>): (e: TrustEvent) => void {
-  return (e) => {
-    if (e.type === 'waiting-for-trust') io.stderr.write('Tap "Trust" on your iPhone and enter its passcode if asked…\n');
-    else if (e.type === 'device-locked') io.stderr.write('Your iPhone is locked: unlock it so the "Trust this computer?" dialog can appear…\n');
-  };
-}
 
 /** Parses `--timeout SEC` (seconds, > 0). @throws InvalidArgumentError ERR_INVALID_ARG */
 export function timeoutMs(v: string | undefined, defSeconds: number): number {

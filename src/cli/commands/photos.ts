@@ -1,17 +1,13 @@
 /**
  * `iosdevice photos backup DEST`: incremental, resumable backup of the camera roll (/DCIM).
  * The engine is src/photos/backup.ts; this file parses options, runs the trust flow on first use and
- * renders progress. `runPhotoBackup()` is shared with `iosdevice demo`.
+ * renders progress (../photos-run.ts, shared with `iosdevice demo`).
  */
 import type { Command, CliIO } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, deviceSelector, parseCommonArgs } from '../common.ts';
 import { InvalidArgumentError } from '../../core/errors.ts';
-import { connectAfc, openDevice, openLockdownSession } from '../../connect.ts';
-import type { TrustEvent } from '../../pairing/trust.ts';
-import { runBackup, type BackupOptions, type BackupSummary } from '../../photos/backup.ts';
-import { ProgressRenderer, type ProgressMode } from '../../photos/progress.ts';
 import { makeSelection } from '../../photos/selection.ts';
-import type { PhotoDevice } from '../../photos/source.ts';
+import { openPhotoDevice, runPhotoBackup } from '../photos-run.ts';
 
 const usage = `usage: iosdevice photos backup DEST [options]
 
@@ -37,66 +33,6 @@ ${COMMON_OPTIONS_USAGE}
 
 exit status: 0 everything selected is backed up; 1 something failed or was refused (see the summary);
 2 bad arguments`;
-
-/** Options of {@link runPhotoBackup} beyond the engine's. */
-export interface PhotoRunOptions extends Omit<BackupOptions, 'device' | 'onEvent' | 'signal'> {
-  json: boolean;
-}
-
-/** Prints the trust-flow prompts (stderr, or JSON lines on stdout with --json). */
-export function trustPrinter(io: CliIO, json: boolean): (e: TrustEvent) => void {
-  return (e) => {
-    if (json) {
-      io.stdout.write(JSON.stringify({ type: 'trust', event: e }) + '\n');
-      return;
-    }
-    if (e.type === 'waiting-for-trust') io.stderr.write('Tap "Trust" on your iPhone and enter its passcode to allow this computer…\n');
-    else if (e.type === 'device-locked') io.stderr.write('Unlock your iPhone so it can ask whether to trust this computer…\n');
-    else if (e.type === 'paired') io.stderr.write('Paired: this computer is now trusted.\n');
-    else if (e.type === 'denied') io.stderr.write('The iPhone answered "Don\'t Trust".\n');
-  };
-}
-
-/** Bounds of {@link openPhotoDevice}, ms. */
-export interface OpenPhotoDeviceTimeouts {
-  /** Each usbmuxd or lockdown request (default 30 s): a daemon or device that stops answering fails, never hangs. */
-  requestMs?: number;
-  /** The whole trust flow incl. the person's answer on the device (default 120 s, as `iosdevice pair`). */
-  pairMs?: number;
-}
-
-/**
- * Opens the device, runs the trust flow if this computer is not paired yet (prompting), and returns
- * a PhotoDevice whose AFC connections reuse the pair record.
- * @throws ERR_USBMUX_UNREACHABLE, ERR_DEVICE_NOT_FOUND, ERR_DEVICE_AMBIGUOUS, lockdown/pairing codes (see
- *   openLockdownSession), ERR_TIMEOUT when a request or the trust flow exceeds its bound, ERR_ABORTED
- */
-export async function openPhotoDevice(sel: ReturnType<typeof deviceSelector>, io: CliIO, json: boolean, t: OpenPhotoDeviceTimeouts = {}): Promise<PhotoDevice> {
-  const timeoutMs = t.requestMs ?? 30_000;
-  const dev = await openDevice(sel, { signal: io.signal, timeoutMs });
-  const session = await openLockdownSession(dev, {
-    autoPair: true,
-    onTrustEvent: trustPrinter(io, json),
-    signal: io.signal,
-    timeoutMs,
-    pairTimeoutMs: t.pairMs ?? 120_000,
-  });
-  session.lockdown.close();
-  return {
-    udid: dev.udid,
-    openAfc: (o) => connectAfc(dev, { autoPair: false, signal: o?.signal ?? io.signal, ...(o?.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) }),
-  };
-}
-
-/** Runs a backup with progress output; resolves with the summary and the exit code. */
-export async function runPhotoBackup(device: PhotoDevice, o: PhotoRunOptions, io: CliIO): Promise<{ summary: BackupSummary; exitCode: number }> {
-  const mode: ProgressMode = o.json ? 'json' : io.stdout.isTTY ? 'tty' : 'plain';
-  const r = new ProgressRenderer(io.stdout, mode);
-  const summary = await runBackup({ ...o, device, signal: io.signal, onEvent: (e) => r.onEvent(e) });
-  r.finish(summary);
-  const refused = summary.rejected.filter((x) => x.reason !== 'vanished').length;
-  return { summary, exitCode: summary.failed.length > 0 || refused > 0 ? 1 : 0 };
-}
 
 /** Pulls every `--include`/`--exclude` (repeatable) out of args. */
 function takeRepeated(args: string[], name: string): { values: string[]; rest: string[] } {

@@ -1,7 +1,8 @@
 /** `iosdevice unpair`: the device forgets this computer, then the pair record is deleted. */
 import type { Command } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, deviceSelector, parseCommonArgs, writeJson } from '../common.ts';
-import { NotPairedError, openDevice } from '../../connect.ts';
+import { openDevice } from '../../connect.ts';
+import { NotPairedError } from '../../provider.ts';
 import { LockdownClient } from '../../lockdown/client.ts';
 import { LockdownError } from '../../lockdown/errors.ts';
 import { LOCKDOWN_PORT } from '../../lockdown/protocol.ts';

@@ -1,12 +1,12 @@
 /**
  * `iosdevice usbmuxd [--socket ADDR] [--records DIR] [--poll MS] [-v]`: a usbmuxd-compatible daemon over our own USB
- * transport (src/usb-mux/daemon.ts). Real libimobiledevice tools talk to it through USBMUXD_SOCKET_ADDRESS=ADDR.
+ * transport (src/daemon/usb-daemon.ts). Real libimobiledevice tools talk to it through USBMUXD_SOCKET_ADDRESS=ADDR.
  * Runs until SIGINT/SIGTERM. Never run it next to the system usbmuxd on the same device (both claim the interface).
  */
 import type { Command } from '../command.ts';
 import { InvalidArgumentError } from '../../core/errors.ts';
 import { UsbmuxServer } from '../../usbmux/server.ts';
-import { UsbMuxDaemon } from '../../usb-mux/daemon.ts';
+import { UsbMuxDaemon } from '../../daemon/usb-daemon.ts';
 
 const usage = `usage: iosdevice usbmuxd [--socket ADDR] [--records DIR] [--poll MS] [-v]
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeCapture } from '../../../src/capture/decode.ts';
 import { ReplayMismatchError, ReplayServer, buildReplayScript, replayAgainst, type ReplayConnection } from '../../../src/capture/replay.ts';
-import { CAPTURE_EMULATOR, CAPTURE_UDID, JOBS } from '../../../src/capture/make-captures.ts';
+import { CAPTURE_EMULATOR, CAPTURE_UDID, JOBS } from '../../../scripts/make-captures.ts';
 import { startEmulator, type Emulator } from '../../../src/virtual-iphone/emulator.ts';
 import { openDevice, openLockdownSession } from '../../../src/connect.ts';
 import { parsePairRecord, type PairRecord } from '../../../src/pairing/pair-record.ts';

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectAfc, connectLockdown, openDevice, registerUsbProvider } from '../../../src/connect.ts';
+import { connectAfc, connectLockdown, openDevice } from '../../../src/connect.ts';
+import { IDeviceError } from '../../../src/core/errors.ts';
 import type { Emulator } from '../../../src/virtual-iphone/emulator.ts';
 import { startTestEmulator } from '../../support/emulator.ts';
 
@@ -57,17 +58,11 @@ describe('openDevice / connectLockdown / connectAfc through the emulator\'s usbm
   });
 });
 
-test('usb: a registered provider is used (the usb-mux module plugs in the same way)', async () => {
-  registerUsbProvider(async (sel) => ({
-    udid: sel.udid ?? 'X',
-    pairRecords: undefined as never,
-    connect: async () => {
-      throw new Error('unused');
-    },
-  }));
-  try {
-    assert.equal((await openDevice({ usb: true, udid: 'ABC' })).udid, 'ABC');
-  } finally {
-    registerUsbProvider(undefined);
-  }
+test('usb: openDevice loads the USB provider lazily; no device on this machine gives a typed error', async () => {
+  const err = await openDevice({ usb: true, udid: 'ABC' }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof IDeviceError, `expected an IDeviceError, got ${String(err)}`);
+  assert.ok(['ERR_USB_UNAVAILABLE', 'ERR_DEVICE_NOT_FOUND'].includes(err.code), err.code);
 });

@@ -109,7 +109,7 @@ test('the device drops the connection inside a session: pending and later reques
 });
 
 test('transport: a peer that pipelines requests but never reads gets one reply at a time (replies do not pile up)', async () => {
-  const { LockdownTransport } = await import('../../../src/lockdown/session.ts');
+  const { LockdownTransport } = await import('../../../src/lockdown/transport.ts');
   const held: (() => void)[] = [];
   let written: () => void = () => {};
   const d = new Duplex({

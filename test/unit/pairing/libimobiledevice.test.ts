@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { LockdownClient } from '../../../src/lockdown/client.ts';
 import { UsbmuxClient } from '../../../src/usbmux/client.ts';
 import { inspectCertificate } from '../../../src/pairing/certificate-info.ts';
-import { UsbmuxdRecordStore } from '../../../src/pairing/store.ts';
+import { UsbmuxdRecordStore } from '../../../src/providers/usbmuxd-records.ts';
 import { pairAndSave } from '../../../src/pairing/trust.ts';
 import { startEmulator, type Emulator } from '../../../src/virtual-iphone/emulator.ts';
 import { skipUnlessTools } from '../../support/peers.ts';

@@ -10,7 +10,7 @@ import { parsePlist } from '../../../src/plist/index.ts';
 import { generatePairingCertificates, generateRsaKeyPair } from '../../../src/pairing/certificates.ts';
 import type { PairRecord } from '../../../src/pairing/pair-record.ts';
 import { publicKeyToPkcs1Pem } from '../../../src/pairing/pem.ts';
-import { chooseStore } from '../../../src/pairing/store.ts';
+import { chooseStore } from '../../../src/providers/usbmuxd-records.ts';
 import { isRoot, skipUnlessTools } from '../../support/peers.ts';
 
 const skip = skipUnlessTools('usbmuxd', 'unshare') || (isRoot() ? false : 'needs root for the usbmuxd mount namespace');

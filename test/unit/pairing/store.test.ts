@@ -9,7 +9,7 @@ import { generatePairingCertificates, generateRsaKeyPair } from '../../../src/pa
 import { PairingError } from '../../../src/pairing/errors.ts';
 import { pairRecordToPlist, type PairRecord } from '../../../src/pairing/pair-record.ts';
 import { publicKeyToPkcs1Pem } from '../../../src/pairing/pem.ts';
-import { chooseStore, UsbmuxdRecordStore, type UsbmuxRecordClient } from '../../../src/pairing/store.ts';
+import { chooseStore, UsbmuxdRecordStore, type UsbmuxRecordClient } from '../../../src/providers/usbmuxd-records.ts';
 import { defaultUserStoreDir, UserRecordStore } from '../../../src/pairing/user-store.ts';
 
 const UDID = '00008020-001134490E50003A';

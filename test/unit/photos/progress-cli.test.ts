@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { formatBar, formatBytes, formatDuration, formatSummary, ProgressRenderer } from '../../../src/photos/progress.ts';
+import { formatBar, formatBytes, formatDuration, formatSummary, ProgressRenderer } from '../../../src/cli/photos-progress.ts';
 import type { BackupSummary } from '../../../src/photos/events.ts';
 import { main } from '../../../src/cli/main.ts';
 
@@ -83,7 +83,7 @@ test('photos CLI: a usbmuxd that accepts but never answers gives ERR_TIMEOUT, no
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { openPhotoDevice } = await import('../../../src/cli/commands/photos.ts');
+  const { openPhotoDevice } = await import('../../../src/cli/photos-run.ts');
   const dir = mkdtempSync(join(tmpdir(), 'iosdevice-silent-'));
   const sock = join(dir, 'usbmuxd');
   const server = createServer((s) => {

@@ -13,7 +13,8 @@ import {
 } from '../../../src/usbmux/server-codec.ts';
 import { encodeHeader, MessageType } from '../../../src/usbmux/protocol.ts';
 import { UsbmuxFrameDecoder } from '../../../src/usbmux/frame.ts';
-import { dashedUdid, parseSockaddr, sameUdid } from '../../../src/usbmux/device.ts';
+import { parseSockaddr } from '../../../src/usbmux/device.ts';
+import { dashedUdid, sameUdid } from '../../../src/core/udid.ts';
 import { decodePortNumber, encodePortNumber } from '../../../src/usbmux/port.ts';
 import { encodeXmlPlist } from '../../../src/plist/index.ts';
 import type { PlistDict } from '../../../src/plist/types.ts';

@@ -10,9 +10,9 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node
 import { join } from 'node:path';
 import { connectAfc, openDevice } from '../../../src/connect.ts';
 import { IDeviceError } from '../../../src/core/errors.ts';
-import { openUsbDevice, listUsbDevices } from '../../../src/usb-mux/provider.ts';
-import { HostMux } from '../../../src/usb-mux/host-mux.ts';
-import { UsbBulkTransport } from '../../../src/usb-mux/usb-transport.ts';
+import { openUsbDevice, listUsbDevices } from '../../../src/providers/usb.ts';
+import { HostMux } from '../../../src/usb/host-mux.ts';
+import { UsbBulkTransport } from '../../../src/usb/usb-transport.ts';
 import { LockdownClient } from '../../../src/lockdown/client.ts';
 import { UsbmuxClient } from '../../../src/usbmux/client.ts';
 

@@ -1,5 +1,5 @@
-import { listUsbDevices, UsbBulkTransport } from '../../../src/usb-mux/usb-transport.ts';
-import { HostMux } from '../../../src/usb-mux/host-mux.ts';
+import { listUsbDevices, UsbBulkTransport } from '../../../src/usb/usb-transport.ts';
+import { HostMux } from '../../../src/usb/host-mux.ts';
 import { LockdownClient } from '../../../src/lockdown/client.ts';
 const t0 = Date.now();
 const devs = await listUsbDevices();

@@ -8,6 +8,7 @@
  * long-lived process sees re-enumeration only where udevd runs (every desktop; the VM tier starts one).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { dashedUdid } from '../core/udid.ts';
 import { DetachedError, UsbError } from './errors.ts';
 import type { BulkTransport } from './transport.ts';
 import {
@@ -17,7 +18,6 @@ import {
   guessUsbMode,
   isAppleMobilePid,
   locationId,
-  serialToUdid,
   speedBpsFromMbps,
 } from './usb-device-info.ts';
 import type { ConfigDesc, MuxInterfaceChoice, RawConfigDescriptor } from './usb-device-info.ts';
@@ -154,7 +154,7 @@ export async function listUsbDevices(): Promise<UsbDeviceInfo[]> {
     const serial = await serialOf(d);
     if (!serial) continue;
     out.push({
-      udid: serialToUdid(serial),
+      udid: dashedUdid(serial),
       serial,
       productId: dd.idProduct,
       locationId: locationId(d.busNumber, d.deviceAddress),

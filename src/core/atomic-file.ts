@@ -1,5 +1,5 @@
 /**
- * Private-file helpers for the per-user pair-record store: owner-only directories and atomic writes
+ * Private-file helpers for the pair-record stores (per-user and usbmuxd-layout): owner-only directories and atomic writes
  * (temporary file in the same directory, mode 0600 from creation, fsync, rename), so a reader sees the old
  * or the new content and never a half-written file, and a private key never exists with wider permissions.
  */

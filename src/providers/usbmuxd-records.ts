@@ -1,27 +1,14 @@
 /**
- * Where pair records live. With a usbmuxd present, records go through the daemon (ReadPairRecord /
- * SavePairRecord / DeletePairRecord / ReadBUID), never behind its back (protocol.md §4: other tools share
- * them). Without a daemon (own USB transport) they live in the per-user store (./user-store.ts).
+ * Pair records kept by usbmuxd (ReadPairRecord / SavePairRecord / DeletePairRecord / ReadBUID), never
+ * behind the daemon's back (protocol.md §4: other tools share them), and {@link chooseStore}, which falls
+ * back to the per-user store when no daemon answers (own USB transport).
  */
 import type { CallOpts } from '../core/abort.ts';
 import { IDeviceError } from '../core/errors.ts';
+import { encodePairRecord, parsePairRecord, type PairRecord } from '../pairing/pair-record.ts';
+import type { PairRecordStore } from '../pairing/record-store.ts';
+import { defaultUserStoreDir, UserRecordStore } from '../pairing/user-store.ts';
 import { UsbmuxClient, type UsbmuxOpenOptions } from '../usbmux/client.ts';
-import { encodePairRecord, parsePairRecord, type PairRecord } from './pair-record.ts';
-import { defaultUserStoreDir, UserRecordStore } from './user-store.ts';
-
-/** A pair-record store. Every method accepts CallOpts last. */
-export interface PairRecordStore {
-  /** 'usbmuxd' (through the daemon) or 'user' (per-user directory). */
-  readonly kind: 'usbmuxd' | 'user';
-  /** The record for `udid`, or undefined when there is none. @throws ERR_PAIRING_INVALID_RECORD for a stored record we cannot use */
-  read(udid: string, o?: CallOpts): Promise<PairRecord | undefined>;
-  /** Stores (replaces) the record for `udid`. */
-  save(udid: string, record: PairRecord, deviceId?: number, o?: CallOpts): Promise<void>;
-  /** Deletes the record for `udid`; no error when there is none. */
-  delete(udid: string, o?: CallOpts): Promise<void>;
-  /** The SystemBUID to pair with. */
-  systemBuid(o?: CallOpts): Promise<string>;
-}
 
 /** The part of {@link UsbmuxClient} the store uses (lets tests and other transports plug in). */
 export interface UsbmuxRecordClient {
@@ -117,4 +104,3 @@ export async function chooseStore(opts: ChooseStoreOptions = {}): Promise<PairRe
   }
 }
 
-export { defaultUserStoreDir, UserRecordStore };

@@ -10,36 +10,6 @@ export function isAppleMobilePid(pid: number): boolean {
   return (pid >= 0x1290 && pid <= 0x12af) || pid === 0x8600 || (pid >= 0x1901 && pid <= 0x1905);
 }
 
-/** The USB serial as a UDID: a 24-character serial gets the dash after 8 (libusbmuxd does the same); 40-hex stays. */
-export function serialToUdid(serial: string): string {
-  const s = serial.trim();
-  if (/^[0-9A-Fa-f]{24}$/.test(s)) return `${s.slice(0, 8)}-${s.slice(8)}`;
-  return s;
-}
-
-/** UDIDs compare equal with and without the dash, case-insensitively. */
-export function sameUdid(a: string, b: string): boolean {
-  return a.replace(/-/g, '').toLowerCase() === b.replace(/-/g, '').toLowerCase();
-}
-
-/** ConnectionSpeed in bits/s for a speed name (usbmuxd: 480000000 at high speed). */
-export function speedBps(speed: string | undefined): number {
-  switch (speed) {
-    case 'low':
-      return 1_500_000;
-    case 'full':
-      return 12_000_000;
-    case 'high':
-      return 480_000_000;
-    case 'super':
-      return 5_000_000_000;
-    case 'superPlus':
-      return 10_000_000_000;
-    default:
-      return 480_000_000;
-  }
-}
-
 /** ConnectionSpeed in bits/s from Linux sysfs's `speed` file (Mbit/s: "1.5", "12", "480", "5000", ...); 480 Mbit/s when unknown. */
 export function speedBpsFromMbps(mbps: string | undefined): number {
   const v = Number.parseFloat(mbps ?? '');

@@ -5,13 +5,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IDeviceError } from '../../../src/core/errors.ts';
-import { DeviceMux, lookupFromConnector } from '../../../src/usb-mux/device-mux.ts';
-import { encodeVersionPayload, MuxProtocol } from '../../../src/usb-mux/header.ts';
-import { HostMux } from '../../../src/usb-mux/host-mux.ts';
-import { decodeMuxPacket, encodeMuxPacket } from '../../../src/usb-mux/packet.ts';
-import { TcpFlags } from '../../../src/usb-mux/tcp.ts';
-import type { TcpHeader } from '../../../src/usb-mux/tcp.ts';
-import { createVirtualUsbPair } from '../../../src/usb-mux/virtual-endpoints.ts';
+import { DeviceMux, lookupFromConnector } from '../../../src/usb/device-mux.ts';
+import { encodeVersionPayload, MuxProtocol } from '../../../src/usb/header.ts';
+import { HostMux } from '../../../src/usb/host-mux.ts';
+import { decodeMuxPacket, encodeMuxPacket } from '../../../src/usb/packet.ts';
+import { TcpFlags } from '../../../src/usb/tcp.ts';
+import type { TcpHeader } from '../../../src/usb/tcp.ts';
+import { createVirtualUsbPair } from '../../../src/usb/virtual-endpoints.ts';
 import { VirtualIPhone } from '../../../src/virtual-iphone/virtual-iphone.ts';
 
 /**

@@ -3,7 +3,7 @@
  * lines otherwise, or JSON lines (`--json`: every event, progress throttled, then the summary).
  * Pure formatting plus a small renderer writing to a stream; no terminal library.
  */
-import type { BackupEvent, BackupSummary } from './events.ts';
+import type { BackupEvent, BackupSummary } from '../photos/events.ts';
 
 /** 1234567 → "1.2 MB" (SI units, as file managers show sizes). */
 export function formatBytes(n: number): string {

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { LockdownClient } from '../../../src/lockdown/client.ts';
 import { serveLockdown } from '../../../src/lockdown/server.ts';
 import { LOCKDOWN_PORT } from '../../../src/lockdown/protocol.ts';
-import { DeviceMux } from '../../../src/usb-mux/device-mux.ts';
-import { HostMux } from '../../../src/usb-mux/host-mux.ts';
-import { createVirtualUsbPair, USB2_BULK_BYTES_PER_SEC } from '../../../src/usb-mux/virtual-endpoints.ts';
+import { DeviceMux } from '../../../src/usb/device-mux.ts';
+import { HostMux } from '../../../src/usb/host-mux.ts';
+import { createVirtualUsbPair, USB2_BULK_BYTES_PER_SEC } from '../../../src/usb/virtual-endpoints.ts';
 import { VirtualLockdownDevice } from '../../../src/virtual-iphone/lockdown-device.ts';
 
 test('lockdown QueryType and GetValue over the USB mux (usb2-paced virtual cable)', async () => {

@@ -1,5 +1,5 @@
 /**
- * The direct-USB {@link DeviceProvider} for `openDevice({ usb: true })` (src/connect.ts loads this module by name):
+ * The direct-USB {@link DeviceProvider} for `openDevice({ usb: true })` (src/connect.ts loads this module lazily):
  * finds the device on the bus, claims its usbmux interface and runs a {@link HostMux}; `connect(port)` opens mux
  * streams. Pair records live in the per-user store (no usbmuxd is involved, and none may run on the same device).
  *
@@ -9,13 +9,11 @@
 import type { Duplex } from 'node:stream';
 import type { CallOpts } from '../core/abort.ts';
 import { withCallOpts } from '../core/abort.ts';
-import { AmbiguousDeviceError, DeviceNotFoundError } from '../connect.ts';
-import type { DeviceProvider, DeviceSelector } from '../connect.ts';
-import { UserRecordStore, defaultUserStoreDir } from '../pairing/store.ts';
-import { HostMux } from './host-mux.ts';
-import { sameUdid } from './usb-device-info.ts';
-import { listUsbDevices, UsbBulkTransport } from './usb-transport.ts';
-import type { UsbDeviceInfo } from './usb-transport.ts';
+import { UserRecordStore, defaultUserStoreDir } from '../pairing/user-store.ts';
+import { selectDevice, type DeviceProvider, type DeviceSelector } from '../provider.ts';
+import { HostMux } from '../usb/host-mux.ts';
+import { listUsbDevices, UsbBulkTransport } from '../usb/usb-transport.ts';
+import type { UsbDeviceInfo } from '../usb/usb-transport.ts';
 
 export { listUsbDevices };
 export type { UsbDeviceInfo };
@@ -32,16 +30,7 @@ export interface UsbDeviceProvider extends DeviceProvider {
  * @throws ERR_DEVICE_NOT_FOUND, ERR_DEVICE_AMBIGUOUS, ERR_USB_UNAVAILABLE
  */
 export async function findUsbDevice(udid?: string): Promise<UsbDeviceInfo> {
-  const all = await listUsbDevices();
-  if (udid !== undefined) {
-    const hit = all.find((d) => sameUdid(d.udid, udid));
-    if (!hit) throw new DeviceNotFoundError(`no USB device with UDID ${udid} (on the bus: ${all.map((d) => d.udid).join(', ') || 'none'})`);
-    return hit;
-  }
-  if (all.length === 0) throw new DeviceNotFoundError('no Apple device on the USB bus');
-  const udids = [...new Set(all.map((d) => d.udid))];
-  if (udids.length > 1) throw new AmbiguousDeviceError(udids);
-  return all[0]!;
+  return selectDevice(await listUsbDevices(), udid, { where: 'on the USB bus', none: 'no Apple device on the USB bus' });
 }
 
 /**

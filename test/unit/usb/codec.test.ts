@@ -9,9 +9,9 @@ import {
   encodeControlPayload,
   encodeVersionPayload,
   MuxProtocol,
-} from '../../../src/usb-mux/header.ts';
-import { decodeMuxPacket, encodeMuxPacket, TransferReassembler } from '../../../src/usb-mux/packet.ts';
-import { decodeTcpHeader, encodeTcpHeader, seqDiff, TcpFlags, windowField } from '../../../src/usb-mux/tcp.ts';
+} from '../../../src/usb/header.ts';
+import { decodeMuxPacket, encodeMuxPacket, TransferReassembler } from '../../../src/usb/packet.ts';
+import { decodeTcpHeader, encodeTcpHeader, seqDiff, TcpFlags, windowField } from '../../../src/usb/tcp.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

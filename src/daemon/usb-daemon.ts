@@ -11,9 +11,9 @@ import { DirectoryRecordStore } from '../usbmux/record-store.ts';
 import { RecordStoreBackend } from '../usbmux/store-backend.ts';
 import { UsbmuxError } from '../usbmux/errors.ts';
 import { ResultCode } from '../usbmux/protocol.ts';
-import { HostMux } from './host-mux.ts';
-import { listUsbDevices, UsbBulkTransport } from './usb-transport.ts';
-import type { UsbDeviceInfo } from './usb-transport.ts';
+import { HostMux } from '../usb/host-mux.ts';
+import { listUsbDevices, UsbBulkTransport } from '../usb/usb-transport.ts';
+import type { UsbDeviceInfo } from '../usb/usb-transport.ts';
 
 export interface UsbDaemonOptions {
   /** Pair record directory (default /var/lib/lockdown, usbmuxd's). */

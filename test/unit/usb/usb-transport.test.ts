@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
-import { decodeFfsEvents, ffsDescriptors, ffsStrings } from '../../../src/usb-mux/ffs-descriptors.ts';
-import { HostMux } from '../../../src/usb-mux/host-mux.ts';
-import { TransferReassembler } from '../../../src/usb-mux/packet.ts';
-import { configsFromDescriptors, findMuxInterface, guessUsbMode, isAppleMobilePid, locationId, serialToUdid, speedBpsFromMbps } from '../../../src/usb-mux/usb-device-info.ts';
-import type { ConfigDesc, RawConfigDescriptor } from '../../../src/usb-mux/usb-device-info.ts';
-import { IN_TRANSFER_SIZE, UsbBulkTransport } from '../../../src/usb-mux/usb-transport.ts';
-import type { NativeInEndpoint, NativeInterface, NativeOutEndpoint, NativeUsbDevice, UsbDeviceInfo } from '../../../src/usb-mux/usb-transport.ts';
+import { decodeFfsEvents, ffsDescriptors, ffsStrings } from '../../../src/usb/ffs-descriptors.ts';
+import { HostMux } from '../../../src/usb/host-mux.ts';
+import { TransferReassembler } from '../../../src/usb/packet.ts';
+import { configsFromDescriptors, findMuxInterface, guessUsbMode, isAppleMobilePid, locationId, speedBpsFromMbps } from '../../../src/usb/usb-device-info.ts';
+import { dashedUdid as serialToUdid } from '../../../src/core/udid.ts';
+import type { ConfigDesc, RawConfigDescriptor } from '../../../src/usb/usb-device-info.ts';
+import { IN_TRANSFER_SIZE, UsbBulkTransport } from '../../../src/usb/usb-transport.ts';
+import type { NativeInEndpoint, NativeInterface, NativeOutEndpoint, NativeUsbDevice, UsbDeviceInfo } from '../../../src/usb/usb-transport.ts';
 
 const bulk = (n: number, d: 'in' | 'out') => ({ endpointNumber: n, direction: d, type: 'bulk', packetSize: 512 });
 const ptp = { interfaceNumber: 0, alternates: [{ interfaceClass: 6, interfaceSubclass: 1, interfaceProtocol: 1, endpoints: [bulk(1, 'in'), bulk(2, 'out')] }] };

@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { IDeviceError } from '../../../src/core/errors.ts';
-import { DeviceMux } from '../../../src/usb-mux/device-mux.ts';
-import type { ServiceLookup } from '../../../src/usb-mux/device-mux.ts';
-import { HostMux } from '../../../src/usb-mux/host-mux.ts';
-import type { MuxConnection } from '../../../src/usb-mux/connection.ts';
-import { createVirtualUsbPair } from '../../../src/usb-mux/virtual-endpoints.ts';
-import type { ControlMessage } from '../../../src/usb-mux/header.ts';
+import { DeviceMux } from '../../../src/usb/device-mux.ts';
+import type { ServiceLookup } from '../../../src/usb/device-mux.ts';
+import { HostMux } from '../../../src/usb/host-mux.ts';
+import type { MuxConnection } from '../../../src/usb/connection.ts';
+import { createVirtualUsbPair } from '../../../src/usb/virtual-endpoints.ts';
+import type { ControlMessage } from '../../../src/usb/header.ts';
 
 const ECHO = 7777;
 const echo = (s: Duplex): void => {

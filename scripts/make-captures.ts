@@ -1,5 +1,5 @@
 /**
- * Regenerates the project's own recordings in captures/ (run: `npx tsx src/capture/make-captures.ts [DIR]`, as root
+ * Regenerates the project's own recordings in captures/ (run: `npx tsx scripts/make-captures.ts [DIR]`, as root
  * for ifuse). Each job runs against a fresh virtual iPhone through the recording proxy; the emulator's lockdownd
  * (and our client) write NSS key-log lines, which are embedded in each capture as a Decryption Secrets Block.
  *
@@ -12,11 +12,11 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { startEmulator, type Emulator } from '../virtual-iphone/emulator.ts';
-import { connectAfc, openDevice, openLockdownSession } from '../connect.ts';
-import pairCommand from '../cli/commands/pair.ts';
-import { startRecordingProxy } from './proxy.ts';
-import { CaptureRecorder } from './recorder.ts';
+import { startEmulator, type Emulator } from '../src/virtual-iphone/emulator.ts';
+import { connectAfc, openDevice, openLockdownSession } from '../src/connect.ts';
+import pairCommand from '../src/cli/commands/pair.ts';
+import { startRecordingProxy } from '../src/capture/proxy.ts';
+import { CaptureRecorder } from '../src/capture/recorder.ts';
 
 /** The UDID every recording uses (so replays can start an emulator with the same identity). */
 export const CAPTURE_UDID = '00008030-000A11CE0B0B0C0D';

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { UsbmuxClient } from '../../../src/usbmux/client.ts';
 import { UsbmuxServer } from '../../../src/usbmux/server.ts';
 import { LockdownClient } from '../../../src/lockdown/client.ts';
-import { UsbMuxDaemon } from '../../../src/usb-mux/daemon.ts';
-import { DeviceMux, lookupFromConnector } from '../../../src/usb-mux/device-mux.ts';
-import { HostMux } from '../../../src/usb-mux/host-mux.ts';
-import type { UsbDeviceInfo } from '../../../src/usb-mux/usb-transport.ts';
-import { createVirtualUsbPair } from '../../../src/usb-mux/virtual-endpoints.ts';
-import type { VirtualUsbPair } from '../../../src/usb-mux/virtual-endpoints.ts';
+import { UsbMuxDaemon } from '../../../src/daemon/usb-daemon.ts';
+import { DeviceMux, lookupFromConnector } from '../../../src/usb/device-mux.ts';
+import { HostMux } from '../../../src/usb/host-mux.ts';
+import type { UsbDeviceInfo } from '../../../src/usb/usb-transport.ts';
+import { createVirtualUsbPair } from '../../../src/usb/virtual-endpoints.ts';
+import type { VirtualUsbPair } from '../../../src/usb/virtual-endpoints.ts';
 import { VirtualIPhone } from '../../../src/virtual-iphone/virtual-iphone.ts';
 
 const SERIAL = '00008030001A2B3C4D5E6F70';

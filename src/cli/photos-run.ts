@@ -1,0 +1,57 @@
+/**
+ * Opening a device for the photo engine (trust flow on first use, prompting) and running a backup with
+ * progress output: shared by `iosdevice photos backup` and `iosdevice demo`.
+ */
+import { connectAfc, openDevice, openLockdownSession } from '../connect.ts';
+import { runBackup, type BackupOptions, type BackupSummary } from '../photos/backup.ts';
+import type { PhotoDevice } from '../photos/source.ts';
+import type { CliIO } from './command.ts';
+import type { deviceSelector } from './common.ts';
+import { ProgressRenderer, type ProgressMode } from './photos-progress.ts';
+import { trustPrinter } from './trust-prompt.ts';
+
+/** Options of {@link runPhotoBackup} beyond the engine's. */
+export interface PhotoRunOptions extends Omit<BackupOptions, 'device' | 'onEvent' | 'signal'> {
+  json: boolean;
+}
+
+/** Bounds of {@link openPhotoDevice}, ms. */
+export interface OpenPhotoDeviceTimeouts {
+  /** Each usbmuxd or lockdown request (default 30 s): a daemon or device that stops answering fails, never hangs. */
+  requestMs?: number;
+  /** The whole trust flow incl. the person's answer on the device (default 120 s, as `iosdevice pair`). */
+  pairMs?: number;
+}
+
+/**
+ * Opens the device, runs the trust flow if this computer is not paired yet (prompting), and returns
+ * a PhotoDevice whose AFC connections reuse the pair record.
+ * @throws ERR_USBMUX_UNREACHABLE, ERR_DEVICE_NOT_FOUND, ERR_DEVICE_AMBIGUOUS, lockdown/pairing codes (see
+ *   openLockdownSession), ERR_TIMEOUT when a request or the trust flow exceeds its bound, ERR_ABORTED
+ */
+export async function openPhotoDevice(sel: ReturnType<typeof deviceSelector>, io: CliIO, json: boolean, t: OpenPhotoDeviceTimeouts = {}): Promise<PhotoDevice> {
+  const timeoutMs = t.requestMs ?? 30_000;
+  const dev = await openDevice(sel, { signal: io.signal, timeoutMs });
+  const session = await openLockdownSession(dev, {
+    autoPair: true,
+    onTrustEvent: trustPrinter(io, json),
+    signal: io.signal,
+    timeoutMs,
+    pairTimeoutMs: t.pairMs ?? 120_000,
+  });
+  session.lockdown.close();
+  return {
+    udid: dev.udid,
+    openAfc: (o) => connectAfc(dev, { autoPair: false, signal: o?.signal ?? io.signal, ...(o?.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) }),
+  };
+}
+
+/** Runs a backup with progress output; resolves with the summary and the exit code. */
+export async function runPhotoBackup(device: PhotoDevice, o: PhotoRunOptions, io: CliIO): Promise<{ summary: BackupSummary; exitCode: number }> {
+  const mode: ProgressMode = o.json ? 'json' : io.stdout.isTTY ? 'tty' : 'plain';
+  const r = new ProgressRenderer(io.stdout, mode);
+  const summary = await runBackup({ ...o, device, signal: io.signal, onEvent: (e) => r.onEvent(e) });
+  r.finish(summary);
+  const refused = summary.rejected.filter((x) => x.reason !== 'vanished').length;
+  return { summary, exitCode: summary.failed.length > 0 || refused > 0 ? 1 : 0 };
+}
