@@ -1,0 +1,111 @@
+/**
+ * Copy stage, one group at a time (a Live Photo pair, its .AAE, edited variants travel together): for each
+ * member that the plan marked, receive → verify (byte count; SHA-256 computed while streaming) → place
+ * (never overwriting) → record in the manifest. A dropped connection retries the file on a fresh one (the
+ * run's reconnect budget bounds this); any other failure is that file's, reported, and the group goes on.
+ */
+import { join } from 'node:path';
+import { AbortError, errorCode, isConnectionLost } from '../core/errors.ts';
+import { place, receive, withLocalReader } from './copy.ts';
+import type { FailedFile } from './events.ts';
+import { readCaptureDate } from './exif.ts';
+import { fileDate, localDateString, mayHaveExif, suffixOf, targetDirParts, type DeviceFile, type FileGroup } from './layout.ts';
+import type { Manifest } from './manifest.ts';
+import type { Plan } from './plan.ts';
+import { tick, type RunContext } from './run-context.ts';
+import type { PhotoAfc } from './source.ts';
+
+/** What the members of a group share once the first is placed: the capture date and the clash suffix. */
+interface GroupState {
+  captured?: string;
+  suffix?: number;
+}
+
+/** Copies the planned members of `g` over connection slot `slot`. Never rejects: failures go to the summary. */
+export async function copyGroup(ctx: RunContext, plan: Plan, g: FileGroup, slot: number): Promise<void> {
+  const st = initGroupState(g, ctx.manifest, ctx.udid);
+  for (const f of g.members) {
+    if (!plan.todo.has(f)) {
+      ctx.summary.skipped++;
+      ctx.emit({ type: 'file', status: 'skipped', remote: f.remote, local: ctx.manifest.get(ctx.udid, f.remote)?.local, bytes: f.size });
+      continue;
+    }
+    if (ctx.signal?.aborted || ctx.slots.dead) {
+      fail(ctx, f, ctx.slots.dead ?? new AbortError('the backup'));
+      continue;
+    }
+    await copyFile(ctx, g, f, st, slot);
+  }
+}
+
+function fail(ctx: RunContext, f: DeviceFile, e: unknown): void {
+  const ff: FailedFile = { remote: f.remote, code: errorCode(e) ?? 'ERR_INTERNAL', reason: e instanceof Error ? e.message : String(e) };
+  ctx.summary.failed.push(ff);
+  ctx.progress.filesDone++;
+  ctx.emit({ type: 'file', status: 'failed', remote: f.remote, bytes: f.size, code: ff.code, reason: ff.reason });
+  tick(ctx);
+}
+
+async function copyFile(ctx: RunContext, g: FileGroup, f: DeviceFile, st: GroupState, slot: number): Promise<void> {
+  for (;;) {
+    let partial = 0;
+    let conn: PhotoAfc | undefined;
+    try {
+      conn = await ctx.slots.get(slot);
+      const r = await receive(conn, f, ctx.partsDir, (n) => {
+        partial += n;
+        ctx.progress.bytesDone += n;
+      }, ctx.signal, ctx.idleMs);
+      if (ctx.layout === 'date' && st.captured === undefined) st.captured = await groupDate(ctx, g, f, r.part);
+      const dirParts = targetDirParts(ctx.layout, f, st.captured);
+      const placed = await place(ctx.dest, dirParts, f.rel[f.rel.length - 1]!, r, st.suffix ?? 0);
+      st.suffix ??= placed.suffix;
+      await ctx.manifest.record({
+        udid: ctx.udid, remote: f.remote, size: f.size, mtimeNs: f.mtimeNs.toString(), sha256: r.sha256, local: placed.local,
+        ...(f === g.members[0] && st.captured ? { captured: st.captured } : {}),
+      });
+      ctx.summary.copied++;
+      ctx.summary.copiedBytes += f.size;
+      ctx.progress.filesDone++;
+      ctx.emit({ type: 'file', status: 'copied', remote: f.remote, local: placed.local, bytes: f.size });
+      tick(ctx);
+      return;
+    } catch (e) {
+      ctx.progress.bytesDone -= partial;
+      if (conn && isConnectionLost(e)) ctx.slots.broken(slot, conn);
+      if (isConnectionLost(e) && !ctx.signal?.aborted) continue;
+      fail(ctx, f, e);
+      return;
+    }
+  }
+}
+
+/** Picks up the date and suffix a group got in an earlier run, so its new members join the same place. */
+function initGroupState(g: FileGroup, m: Manifest, udid: string): GroupState {
+  const st: GroupState = {};
+  for (const f of g.members) {
+    const e = m.get(udid, f.remote);
+    if (!e) continue;
+    if (f === g.members[0] && e.captured) st.captured = e.captured;
+    const s = suffixOf(f.rel[f.rel.length - 1]!, e.local.slice(e.local.lastIndexOf('/') + 1));
+    if (s !== undefined && st.suffix === undefined) st.suffix = s;
+  }
+  return st;
+}
+
+/** The capture date of a group: EXIF of its primary (from the file just received or the local copy), else its birth time. */
+async function groupDate(ctx: RunContext, g: FileGroup, f: DeviceFile, part: string): Promise<string> {
+  const primary = g.members[0]!;
+  let path: string | undefined;
+  if (f === primary) path = part;
+  else {
+    const e = ctx.manifest.get(ctx.udid, primary.remote);
+    if (e) path = join(ctx.dest, ...e.local.split('/'));
+  }
+  if (path && mayHaveExif(primary.relPath)) {
+    const size = f === primary ? f.size : primary.size;
+    const d = await withLocalReader(path, (r) => readCaptureDate(r, size)).catch(() => undefined);
+    if (d) return d;
+  }
+  return localDateString(fileDate(primary));
+}

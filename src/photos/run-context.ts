@@ -1,0 +1,30 @@
+/**
+ * What the stages of one backup run share: the options, DEST paths, the connection slots, the manifest,
+ * the summary being filled in and the progress counters. Built once by backup.ts, passed to each stage.
+ */
+import type { ConnectionSlots } from './connections.ts';
+import type { BackupEvent, BackupSummary } from './events.ts';
+import type { Layout } from './layout.ts';
+import type { Manifest } from './manifest.ts';
+
+export interface RunContext {
+  /** Real path of DEST. */
+  dest: string;
+  /** DEST/.iosdevice/parts, where .part files are received. */
+  partsDir: string;
+  udid: string;
+  layout: Layout;
+  /** Per request / per read idle bound, ms. */
+  idleMs: number;
+  signal?: AbortSignal;
+  slots: ConnectionSlots;
+  manifest: Manifest;
+  summary: BackupSummary;
+  progress: { filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number };
+  emit: (e: BackupEvent) => void;
+}
+
+/** Emits the current progress counters. */
+export function tick(ctx: RunContext): void {
+  ctx.emit({ type: 'progress', ...ctx.progress });
+}
