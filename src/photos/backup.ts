@@ -122,13 +122,29 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   }
 }
 
+/** A .part name this tool gives a file it receives (copy.ts receive(): a random UUID). */
+const PART_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.part$/;
+
+/**
+ * Removes the .part files an interrupted run left in `partsDir`: only regular files named like the ones
+ * receive() creates. Anything else there (a folder, a file of another name) is not ours and is left alone.
+ */
+async function removeStaleParts(partsDir: string): Promise<void> {
+  for (const name of await fsp.readdir(partsDir)) {
+    if (!PART_NAME.test(name)) continue;
+    const p = join(partsDir, name);
+    const st = await fsp.lstat(p).catch(() => undefined);
+    if (st?.isFile()) await fsp.unlink(p).catch(() => undefined);
+  }
+}
+
 /** Locks DEST and clears the .part files of an interrupted run; returns the lock's release. */
 async function prepareDest(dest: string, stateDir: string): Promise<() => Promise<void>> {
   await ensureSafeDir(dest, [STATE_DIR]); // a symlink planted there is refused
   const release = await acquireLock(stateDir);
   try {
-    await fsp.rm(join(stateDir, 'parts'), { recursive: true, force: true }); // stale .part files of an interrupted run
     await ensureSafeDir(dest, [STATE_DIR, 'parts']);
+    await removeStaleParts(join(stateDir, 'parts'));
   } catch (e) {
     await release();
     throw e;

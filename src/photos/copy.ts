@@ -11,6 +11,7 @@ import { AbortError, TimeoutError } from '../core/errors.ts';
 import { PhotosError, UnsafePathError } from './errors.ts';
 import type { RandomReader } from './exif.ts';
 import { withSuffix, type DeviceFile } from './layout.ts';
+import { isReservedTopLevel } from './reserved.ts';
 import { ensureSafeDir, fsyncDir, openExclusive, placeNoClobber, resolveInside } from './safe-path.ts';
 import type { PhotoAfc } from './source.ts';
 
@@ -104,9 +105,12 @@ export async function hashIfSize(path: string, size: number): Promise<string | u
  * Moves a received .part to DEST/dirParts/name (or name-N), never overwriting a different file.
  * @param firstSuffix suffix to try first (keeps a group's members on the same suffix)
  * @returns the path relative to DEST ('/'-separated) and the suffix used
- * @throws UnsafePathError (ERR_PHOTOS_UNSAFE_PATH) when a destination folder is a symlink or not a folder
+ * @throws UnsafePathError (ERR_PHOTOS_UNSAFE_PATH) when a destination folder is a symlink or not a folder, or the
+ *   target is inside the tool's own state folder
  */
 export async function place(dest: string, dirParts: string[], name: string, r: Received, firstSuffix = 0): Promise<{ local: string; suffix: number }> {
+  // Defence in depth: whatever the layout computed, nothing is ever placed into the tool's own state folder.
+  if (isReservedTopLevel(dirParts[0] ?? name)) throw new UnsafePathError([...dirParts, name].join('/'), 'inside the backup\'s own state folder');
   const dir = await ensureSafeDir(dest, dirParts);
   const order = [firstSuffix, ...Array.from({ length: MAX_SUFFIX + 1 }, (_, i) => i).filter((i) => i !== firstSuffix)];
   for (const n of order) {

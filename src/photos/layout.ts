@@ -12,6 +12,8 @@
  * variants (IMG_E0001.HEIC, IMG_O0001.AAE) share one date folder and one clash suffix.
  */
 
+import { avoidReserved } from './reserved.ts';
+
 /** A regular file found on the device. */
 export interface DeviceFile {
   /** Absolute device path (/DCIM/100APPLE/IMG_0001.HEIC). */
@@ -97,9 +99,12 @@ export function fileDate(f: DeviceFile): Date {
   return m > 0 && m < b ? f.mtime : f.birthtime;
 }
 
-/** Destination folder components (relative to DEST) for a file. */
+/**
+ * Destination folder components (relative to DEST) for a file. A device folder that would land on one of the
+ * tool's own top-level folders (the state folder, in any case or Unicode spelling) is renamed (reserved.ts).
+ */
 export function targetDirParts(layout: Layout, f: DeviceFile, captured: string | undefined): string[] {
-  if (layout === 'device') return f.rel.slice(0, -1);
+  if (layout === 'device') return avoidReserved(f.rel.slice(0, -1));
   const day = (captured ?? localDateString(fileDate(f))).slice(0, 10);
   return [day.slice(0, 4), day];
 }

@@ -65,7 +65,7 @@ export async function walkDevice(slots: ConnectionSlots, root: string, inFlight:
       perItem(dir, e);
       return;
     }
-    names.sort();
+    names = [...new Set(names)].sort(); // a name listed twice is one file: copied once, deleted at most once
     await Promise.all(
       names.map(async (name) => {
         const remote = dir === '/' ? `/${name}` : `${dir}/${name}`;

@@ -275,7 +275,7 @@ test('backup: stale .part files and a stale lock from a killed run are cleaned u
     const dev = new MemDevice();
     addLibrary(dev, 5);
     await mkdir(join(dest, '.iosdevice', 'parts'), { recursive: true });
-    await writeFile(join(dest, '.iosdevice', 'parts', 'dead.part'), 'partial');
+    await writeFile(join(dest, '.iosdevice', 'parts', '5f0c2a4e-1b7d-4c3e-8a9f-0d1e2f3a4b5c.part'), 'partial'); // named as receive() names them
     await writeFile(join(dest, '.iosdevice', 'lock'), '999999999\n');
     const s = await runBackup({ dest, device: dev });
     assert.equal(s.failed.length, 0);
