@@ -124,12 +124,17 @@ function replyEvent(p: Packet, stream: number, req: AfcEvent | undefined, buf: B
 export function decodeAfc(stream: number, c2s: Buffer, c2sFrom: number, s2c: Buffer, s2cFrom: number): (AfcEvent | NoteEvent)[] {
   const notes: NoteEvent[] = [];
   const reqs = packets(c2s, c2sFrom, 'c2s', stream, notes).map((p) => requestEvent(p, stream, c2s));
-  const byNum = new Map<number, AfcEvent[]>(); // packet numbers may repeat: match replies in order
+  // packet numbers may repeat: match replies in order (a read index per number, O(1) per reply)
+  const byNum = new Map<number, { reqs: AfcEvent[]; next: number }>();
   for (const r of reqs) {
     const q = byNum.get(r.packetNum);
-    if (q) q.push(r);
-    else byNum.set(r.packetNum, [r]);
+    if (q) q.reqs.push(r);
+    else byNum.set(r.packetNum, { reqs: [r], next: 0 });
   }
-  const reps = packets(s2c, s2cFrom, 's2c', stream, notes).map((p) => replyEvent(p, stream, byNum.get(p.packetNum)?.shift(), s2c));
+  const matching = (num: number): AfcEvent | undefined => {
+    const q = byNum.get(num);
+    return q && q.next < q.reqs.length ? q.reqs[q.next++] : undefined;
+  };
+  const reps = packets(s2c, s2cFrom, 's2c', stream, notes).map((p) => replyEvent(p, stream, matching(p.packetNum), s2c));
   return [...reqs, ...reps, ...notes];
 }

@@ -162,7 +162,7 @@ export function decodeStream(s: TcpStream, opts: DecodeOptions = {}): StreamSumm
     events.push({ ...note(s, 'c2s', c.tail, 0, 'connect', `device connection to port ${sum.port}${service ? ` (${service})` : ''}: ${proto}`), port: sum.port, protocol: proto });
     if (proto === 'lockdown' || proto === 'plist' || proto === 'tls') {
       const r = decodeLockdown(s.index, s.c2s.data, c.tail, s.s2c.data, d.tail, opts.keylog);
-      events.push(...r.events);
+      for (const e of r.events) events.push(e); // no spread: a stream may hold millions of events
       if (r.c2sTls !== undefined) sum.c2sTls = r.c2sTls;
       if (r.s2cTls !== undefined) sum.s2cTls = r.s2cTls;
       if (opts.services) {
@@ -174,7 +174,7 @@ export function decodeStream(s: TcpStream, opts: DecodeOptions = {}): StreamSumm
         }
       }
     } else if (proto === 'afc') {
-      events.push(...decodeAfc(s.index, s.c2s.data, c.tail, s.s2c.data, d.tail));
+      for (const e of decodeAfc(s.index, s.c2s.data, c.tail, s.s2c.data, d.tail)) events.push(e);
     } else if (proto === 'data') {
       for (const [dir, buf, from] of [['c2s', s.c2s.data, c.tail], ['s2c', s.s2c.data, d.tail]] as const) {
         if (buf.length > from) events.push({ layer: 'data', stream: s.index, dir, offset: from, length: buf.length - from, preview: buf.subarray(from, from + 32).toString('hex') });

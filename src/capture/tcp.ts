@@ -4,8 +4,9 @@
  * Streams are numbered like Wireshark's `tcp.stream`: in order of the first packet of each connection, over all TCP
  * traffic; a SYN with a new initial sequence number on a known address/port pair starts a new stream.
  * Reassembly orders segments by sequence number (relative to the SYN, or to the first segment seen), drops
- * retransmitted bytes, and keeps out-of-order segments until the gap closes (a gap that never closes ends the
- * direction: `gaps` counts the missing bytes).
+ * retransmitted bytes, and keeps out-of-order segments until the gap closes (a gap that never closes is skipped at the
+ * end: `gaps` counts the missing bytes). Each segment costs O(log n) in the number of waiting segments; the backlog is
+ * capped ({@link MAX_PENDING} bytes, {@link MAX_PENDING_SEGMENTS} segments per direction).
  */
 import { CaptureError } from './errors.ts';
 import { LinkType, type PcapPacket } from './pcapng.ts';
@@ -24,8 +25,14 @@ export interface TcpSegment {
   payload: Buffer;
 }
 
-/** Largest out-of-order backlog kept per direction (bytes) before the direction is given up. */
+/** Largest out-of-order backlog kept per direction (bytes); above it reassembly fails with ERR_CAPTURE_TOO_LARGE. */
 export const MAX_PENDING = 16 * 1024 * 1024;
+
+/**
+ * Most out-of-order segments (distinct offsets) waiting for missing data per direction; above it reassembly fails
+ * with ERR_CAPTURE_TOO_LARGE. Bounds memory for captures of tiny segments with holes that never fill.
+ */
+export const MAX_PENDING_SEGMENTS = 65536;
 
 function ipv4Text(b: Buffer, o: number): string {
   return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
@@ -117,7 +124,7 @@ export function parseTcpFrame(linkType: number, d: Buffer): TcpSegment | undefin
 
 /** Where a piece of a direction's byte stream came from. */
 export interface StreamChunk {
-  /** Offset in the direction's byte stream. */
+  /** Offset in the direction's received bytes (`Direction.data`; gaps take no room). */
   offset: number;
   length: number;
   /** Frame number (1-based, as Wireshark shows it). */
@@ -148,16 +155,69 @@ export interface TcpStream {
   s2c: Direction;
 }
 
+/** A binary min-heap of numbers (pending sequence offsets): O(log n) push/pop, O(1) peek. */
+class MinHeap {
+  readonly #a: number[] = [];
+  get size(): number {
+    return this.#a.length;
+  }
+  peek(): number | undefined {
+    return this.#a[0];
+  }
+  push(v: number): void {
+    const a = this.#a;
+    let i = a.push(v) - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (a[up]! <= v) break;
+      a[i] = a[up]!;
+      i = up;
+    }
+    a[i] = v;
+  }
+  pop(): number | undefined {
+    const a = this.#a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= a.length) break;
+      const c = l + 1 < a.length && a[l + 1]! < a[l]! ? l + 1 : l;
+      if (a[c]! >= last) break;
+      a[i] = a[c]!;
+      i = c;
+    }
+    a[i] = last;
+    return top;
+  }
+}
+
+interface Pending {
+  payload: Buffer;
+  frame: number;
+  ts: bigint | undefined;
+}
+
+/**
+ * One direction being reassembled. Out-of-order segments wait in a map (longest copy per offset) with a min-heap of
+ * their offsets, so each segment costs O(log n) however many gaps there are.
+ */
 class DirState {
   base: number | undefined; // sequence number of the first payload byte
   next = 0; // relative offset of the next expected byte
+  #received = 0; // bytes kept so far (offset in `data`; differs from `next` by the gaps skipped)
   readonly parts: Buffer[] = [];
   readonly chunks: StreamChunk[] = [];
-  readonly pending = new Map<number, { payload: Buffer; frame: number; ts: bigint | undefined }>();
-  pendingBytes = 0;
+  readonly #pending = new Map<number, Pending>();
+  readonly #order = new MinHeap(); // the keys of #pending
+  #pendingBytes = 0;
   gaps = 0;
   fin = false;
   rst = false;
+
+  constructor(readonly label: string) {}
 
   add(seq: number, payload: Buffer, frame: number, ts: bigint | undefined): void {
     if (this.base === undefined) this.base = seq;
@@ -166,12 +226,19 @@ class DirState {
     if (rel > 0x80000000) return;
     if (rel + payload.length <= this.next) return; // full duplicate
     if (rel > this.next) {
-      const prev = this.pending.get(rel);
-      if (!prev || prev.payload.length < payload.length) {
-        this.pendingBytes += payload.length - (prev?.payload.length ?? 0);
-        this.pending.set(rel, { payload, frame, ts });
+      const prev = this.#pending.get(rel);
+      if (prev && prev.payload.length >= payload.length) return;
+      if (!prev) {
+        if (this.#pending.size >= MAX_PENDING_SEGMENTS) {
+          throw new CaptureError('ERR_CAPTURE_TOO_LARGE', `TCP ${this.label}: more than ${MAX_PENDING_SEGMENTS} out-of-order segments wait for missing data (frame ${frame})`);
+        }
+        this.#order.push(rel);
       }
-      if (this.pendingBytes > MAX_PENDING) throw new CaptureError('ERR_CAPTURE_TOO_LARGE', `out-of-order backlog above ${MAX_PENDING} bytes`);
+      this.#pendingBytes += payload.length - (prev?.payload.length ?? 0);
+      if (this.#pendingBytes > MAX_PENDING) {
+        throw new CaptureError('ERR_CAPTURE_TOO_LARGE', `TCP ${this.label}: out-of-order backlog above ${MAX_PENDING} bytes (frame ${frame})`);
+      }
+      this.#pending.set(rel, { payload, frame, ts });
       return;
     }
     this.#append(payload.subarray(this.next - rel), frame, ts);
@@ -180,37 +247,29 @@ class DirState {
 
   #append(p: Buffer, frame: number, ts: bigint | undefined): void {
     if (p.length === 0) return;
-    this.chunks.push({ offset: this.next, length: p.length, frame, timestampNs: ts });
+    this.chunks.push({ offset: this.#received, length: p.length, frame, timestampNs: ts });
     this.parts.push(p);
     this.next += p.length;
+    this.#received += p.length;
   }
 
+  /** Appends every waiting segment that now starts at or before `next`, in offset order. */
   #drain(): void {
-    for (;;) {
-      let progressed = false;
-      for (const [rel, e] of this.pending) {
-        if (rel <= this.next) {
-          this.pending.delete(rel);
-          this.pendingBytes -= e.payload.length;
-          if (rel + e.payload.length > this.next) this.#append(e.payload.subarray(this.next - rel), e.frame, e.ts);
-          progressed = true;
-        }
-      }
-      if (!progressed) return;
+    for (let rel = this.#order.peek(); rel !== undefined && rel <= this.next; rel = this.#order.peek()) {
+      this.#order.pop();
+      const e = this.#pending.get(rel)!;
+      this.#pending.delete(rel);
+      this.#pendingBytes -= e.payload.length;
+      if (rel + e.payload.length > this.next) this.#append(e.payload.subarray(this.next - rel), e.frame, e.ts);
     }
   }
 
   /** Closes a remaining gap by skipping to the next pending segment (the missing bytes are counted, not invented). */
   finish(): Direction {
-    while (this.pending.size > 0) {
-      const first = Math.min(...this.pending.keys());
+    for (let first = this.#order.peek(); first !== undefined; first = this.#order.peek()) {
+      // a gap is recorded as missing data, not invented: chunk offsets stay offsets in the received bytes
       this.gaps += first - this.next;
-      // a gap is recorded as missing data; later bytes keep their offsets relative to what was received
       this.next = first;
-      const e = this.pending.get(first)!;
-      this.pending.delete(first);
-      this.pendingBytes -= e.payload.length;
-      this.#append(e.payload, e.frame, e.ts);
       this.#drain();
     }
     return { data: Buffer.concat(this.parts), chunks: this.chunks, gaps: this.gaps, fin: this.fin, rst: this.rst };
@@ -237,7 +296,8 @@ export interface ReassembleOptions {
 
 /**
  * Reassembles every TCP connection of a capture.
- * @throws CaptureError ERR_CAPTURE_UNSUPPORTED (link type), ERR_CAPTURE_TOO_LARGE (out-of-order backlog).
+ * @throws CaptureError ERR_CAPTURE_UNSUPPORTED (link type), ERR_CAPTURE_TOO_LARGE (out-of-order backlog above
+ *   {@link MAX_PENDING} bytes or {@link MAX_PENDING_SEGMENTS} segments in one direction).
  */
 export function reassemble(packets: readonly PcapPacket[], linkTypeOf: (interfaceId: number) => number, opts: ReassembleOptions = {}): TcpStream[] {
   const byTuple = new Map<string, Conn>();
@@ -263,8 +323,8 @@ export function reassemble(packets: readonly PcapPacket[], linkTypeOf: (interfac
         firstFrame: p.index + 1,
         synSeen: false,
         clientIsn: undefined,
-        c2s: new DirState(),
-        s2c: new DirState(),
+        c2s: new DirState(`stream ${all.length} client → server`),
+        s2c: new DirState(`stream ${all.length} server → client`),
       };
       all.push(c);
       byTuple.set(key, c);
