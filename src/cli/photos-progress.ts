@@ -66,6 +66,7 @@ export function formatSummary(s: BackupSummary): string {
     for (const r of s.rejected) lines.push(`  ${r.reason}: ${JSON.stringify(r.remote)} (${r.detail})`);
   }
   if (s.deleted.length > 0) lines.push(`removed ${s.deleted.length} verified file(s) from the device`);
+  if (s.keptOnDevice.length > 0) lines.push(`kept ${s.keptOnDevice.length} file(s) on the device: changed since their copy (the next run copies them) or gone`);
   if (s.deleteSkipped) lines.push(`nothing removed from the device: ${s.deleteSkipped}`);
   if (!s.dryRun) lines.push(`backup folder: ${s.dest}`);
   return lines.join('\n');
@@ -142,6 +143,9 @@ export class ProgressRenderer {
         break;
       case 'deleted':
         if (this.#mode === 'plain') this.#line(`removed from device: ${e.remote}`);
+        break;
+      case 'delete-kept':
+        this.#line(`kept on the device (${e.reason}): ${e.remote} (${e.detail})`);
         break;
       case 'delete-skipped':
         this.#line(`not removing anything from the device: ${e.reason}`);

@@ -24,6 +24,7 @@ import { groupFiles, type DeviceFile, type Layout } from './layout.ts';
 import { Limiter } from './limit.ts';
 import { acquireLock } from './lock.ts';
 import { Manifest, STATE_DIR } from './manifest.ts';
+import type { DeleteCheck } from './recheck.ts';
 import { dryRunReport, planCopies } from './plan.ts';
 import type { RunContext } from './run-context.ts';
 import { ensureSafeDir } from './safe-path.ts';
@@ -46,6 +47,11 @@ export interface BackupOptions {
   dryRun?: boolean;
   /** Remove verified files from the device afterwards (never in dry-run, never when anything failed). */
   deleteAfterImport?: boolean;
+  /**
+   * How each device file is re-checked right before its removal (recheck.ts): 'hash' (default) re-reads it and
+   * compares its SHA-256 with the copy; 'stat' trusts a matching size + ns mtime for files over 1 MiB.
+   */
+  deleteCheck?: DeleteCheck;
   /** AFC connections. Default 2. */
   connections?: number;
   /** Files in flight per connection. Default 4. */
@@ -79,7 +85,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   slots.onReconnect = (slot) => emit({ type: 'reconnect', slot });
   const summary: BackupSummary = {
     udid: o.device.udid, dest, dryRun: !!o.dryRun, found: 0, selected: 0, copied: 0, copiedBytes: 0, skipped: 0,
-    failed: [], rejected: [], deleted: [], wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 0,
+    failed: [], rejected: [], deleted: [], keptOnDevice: [], wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 0,
   };
   let release: (() => Promise<void>) | undefined;
   let manifest: Manifest | undefined;
@@ -112,7 +118,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
     await Promise.all(groupFiles(selected).map((g) => limit.run(() => copyGroup(ctx, plan, g, next++ % slots.count))));
     throwIfAborted('photo backup', o.signal);
 
-    if (o.deleteAfterImport) await deleteImported(ctx, selected);
+    if (o.deleteAfterImport) await deleteImported(ctx, selected, o.deleteCheck);
     return summary;
   } finally {
     slots.closeAll();

@@ -8,6 +8,17 @@ export interface FailedFile {
   reason: string;
 }
 
+/** A verified file --delete-after-import did not remove because the device file is not the one copied. */
+export interface KeptOnDevice {
+  remote: string;
+  /**
+   * Stable reason: 'changed-on-device' (size, mtime or type differ from the copy), 'content-changed' (same
+   * size and mtime, different bytes), 'vanished' (no longer on the device: nothing to remove).
+   */
+  reason: 'changed-on-device' | 'content-changed' | 'vanished';
+  detail: string;
+}
+
 export type BackupEvent =
   | { type: 'plan'; found: number; selected: number; toCopy: number; toCopyBytes: number }
   | { type: 'file'; status: 'copied' | 'skipped' | 'failed' | 'would-copy'; remote: string; local?: string; bytes: number; code?: string; reason?: string }
@@ -15,7 +26,9 @@ export type BackupEvent =
   | ({ type: 'rejected' } & Rejected)
   | { type: 'reconnect'; slot: number }
   | { type: 'deleted'; remote: string }
-  | { type: 'delete-skipped'; reason: string };
+  | { type: 'delete-skipped'; reason: string }
+  | ({ type: 'delete-kept' } & KeptOnDevice)
+  | { type: 'delete-progress'; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number };
 
 export interface BackupSummary {
   udid: string;
@@ -34,6 +47,11 @@ export interface BackupSummary {
   rejected: Rejected[];
   /** Device paths removed by --delete-after-import. */
   deleted: string[];
+  /**
+   * Verified files --delete-after-import left on the device because the device file changed after it was
+   * copied (the next run copies the new version) or is gone.
+   */
+  keptOnDevice: KeptOnDevice[];
   /** Why --delete-after-import removed nothing, when it did not run. */
   deleteSkipped?: string;
   /** --dry-run: what would be copied. */

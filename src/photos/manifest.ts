@@ -8,6 +8,9 @@
  *   {"v":1,"udid":"…","remote":"/DCIM/100APPLE/IMG_0001.HEIC","size":123,"mtimeNs":"1700000000000000000",
  *    "sha256":"hex","local":"100APPLE/IMG_0001.HEIC","captured":"2024-05-01T10:00:00","at":"ISO time"}
  *   {"v":1,"op":"deleted","udid":"…","remote":"…","at":"…"}   after --delete-after-import removed it
+ *   {"v":1,"op":"stale","udid":"…","remote":"…","at":"…"}     the device file is no longer the recorded one
+ *     although its size and mtime are (found by the delete re-check): the next run copies it again
+ * Readers that do not know an `op` ignore its line (counted in `badLines`), so old versions still read new files.
  */
 import { constants, createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +39,8 @@ export interface ManifestEntry {
   captured?: string;
   /** When it was recorded (ISO). */
   at: string;
+  /** Set by an `op: stale` line: the device file changed with the same size and mtime; copy it again. */
+  stale?: boolean;
 }
 
 function key(udid: string, remote: string): string {
@@ -122,6 +127,12 @@ export class Manifest {
       this.#entries.delete(key(o.udid, o.remote));
       return;
     }
+    if (o.op === 'stale') {
+      const e = this.#entries.get(key(o.udid, o.remote));
+      if (e) e.stale = true;
+      return;
+    }
+    if (o.op !== undefined) return void this.#badLines++;
     if (typeof o.size !== 'number' || typeof o.mtimeNs !== 'string' || typeof o.sha256 !== 'string' || typeof o.local !== 'string') {
       return void this.#badLines++;
     }
@@ -167,6 +178,13 @@ export class Manifest {
   recordDeleted(udid: string, remote: string): Promise<void> {
     this.#entries.delete(key(udid, remote));
     return this.#append(JSON.stringify({ v: 1, op: 'deleted', udid, remote, at: new Date().toISOString() }));
+  }
+
+  /** Records that the device file of an entry is not the recorded one (same size and mtime, other bytes). */
+  recordStale(udid: string, remote: string): Promise<void> {
+    const e = this.#entries.get(key(udid, remote));
+    if (e) e.stale = true;
+    return this.#append(JSON.stringify({ v: 1, op: 'stale', udid, remote, at: new Date().toISOString() }));
   }
 
   #append(line: string): Promise<void> {

@@ -14,9 +14,9 @@ export interface Plan {
   todoBytes: number;
 }
 
-/** Same size and mtime as recorded, and the local copy still there with that size. */
+/** Same size and mtime as recorded (and not marked stale), and the local copy still there with that size. */
 export async function isUpToDate(dest: string, e: ManifestEntry | undefined, f: DeviceFile): Promise<boolean> {
-  if (!e || e.size !== f.size || e.mtimeNs !== f.mtimeNs.toString()) return false;
+  if (!e || e.stale || e.size !== f.size || e.mtimeNs !== f.mtimeNs.toString()) return false;
   try {
     const st = await fsp.lstat(join(dest, ...e.local.split('/')));
     return st.isFile() && st.size === e.size;

@@ -27,7 +27,10 @@ options:
   --dry-run              list what would be copied and the total size; change nothing
   --split-by-date        DEST/YYYY/YYYY-MM-DD/ layout by capture date
   --delete-after-import  remove each file from the device once its copy is verified and recorded;
-                         nothing is removed when any file failed
+                         nothing is removed when any file failed; right before removal each file is
+                         re-checked on the device and kept (and reported) when it changed since its copy
+  --delete-check MODE    how: hash (default: re-read, compare SHA-256 with the copy) or stat (size and
+                         ns mtime; still hashes files up to 1 MiB and whole-second mtimes)
   --connections N        AFC connections to use (1-4, default 2)
 ${COMMON_OPTIONS_USAGE}
 
@@ -65,12 +68,14 @@ const command: Command = {
     const exc = takeRepeated(inc.rest, '--exclude');
     const p = parseCommonArgs(exc.rest, {
       flags: ['--dry-run', '--split-by-date', '--delete-after-import'],
-      options: ['--since', '--until', '--connections'],
+      options: ['--since', '--until', '--connections', '--delete-check'],
     });
     if (p.positionals.length !== 1) throw new InvalidArgumentError('expected exactly one DEST folder');
     const selection = makeSelection({ since: p.options.get('--since'), until: p.options.get('--until'), include: inc.values, exclude: exc.values });
     const conns = p.options.has('--connections') ? Number(p.options.get('--connections')) : 2;
     if (!Number.isInteger(conns) || conns < 1 || conns > 4) throw new InvalidArgumentError('--connections must be 1-4');
+    const deleteCheck = p.options.get('--delete-check') ?? 'hash';
+    if (deleteCheck !== 'hash' && deleteCheck !== 'stat') throw new InvalidArgumentError('--delete-check must be hash or stat');
     const device = await openPhotoDevice(deviceSelector(p.common), io, p.common.json);
     const { exitCode } = await runPhotoBackup(device, {
       dest: p.positionals[0]!,
@@ -78,6 +83,7 @@ const command: Command = {
       layout: p.flags.has('--split-by-date') ? 'date' : 'device',
       dryRun: p.flags.has('--dry-run'),
       deleteAfterImport: p.flags.has('--delete-after-import'),
+      deleteCheck,
       connections: conns,
       json: p.common.json,
     }, io);

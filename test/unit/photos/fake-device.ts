@@ -64,6 +64,14 @@ export class MemDevice implements PhotoDevice {
     return path;
   }
 
+  /** Rewrites a file in place, as an app on the phone might: new bytes, and the mtime kept unless given. */
+  editFile(path: string, data: Buffer, mtime?: Date): void {
+    const n = this.nodes.get(path);
+    if (n?.kind !== 'file') throw new Error(`not a file: ${path}`);
+    n.data = data;
+    if (mtime) n.mtime = mtime;
+  }
+
   addSymlink(dir: string, name: string, target: string): void {
     const path = `${dir}/${name}`;
     this.#link(dir, name);

@@ -19,7 +19,7 @@ const summary: BackupSummary = {
   udid: 'U', dest: '/d', dryRun: false, found: 5, selected: 4, copied: 3, copiedBytes: 3_000_000, skipped: 1,
   failed: [{ remote: '/DCIM/100APPLE/IMG_0004.JPG', code: 'ERR_AFC_PERM_DENIED', reason: 'denied' }],
   rejected: [{ remote: '/DCIM/100APPLE/..', reason: 'unsafe-name', detail: 'dot component' }],
-  deleted: [], deleteSkipped: '1 file(s) failed', wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 1500,
+  deleted: [], keptOnDevice: [], deleteSkipped: '1 file(s) failed', wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 1500,
 };
 
 test('progress: units, durations, bar (files, bytes, rate, ETA) within the width', () => {
