@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { CallOpts } from './core/abort.ts';
-import { IDeviceError } from './core/errors.ts';
+import { fixErrorName, IDeviceError } from './core/errors.ts';
 import { sameUdid } from './core/udid.ts';
 import type { PairRecordStore } from './pairing/record-store.ts';
 
@@ -39,6 +39,9 @@ export interface DeviceProvider {
 
 /** No device, or no device with the requested UDID (ERR_DEVICE_NOT_FOUND). */
 export class DeviceNotFoundError extends IDeviceError {
+  static {
+    fixErrorName(this, 'DeviceNotFoundError');
+  }
   constructor(message: string) {
     super('ERR_DEVICE_NOT_FOUND', message);
   }
@@ -46,6 +49,9 @@ export class DeviceNotFoundError extends IDeviceError {
 
 /** Several devices and no UDID given (ERR_DEVICE_AMBIGUOUS); `udids` lists them. */
 export class AmbiguousDeviceError extends IDeviceError {
+  static {
+    fixErrorName(this, 'AmbiguousDeviceError');
+  }
   constructor(readonly udids: string[]) {
     super('ERR_DEVICE_AMBIGUOUS', `${udids.length} devices attached (${udids.join(', ')}): choose one with -u UDID`);
   }
@@ -53,6 +59,9 @@ export class AmbiguousDeviceError extends IDeviceError {
 
 /** No pair record for the device and pairing was not allowed (ERR_DEVICE_NOT_PAIRED). */
 export class NotPairedError extends IDeviceError {
+  static {
+    fixErrorName(this, 'NotPairedError');
+  }
   constructor(udid: string) {
     super('ERR_DEVICE_NOT_PAIRED', `this computer is not paired with ${udid}: run \`iosdevice pair\``);
   }
@@ -60,6 +69,9 @@ export class NotPairedError extends IDeviceError {
 
 /** The usb transport is not available in this build (ERR_USB_UNAVAILABLE). */
 export class UsbUnavailableError extends IDeviceError {
+  static {
+    fixErrorName(this, 'UsbUnavailableError');
+  }
   constructor(cause?: unknown) {
     super('ERR_USB_UNAVAILABLE', 'the direct USB transport is not available', { cause });
   }

@@ -1,7 +1,15 @@
-import { IDeviceError } from '../core/errors.ts';
+import { fixErrorName, IDeviceError } from '../core/errors.ts';
 import { AfcStatus, opcodeName } from './protocol.ts';
 
-const STATUS_NAME: Record<number, string> = Object.fromEntries(Object.entries(AfcStatus).map(([k, v]) => [v, k]));
+/** The name of each non-zero status (0 is success and never an error). */
+type AfcStatusName = Exclude<keyof typeof AfcStatus, 'SUCCESS'>;
+
+/** The codes of AFC statuses: `ERR_AFC_<STATUS NAME>`, ERR_AFC_UNRECOGNISED_STATUS for a value outside the table. */
+export type AfcErrorCode = `ERR_AFC_${AfcStatusName}` | 'ERR_AFC_UNRECOGNISED_STATUS';
+
+const STATUS_NAME: Record<number, AfcStatusName> = Object.fromEntries(
+  Object.entries(AfcStatus).filter(([k]) => k !== 'SUCCESS').map(([k, v]) => [v, k]),
+) as Record<number, AfcStatusName>;
 
 /**
  * The device answered a request with a non-zero STATUS. `status` is exactly the wire value (unknown
@@ -11,6 +19,10 @@ const STATUS_NAME: Record<number, string> = Object.fromEntries(Object.entries(Af
  * for 1, which RemovePath returns for a non-empty directory), ERR_AFC_UNRECOGNISED_STATUS for any other value.
  */
 export class AfcError extends IDeviceError {
+  static {
+    fixErrorName(this, 'AfcError');
+  }
+  declare readonly code: AfcErrorCode;
   constructor(
     readonly status: number,
     readonly opcode: number,
@@ -18,14 +30,14 @@ export class AfcError extends IDeviceError {
   ) {
     const name = STATUS_NAME[status];
     super(
-      name !== undefined ? `ERR_AFC_${name}` : 'ERR_AFC_UNRECOGNISED_STATUS',
+      afcErrorCode(status),
       `AFC ${opcodeName(opcode)}${path !== undefined ? ` ${JSON.stringify(path)}` : ''} failed with status ${status}${name ? ` (${name})` : ''}`,
     );
   }
 }
 
 /** The code AfcError uses for a status value. */
-export function afcErrorCode(status: number): string {
+export function afcErrorCode(status: number): AfcErrorCode {
   const name = STATUS_NAME[status];
   return name !== undefined ? `ERR_AFC_${name}` : 'ERR_AFC_UNRECOGNISED_STATUS';
 }

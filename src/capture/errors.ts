@@ -7,7 +7,7 @@
  * - ERR_CAPTURE_REPLAY_MISMATCH the live client deviated from the recording (`diff` says where)
  * - ERR_CAPTURE_WRITE      the recording proxy could not write the capture (the fs error is the cause)
  */
-import { IDeviceError } from '../core/errors.ts';
+import { fixErrorName, IDeviceError } from '../core/errors.ts';
 
 export type CaptureErrorCode =
   | 'ERR_CAPTURE_FORMAT'
@@ -19,11 +19,16 @@ export type CaptureErrorCode =
 
 /** A capture file or replay problem; `offset` is the byte offset in the file when known. */
 export class CaptureError extends IDeviceError {
+  static {
+    fixErrorName(this, 'CaptureError');
+  }
+  declare readonly code: CaptureErrorCode;
   constructor(
     code: CaptureErrorCode,
     message: string,
     readonly offset?: number,
+    options?: ErrorOptions,
   ) {
-    super(code, offset !== undefined ? `${message} (at file offset ${offset})` : message);
+    super(code, offset !== undefined ? `${message} (at file offset ${offset})` : message, options);
   }
 }

@@ -4,9 +4,10 @@
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { asIDeviceError, IDeviceError } from '../core/errors.ts';
+import { IDeviceError, InvalidArgumentError } from '../core/errors.ts';
 import { parseMuxAddress } from '../usbmux/address.ts';
 import { listenOn, parseListenAddress } from '../usbmux/listen-socket.ts';
+import { CaptureError } from './errors.ts';
 import type { CaptureRecorder } from './recorder.ts';
 
 /** Options of {@link startRecordingProxy}. */
@@ -53,7 +54,7 @@ export async function startRecordingProxy(opts: ProxyOptions): Promise<Recording
       fn();
       return true;
     } catch (e) {
-      const err = asIDeviceError(e, 'ERR_CAPTURE_WRITE');
+      const err = e instanceof IDeviceError ? e : new CaptureError('ERR_CAPTURE_WRITE', `cannot write the capture: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
       failure ??= err;
       opts.onError?.(err);
       return false;
@@ -102,8 +103,8 @@ export async function startRecordingProxy(opts: ProxyOptions): Promise<Recording
   try {
     address = await listenOn(server, at);
   } catch (e) {
-    if (e instanceof IDeviceError && e.code !== 'ERR_LISTEN_FAILED') throw e;
-    throw new IDeviceError('ERR_INVALID_ARG', `cannot listen on ${opts.listen}: ${(e as Error).message}`, { cause: e });
+    if (e instanceof IDeviceError && e.code !== 'ERR_USBMUX_LISTEN_FAILED') throw e;
+    throw new InvalidArgumentError(`cannot listen on ${opts.listen}: ${(e as Error).message}`, { cause: e });
   }
   return {
     address,

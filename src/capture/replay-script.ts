@@ -3,7 +3,7 @@
  * protocol layer (usbmux frames, lockdown frames in plaintext or inside TLS, AFC packets), plus the helpers both
  * replay roles share: an exact-length async reader, message framing per layer, and per-layer comparison.
  */
-import { IDeviceError, TimeoutError } from '../core/errors.ts';
+import { ClosedError, fixErrorName, TimeoutError } from '../core/errors.ts';
 import { parsePlist } from '../plist/index.ts';
 import { isPlistDict, type PlistDict } from '../plist/types.ts';
 import { parseKeyValues, parseNulList } from '../afc/codec.ts';
@@ -76,6 +76,9 @@ export function buildReplayScript(d: DecodedCapture): ReplayConnection[] {
 
 /** A replay deviation. Code ERR_CAPTURE_REPLAY_MISMATCH; `diff` names the first differing field. */
 export class ReplayMismatchError extends CaptureError {
+  static {
+    fixErrorName(this, 'ReplayMismatchError');
+  }
   constructor(
     readonly stream: number,
     readonly step: number,
@@ -115,11 +118,11 @@ export class ByteReader {
     this.#chunks.unshift(b);
     this.#len += b.length;
   }
-  /** @throws IDeviceError ERR_CLOSED at EOF, TimeoutError ERR_TIMEOUT. */
+  /** @throws ClosedError ERR_CLOSED at EOF, TimeoutError ERR_TIMEOUT. */
   async read(n: number, timeoutMs: number): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs;
     while (this.#len < n) {
-      if (this.#ended) throw new IDeviceError('ERR_CLOSED', `stream ended with ${this.#len} of ${n} bytes`);
+      if (this.#ended) throw new ClosedError(`replay read (stream ended with ${this.#len} of ${n} bytes)`);
       const left = deadline - Date.now();
       if (left <= 0) throw new TimeoutError('replay read', timeoutMs);
       await new Promise<void>((resolve) => {

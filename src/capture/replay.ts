@@ -25,7 +25,7 @@ import { listenOn } from '../usbmux/listen-socket.ts';
 import { generatePairingCertificates } from '../pairing/certificates.ts';
 import type { PairRecord } from '../pairing/pair-record.ts';
 import { tlsClientOptions, tlsServerOptions } from '../pairing/tls.ts';
-import { IDeviceError } from '../core/errors.ts';
+import { TimeoutError } from '../core/errors.ts';
 import type { Diff } from './compare.ts';
 import {
   ByteReader, ReplayMismatchError, diffMessage, lockdownPlist, readMessage, usbmuxPlist,
@@ -82,7 +82,7 @@ class Channel {
     sock.on('end', () => reader.end());
     sock.on('close', () => reader.end());
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new IDeviceError('ERR_TIMEOUT', 'replay TLS handshake timed out')), timeoutMs);
+      const t = setTimeout(() => reject(new TimeoutError('replay TLS handshake', timeoutMs)), timeoutMs);
       sock.once(server ? 'secure' : 'secureConnect', () => (clearTimeout(t), resolve()));
       sock.once('error', (e) => (clearTimeout(t), reject(e)));
     });

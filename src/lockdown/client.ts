@@ -5,7 +5,7 @@ import { withCallOpts, type CallOpts } from '../core/abort.ts';
 import { ClosedError, IDeviceError, InvalidArgumentError, ProtocolError } from '../core/errors.ts';
 import type { PlistDict, PlistValue } from '../plist/types.ts';
 import { isPlistDict } from '../plist/types.ts';
-import { LockdownError, lockdownErrorFor } from './errors.ts';
+import { DeviceCertificateMismatchError, LockdownError, lockdownErrorFor } from './errors.ts';
 import { DEFAULT_LABEL, LockdownRequest } from './protocol.ts';
 import { tlsClientOptions } from '../pairing/tls.ts';
 import { LockdownTransport } from './transport.ts';
@@ -177,7 +177,7 @@ export class LockdownClient {
         const got = sock.getPeerX509Certificate()?.raw;
         if (!expected || !got || !expected.equals(got)) {
           this.close();
-          throw new IDeviceError('ERR_LOCKDOWN_DEVICE_CERTIFICATE_MISMATCH', 'the device did not present the DeviceCertificate of the pair record');
+          throw new DeviceCertificateMismatchError();
         }
       }
     }

@@ -1,4 +1,8 @@
-import { IDeviceError } from '../core/errors.ts';
+import type { ErrorCode } from '../core/codes.ts';
+import { fixErrorName, IDeviceError } from '../core/errors.ts';
+
+/** The codes of lockdown `Error` strings: `ERR_LOCKDOWN_<NAME>` for the known ones, ERR_LOCKDOWN_UNKNOWN for any other. */
+export type LockdownErrorCode = Extract<ErrorCode, `ERR_LOCKDOWN_${string}`>;
 
 /**
  * Errors lockdownd reports in a reply's `Error` string. {@link LockdownError} keeps the raw string
@@ -7,11 +11,15 @@ import { IDeviceError } from '../core/errors.ts';
  * ERR_LOCKDOWN_UNKNOWN (never collapsed).
  */
 export class LockdownError extends IDeviceError {
+  static {
+    fixErrorName(this, 'LockdownError');
+  }
   /** The raw `Error` string from the device, e.g. "InvalidHostID". */
   readonly error: string;
   /** The request that failed, e.g. "StartSession". */
   readonly request: string;
-  constructor(error: string, request: string, code?: string, message?: string, options?: { cause?: unknown }) {
+  declare readonly code: LockdownErrorCode;
+  constructor(error: string, request: string, code?: LockdownErrorCode, message?: string, options?: ErrorOptions) {
     super(code ?? codeFor(error), message ?? `lockdown ${request}: ${describe(error)}`, options);
     this.error = error;
     this.request = request;
@@ -19,30 +27,60 @@ export class LockdownError extends IDeviceError {
 }
 
 /** The device is locked with a passcode (ERR_LOCKDOWN_PASSWORD_PROTECTED). Unlock it, then retry. */
-export class PasswordProtectedError extends LockdownError {}
+export class PasswordProtectedError extends LockdownError {
+  static {
+    fixErrorName(this, 'PasswordProtectedError');
+  }
+}
 /** The trust dialog is on screen (ERR_LOCKDOWN_PAIRING_DIALOG_RESPONSE_PENDING). Retry Pair ~every second. */
-export class PairingDialogResponsePendingError extends LockdownError {}
+export class PairingDialogResponsePendingError extends LockdownError {
+  static {
+    fixErrorName(this, 'PairingDialogResponsePendingError');
+  }
+}
 /** The user tapped "Don't Trust" (ERR_LOCKDOWN_USER_DENIED_PAIRING). */
-export class UserDeniedPairingError extends LockdownError {}
+export class UserDeniedPairingError extends LockdownError {
+  static {
+    fixErrorName(this, 'UserDeniedPairingError');
+  }
+}
 /** The device does not (or no longer) trust this HostID (ERR_LOCKDOWN_INVALID_HOST_ID / ERR_LOCKDOWN_MISSING_HOST_ID). Re-pair. */
-export class InvalidHostIdError extends LockdownError {}
+export class InvalidHostIdError extends LockdownError {
+  static {
+    fixErrorName(this, 'InvalidHostIdError');
+  }
+}
 /** The operation needs a TLS session (ERR_LOCKDOWN_SESSION_INACTIVE and friends). */
-export class SessionError extends LockdownError {}
+export class SessionError extends LockdownError {
+  static {
+    fixErrorName(this, 'SessionError');
+  }
+}
 /** The value cannot be read/changed (GetProhibited, MissingValue, ...). */
-export class ValueError extends LockdownError {}
+export class ValueError extends LockdownError {
+  static {
+    fixErrorName(this, 'ValueError');
+  }
+}
 /** StartService failed (InvalidService, ServiceProhibited, ServiceLimit, MissingService). */
-export class ServiceError extends LockdownError {}
+export class ServiceError extends LockdownError {
+  static {
+    fixErrorName(this, 'ServiceError');
+  }
+}
 
-type LeafClass = new (error: string, request: string, code?: string, message?: string) => LockdownError;
+type LeafClass = new (error: string, request: string, code?: LockdownErrorCode, message?: string) => LockdownError;
 
 interface Entry {
-  code: string;
+  code: LockdownErrorCode;
   cls: LeafClass;
   hint: string;
 }
 
-function e(code: string, cls: LeafClass, hint: string): Entry {
-  return { code: `ERR_LOCKDOWN_${code}`, cls, hint };
+type LockdownName = LockdownErrorCode extends `ERR_LOCKDOWN_${infer N}` ? N : never;
+
+function e(code: LockdownName, cls: LeafClass, hint: string): Entry {
+  return { code: `ERR_LOCKDOWN_${code}` as const, cls, hint };
 }
 
 /** Every error string libimobiledevice knows (protocol.md §3), with a code, a class and a user hint. */
@@ -90,7 +128,7 @@ const TABLE: Record<string, Entry> = {
 };
 
 /** Stable code for a lockdown error string (ERR_LOCKDOWN_UNKNOWN for strings not in the table). */
-export function codeFor(error: string): string {
+export function codeFor(error: string): LockdownErrorCode {
   return Object.hasOwn(TABLE, error) ? TABLE[error]!.code : 'ERR_LOCKDOWN_UNKNOWN';
 }
 
@@ -110,4 +148,17 @@ export function lockdownErrorFor(error: string, request: string): LockdownError 
   const entry = Object.hasOwn(TABLE, error) ? TABLE[error] : undefined;
   if (!entry) return new LockdownError(error, request);
   return new entry.cls(error, request, entry.code);
+}
+
+/**
+ * The TLS peer did not present the DeviceCertificate of the pair record (`pinDeviceCertificate`; a local
+ * check, not a device error string). Code ERR_LOCKDOWN_DEVICE_CERTIFICATE_MISMATCH.
+ */
+export class DeviceCertificateMismatchError extends IDeviceError {
+  static {
+    fixErrorName(this, 'DeviceCertificateMismatchError');
+  }
+  constructor() {
+    super('ERR_LOCKDOWN_DEVICE_CERTIFICATE_MISMATCH', 'the device did not present the DeviceCertificate of the pair record');
+  }
 }

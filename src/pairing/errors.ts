@@ -1,4 +1,8 @@
-import { IDeviceError } from '../core/errors.ts';
+import type { ErrorCode } from '../core/codes.ts';
+import { fixErrorName, IDeviceError } from '../core/errors.ts';
+
+/** The codes of {@link PairingError}. */
+export type PairingErrorCode = Extract<ErrorCode, `ERR_PAIRING_${string}`>;
 
 /**
  * Errors of the pairing layer (certificates, pair records, stores, the trust flow). Stable codes:
@@ -12,7 +16,11 @@ import { IDeviceError } from '../core/errors.ts';
  * - ERR_PAIRING_STORE            a pair-record store could not read or write (file-system error as `cause`)
  */
 export class PairingError extends IDeviceError {
-  constructor(code: `ERR_PAIRING_${string}`, message: string, options?: { cause?: unknown }) {
+  static {
+    fixErrorName(this, 'PairingError');
+  }
+  declare readonly code: PairingErrorCode;
+  constructor(code: PairingErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);
   }
 }

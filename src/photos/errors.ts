@@ -1,4 +1,8 @@
-import { IDeviceError } from '../core/errors.ts';
+import type { ErrorCode } from '../core/codes.ts';
+import { fixErrorName, IDeviceError } from '../core/errors.ts';
+
+/** The codes of {@link PhotosError}. */
+export type PhotosErrorCode = Extract<ErrorCode, `ERR_PHOTOS_${string}`>;
 
 /**
  * Photo-backup errors. Codes:
@@ -9,13 +13,20 @@ import { IDeviceError } from '../core/errors.ts';
  * - ERR_PHOTOS_DISCONNECTED: the device went away and could not be reconnected.
  */
 export class PhotosError extends IDeviceError {
-  constructor(code: `ERR_PHOTOS_${string}`, message: string, options?: { cause?: unknown }) {
+  static {
+    fixErrorName(this, 'PhotosError');
+  }
+  declare readonly code: PhotosErrorCode;
+  constructor(code: PhotosErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);
   }
 }
 
 /** A path from the device (or a destination) that is refused. Code ERR_PHOTOS_UNSAFE_PATH. */
 export class UnsafePathError extends PhotosError {
+  static {
+    fixErrorName(this, 'UnsafePathError');
+  }
   constructor(readonly path: string, readonly reason: string) {
     super('ERR_PHOTOS_UNSAFE_PATH', `unsafe path ${JSON.stringify(path)}: ${reason}`);
   }

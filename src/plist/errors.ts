@@ -1,4 +1,4 @@
-import { IDeviceError, InvalidArgumentError } from '../core/errors.ts';
+import { fixErrorName, IDeviceError, InvalidArgumentError } from '../core/errors.ts';
 
 /**
  * Stable codes of {@link PlistError}:
@@ -21,6 +21,9 @@ export type PlistErrorCode =
 
 /** Error raised by the plist codecs; `offset` is the byte (binary) or character (XML) position when known. */
 export class PlistError extends IDeviceError {
+  static {
+    fixErrorName(this, 'PlistError');
+  }
   declare readonly code: PlistErrorCode;
   constructor(
     code: PlistErrorCode,

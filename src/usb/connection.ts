@@ -9,7 +9,7 @@
  */
 import { Duplex } from 'node:stream';
 import { ChunkQueue } from '../core/chunk-queue.ts';
-import { ClosedError, IDeviceError, ProtocolError } from '../core/errors.ts';
+import { ClosedError, InternalError, ProtocolError } from '../core/errors.ts';
 import { MuxRefusedError, MuxResetError, UsbError } from './errors.ts';
 import { flagNames, seqDiff, TcpFlags, windowField, WINDOW_UNIT } from './tcp.ts';
 import type { TcpHeader } from './tcp.ts';
@@ -371,5 +371,5 @@ export class MuxConnection extends Duplex {
 }
 
 function asError(e: unknown): Error {
-  return e instanceof Error ? e : new IDeviceError('ERR_INTERNAL', String(e));
+  return e instanceof Error ? e : new InternalError(String(e), { cause: e });
 }

@@ -15,7 +15,7 @@
  * | ERR_USB_TRANSFER | a bulk transfer failed for another reason |
  * | ERR_USB_UNAVAILABLE | no USB stack reachable (no /sys/bus/usb, native module missing) |
  */
-import { IDeviceError } from '../core/errors.ts';
+import { fixErrorName, IDeviceError } from '../core/errors.ts';
 
 export type UsbErrorCode =
   | 'ERR_USB_MUX_REFUSED'
@@ -32,14 +32,20 @@ export type UsbErrorCode =
 
 /** An error of the USB transport or the mux running over it. */
 export class UsbError extends IDeviceError {
+  static {
+    fixErrorName(this, 'UsbError');
+  }
   declare readonly code: UsbErrorCode;
-  constructor(code: UsbErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: UsbErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);
   }
 }
 
 /** The device refused a connection: it answered SYN with RST. Code ERR_USB_MUX_REFUSED. */
 export class MuxRefusedError extends UsbError {
+  static {
+    fixErrorName(this, 'MuxRefusedError');
+  }
   constructor(readonly port: number, readonly reason?: string) {
     super('ERR_USB_MUX_REFUSED', `usb mux: port ${port} refused${reason ? ` (${reason})` : ''}`);
   }
@@ -47,6 +53,9 @@ export class MuxRefusedError extends UsbError {
 
 /** The peer reset an open stream. Code ERR_USB_MUX_RESET. */
 export class MuxResetError extends UsbError {
+  static {
+    fixErrorName(this, 'MuxResetError');
+  }
   constructor(readonly port: number, readonly reason?: string) {
     super('ERR_USB_MUX_RESET', `usb mux: port ${port} reset by peer${reason ? ` (${reason})` : ''}`);
   }
@@ -54,7 +63,10 @@ export class MuxResetError extends UsbError {
 
 /** The device went away. Code ERR_USB_DETACHED. */
 export class DetachedError extends UsbError {
-  constructor(what: string, options?: { cause?: unknown }) {
+  static {
+    fixErrorName(this, 'DetachedError');
+  }
+  constructor(what: string, options?: ErrorOptions) {
     super('ERR_USB_DETACHED', `${what}: device detached`, options);
   }
 }

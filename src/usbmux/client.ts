@@ -4,7 +4,7 @@
  *
  * Thrown codes (besides each method's own): ERR_USBMUX_UNREACHABLE (open), ERR_USBMUX_CONSUMED (after
  * connect/listen), ERR_CLOSED (socket closed while waiting), ERR_PROTOCOL / ERR_PROTOCOL_TOO_LARGE /
- * ERR_USBMUX_BAD_VERSION (daemon sent bytes we cannot parse), ERR_TIMEOUT / ERR_ABORTED (CallOpts),
+ * ERR_USBMUX_HEADER_VERSION (daemon sent bytes we cannot parse), ERR_TIMEOUT / ERR_ABORTED (CallOpts),
  * UsbmuxError codes for non-zero Results (ERR_USBMUX_BADDEV, ERR_USBMUX_CONNREFUSED, …).
  */
 import { connect as netConnect } from 'node:net';

@@ -6,7 +6,7 @@
  */
 import { ChunkQueue } from '../core/chunk-queue.ts';
 import { ProtocolError, TooLargeError } from '../core/errors.ts';
-import { UsbmuxBadVersionError } from './errors.ts';
+import { UsbmuxHeaderVersionError } from './errors.ts';
 import { DEFAULT_MAX_MESSAGE, HEADER_SIZE, decodeHeader, type UsbmuxHeader } from './protocol.ts';
 
 /** Most chunks buffered at once (a real daemon delivers a message in a handful of reads). */
@@ -71,7 +71,7 @@ export class UsbmuxFrameDecoder {
    * The next complete frame, or undefined when more bytes are needed.
    * @throws ProtocolError (ERR_PROTOCOL) when the length field is below 16;
    *   TooLargeError (ERR_PROTOCOL_TOO_LARGE) when it is above the cap;
-   *   UsbmuxBadVersionError (ERR_USBMUX_BAD_VERSION) for a version other than 0/1 in strict mode.
+   *   UsbmuxHeaderVersionError (ERR_USBMUX_HEADER_VERSION) for a version other than 0/1 in strict mode.
    */
   next(): UsbmuxFrame | undefined {
     if (!this.#header) {
@@ -79,7 +79,7 @@ export class UsbmuxFrameDecoder {
       const h = decodeHeader(this.#q.peek(HEADER_SIZE));
       if (h.length < HEADER_SIZE) throw new ProtocolError('usbmux', `message length ${h.length} is below the 16-byte header`, this.#consumed);
       if (h.length > this.#max) throw new TooLargeError('usbmux', h.length, this.#max);
-      if (this.#strict && h.version !== 0 && h.version !== 1) throw new UsbmuxBadVersionError(h.version);
+      if (this.#strict && h.version !== 0 && h.version !== 1) throw new UsbmuxHeaderVersionError(h.version);
       this.#header = h;
     }
     const h = this.#header;

@@ -5,8 +5,9 @@
  */
 import { lstat, unlink } from 'node:fs/promises';
 import { createConnection, type Server } from 'node:net';
-import { IDeviceError, InvalidArgumentError } from '../core/errors.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
 import { formatMuxAddress, parseMuxAddress, type MuxAddress } from './address.ts';
+import { UsbmuxListenError } from './errors.ts';
 
 /**
  * Parses a listen address: USBMUXD_SOCKET_ADDRESS syntax, plus TCP port 0 (pick a free port) and, with
@@ -53,7 +54,7 @@ export async function removeStaleSocket(path: string): Promise<void> {
  * Binds `server` at `addr` (a stale unix socket is replaced first) and resolves with the bound address in
  * USBMUXD_SOCKET_ADDRESS syntax (the real port for port 0). Later server errors (EMFILE on accept…) only
  * drop that connection: a listener is installed so they never crash the process.
- * @throws InvalidArgumentError (ERR_INVALID_ARG) as {@link removeStaleSocket}; IDeviceError ERR_LISTEN_FAILED
+ * @throws InvalidArgumentError (ERR_INVALID_ARG) as {@link removeStaleSocket}; UsbmuxListenError ERR_USBMUX_LISTEN_FAILED
  *   when the system refuses the address (EADDRINUSE, EACCES…; the node:net error is the `cause`).
  */
 export async function listenOn(server: Server, addr: MuxAddress): Promise<string> {
@@ -62,7 +63,7 @@ export async function listenOn(server: Server, addr: MuxAddress): Promise<string
     const reject = (e: NodeJS.ErrnoException): void => {
       const where = addr.kind === 'unix' ? addr.path : `${addr.host}:${addr.port}`;
       const hint = e.code === 'EADDRINUSE' ? ' (already in use: pick another address)' : e.code === 'EACCES' ? ' (permission denied)' : '';
-      reject0(new IDeviceError('ERR_LISTEN_FAILED', `cannot listen on ${where}: ${e.code ?? e.message}${hint}`, { cause: e }));
+      reject0(new UsbmuxListenError(where, `cannot listen on ${where}: ${e.code ?? e.message}${hint}`, { cause: e }));
     };
     server.once('error', reject);
     const done = (): void => {

@@ -50,7 +50,7 @@ export class UsbmuxServer extends EventEmitter {
    * Listens on `UNIX:/path`, `host:port` or `[v6]:port` (port 0 picks a free one). A stale unix socket
    * file (nothing answering) is replaced; the socket is made world-accessible (0666) as usbmuxd does.
    * Resolves with the bound address in USBMUXD_SOCKET_ADDRESS syntax.
-   * @throws InvalidArgumentError (ERR_INVALID_ARG) for a malformed address; ERR_LISTEN_FAILED when the address cannot be bound (EADDRINUSE…).
+   * @throws InvalidArgumentError (ERR_INVALID_ARG) for a malformed address; ERR_USBMUX_LISTEN_FAILED when the address cannot be bound (EADDRINUSE…).
    */
   async listen(address: string): Promise<string> {
     const addr = parseListenAddress(address);

@@ -177,7 +177,7 @@ async function prepareDevice(o: EmulatedDeviceOptions, root: string, index: numb
 /**
  * Starts the emulator. Resolves once the socket accepts connections.
  * @throws InvalidArgumentError (ERR_INVALID_ARG) for bad options (iOS < 10, duplicate UDIDs, media folder without DCIM,
- *   a socket path already served by a live daemon); ERR_LISTEN_FAILED when the address cannot be bound (EADDRINUSE…).
+ *   a socket path already served by a live daemon); ERR_USBMUX_LISTEN_FAILED when the address cannot be bound (EADDRINUSE…).
  */
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const dir = await mkdtemp(join(tmpdir(), 'iosdevice-emu-'));

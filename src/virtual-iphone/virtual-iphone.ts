@@ -12,12 +12,13 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { duplexPair } from '../core/duplex-pair.ts';
-import { IDeviceError, InvalidArgumentError } from '../core/errors.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
 import { serveAfc, type AfcServerOptions } from '../afc/server.ts';
 import { serveLockdown } from '../lockdown/server.ts';
 import { LOCKDOWN_PORT } from '../lockdown/protocol.ts';
 import { UsbmuxResultError } from '../usbmux/errors.ts';
 import { dashedUdid } from '../core/udid.ts';
+import { EmulatorDetachedError } from './errors.ts';
 import { DeviceFaults, type FaultSpec } from './faults.ts';
 import { DeviceLink, linkProfile, type LinkParams, type LinkProfile } from './link.ts';
 import { VirtualLockdownDevice, type TrustPolicy, type VirtualLockdownDeviceOptions } from './lockdown-device.ts';
@@ -47,7 +48,7 @@ export interface VirtualIPhoneOptions {
 }
 
 /** Error code streams of a detached device fail with. */
-export const DETACHED_CODE = 'ERR_EMULATOR_DETACHED';
+export const DETACHED_CODE = 'ERR_EMULATOR_DETACHED' satisfies EmulatorDetachedError['code'];
 
 /**
  * A virtual iPhone. Events: 'detached' when {@link VirtualIPhone.detach} ran (by hand or by a detach fault),
@@ -152,7 +153,7 @@ export class VirtualIPhone extends EventEmitter {
     if (this.#detached) return;
     this.#detached = true;
     this.#ports.clear();
-    for (const s of [...this.#streams]) s.destroy(new IDeviceError(DETACHED_CODE, `device ${this.udid} was detached`));
+    for (const s of [...this.#streams]) s.destroy(new EmulatorDetachedError(this.udid));
     this.#streams.clear();
     this.emit('detached');
   }

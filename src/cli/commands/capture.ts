@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Command, CliIO } from '../command.ts';
 import { parseCommonArgs, writeJson } from '../common.ts';
-import { IDeviceError, InvalidArgumentError } from '../../core/errors.ts';
+import { InvalidArgumentError } from '../../core/errors.ts';
 import { formatMuxAddress, parseMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
 import { startRecordingProxy } from '../../capture/proxy.ts';
 import { CaptureRecorder } from '../../capture/recorder.ts';
@@ -61,7 +61,7 @@ const command: Command = {
       recorder = new CaptureRecorder({ file: out, resolution: p.flags.has('--ns') ? 'ns' : 'us' });
     } catch (e) {
       if (tmp) rmSync(tmp, { recursive: true, force: true });
-      throw new IDeviceError('ERR_INVALID_ARG', `cannot write ${out}: ${(e as Error).message}`, { cause: e });
+      throw new InvalidArgumentError(`cannot write ${out}: ${(e as Error).message}`, { cause: e });
     }
     let stop: () => void = () => {};
     const stopped = new Promise<void>((resolve) => (stop = resolve));

@@ -29,14 +29,14 @@ test('--json: a failure is also printed as one JSON object with the stable code'
   assert.match(x.err(), /ERR_USBMUX_UNREACHABLE/);
 });
 
-test('listening on an address in use is ERR_LISTEN_FAILED, not a raw node error', async () => {
+test('listening on an address in use is ERR_USBMUX_LISTEN_FAILED, not a raw node error', async () => {
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
   const port = (blocker.address() as { port: number }).port;
   const dir = await mkdtemp(join(tmpdir(), 'iosdevice-cli-'));
   const server = new UsbmuxServer(new RecordStoreBackend({ store: new DirectoryRecordStore(dir) }));
   try {
-    await assert.rejects(server.listen(`127.0.0.1:${port}`), { code: 'ERR_LISTEN_FAILED' });
+    await assert.rejects(server.listen(`127.0.0.1:${port}`), { code: 'ERR_USBMUX_LISTEN_FAILED', name: 'UsbmuxListenError' });
   } finally {
     await server.close();
     blocker.close();

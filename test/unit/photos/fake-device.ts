@@ -15,7 +15,7 @@ type Node =
 
 class FakeAfcError extends IDeviceError {
   constructor(readonly status: number, path: string) {
-    super(status === 8 ? 'ERR_AFC_OBJECT_NOT_FOUND' : status === 10 ? 'ERR_AFC_PERM_DENIED' : 'ERR_AFC_UNKNOWN', `${path}: status ${status}`);
+    super(status === 8 ? 'ERR_AFC_OBJECT_NOT_FOUND' : status === 10 ? 'ERR_AFC_PERM_DENIED' : 'ERR_AFC_UNKNOWN_ERROR', `${path}: status ${status}`);
   }
 }
 

@@ -126,7 +126,7 @@ test('hostile input: typed errors with stable codes', () => {
   rejectsWith([Buffer.from('ffffffff010000000800000001000000', 'hex')], 'ERR_PROTOCOL_TOO_LARGE');
   rejectsWith([Buffer.from('ffffffff010000000800000001000000', 'hex')], 'ERR_PROTOCOL_TOO_LARGE', () => new UsbmuxRequestDecoder());
   // unknown version (client side)
-  rejectsWith([encodeHeader(4, 2, 1, 1), Buffer.alloc(4)], 'ERR_USBMUX_BAD_VERSION');
+  rejectsWith([encodeHeader(4, 2, 1, 1), Buffer.alloc(4)], 'ERR_USBMUX_HEADER_VERSION');
   // non-plist body, plist that is not a dict, unexpected MessageType, Result without Number
   rejectsWith([encodeHeader(5, 1, 8, 1), Buffer.from('hello')], 'ERR_PROTOCOL');
   const arr = encodeXmlPlist([1, 2]);
@@ -161,7 +161,7 @@ test('fast-check: random chunks either decode or throw our typed errors (never R
         decodeAll(d, pieces);
       } catch (e) {
         if (!(e instanceof IDeviceError)) throw e;
-        assert.match(e.code, /^ERR_(PROTOCOL|PROTOCOL_TOO_LARGE|USBMUX_BAD_VERSION)$/);
+        assert.match(e.code, /^ERR_(PROTOCOL|PROTOCOL_TOO_LARGE|USBMUX_HEADER_VERSION)$/);
       }
     }),
     { numRuns: 400, seed: 42 },
