@@ -21,3 +21,24 @@ export interface CliIO {
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal;
 }
+
+/**
+ * Exit codes of every command (the contract of `iosdevice photos`, documented in its --help):
+ * 0 done; 1 something failed or was refused; 2 usage / bad arguments; 3 the device was lost or unreachable
+ * (unplug, no such device, no usbmuxd, reconnect budget spent); 4 DEST unusable; 130 SIGINT; 143 SIGTERM.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, device: 3, dest: 4, sigint: 130, sigterm: 143 } as const;
+
+/** The reason `main()` aborts `CliIO.signal` with on SIGINT/SIGTERM. */
+export class Interrupted extends Error {
+  constructor(readonly signalName: 'SIGINT' | 'SIGTERM') {
+    super(`interrupted by ${signalName}`);
+    this.name = 'Interrupted';
+  }
+}
+
+/** 130 for SIGINT (Ctrl-C), 143 for SIGTERM, as shells report a process killed by that signal. */
+export function interruptedExitCode(signal: AbortSignal): number {
+  const r: unknown = signal.reason;
+  return r instanceof Interrupted && r.signalName === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+}

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import type { Command, CliIO } from './command.ts';
+import { Interrupted, type Command, type CliIO } from './command.ts';
 import { IDeviceError } from '../core/errors.ts';
 
 const commandsDir = fileURLToPath(new URL('./commands/', import.meta.url));
@@ -56,9 +56,10 @@ export function errorJson(e: unknown): { error: Record<string, unknown> } {
 /** Entry point: resolves with the exit code. */
 export async function main(argv: string[], io?: Partial<CliIO>): Promise<number> {
   const ac = new AbortController();
-  const onSig = (): void => ac.abort(new Error('interrupted'));
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
+  const onInt = (): void => ac.abort(new Interrupted('SIGINT'));
+  const onTerm = (): void => ac.abort(new Interrupted('SIGTERM'));
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
   const fullIO: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal, ...io };
   try {
     const [name, ...rest] = argv;
@@ -85,7 +86,7 @@ export async function main(argv: string[], io?: Partial<CliIO>): Promise<number>
     fullIO.stderr.write(formatError(e) + '\n');
     return e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG' ? 2 : 1;
   } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
 }

@@ -5,7 +5,7 @@
 import { connectAfc, openDevice, openLockdownSession } from '../connect.ts';
 import { runBackup, type BackupOptions, type BackupSummary } from '../photos/backup.ts';
 import type { PhotoDevice } from '../photos/source.ts';
-import type { CliIO } from './command.ts';
+import { EXIT, interruptedExitCode, type CliIO } from './command.ts';
 import type { deviceSelector } from './common.ts';
 import { ProgressRenderer, type ProgressMode } from './photos-progress.ts';
 import { trustPrinter } from './trust-prompt.ts';
@@ -52,6 +52,19 @@ export async function runPhotoBackup(device: PhotoDevice, o: PhotoRunOptions, io
   const r = new ProgressRenderer(io.stdout, mode);
   const summary = await runBackup({ ...o, device, signal: io.signal, onEvent: (e) => r.onEvent(e) });
   r.finish(summary);
-  const refused = summary.rejected.filter((x) => x.reason !== 'vanished').length;
-  return { summary, exitCode: summary.failed.length > 0 || refused > 0 ? 1 : 0 };
+  return { summary, exitCode: backupExitCode(summary, io.signal) };
+}
+
+/** The exit code for how a run ended (see EXIT in command.ts). */
+export function backupExitCode(s: BackupSummary, signal: AbortSignal): number {
+  switch (s.status) {
+    case 'complete':
+      return EXIT.ok;
+    case 'partial':
+      return EXIT.failed;
+    case 'device-lost':
+      return EXIT.device;
+    case 'interrupted':
+      return interruptedExitCode(signal);
+  }
 }

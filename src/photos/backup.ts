@@ -15,11 +15,11 @@
 import { promises as fsp, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfAborted } from '../core/abort.ts';
-import { isConnectionLost } from '../core/errors.ts';
+import { errorCode, isConnectionLost } from '../core/errors.ts';
 import { ConnectionSlots } from './connections.ts';
 import { copyGroup } from './copy-group.ts';
 import { deleteImported } from './delete.ts';
-import type { BackupEvent, BackupSummary } from './events.ts';
+import type { BackupEvent, BackupStatus, BackupSummary } from './events.ts';
 import { groupFiles, type DeviceFile, type Layout } from './layout.ts';
 import { Limiter } from './limit.ts';
 import { acquireLock } from './lock.ts';
@@ -32,7 +32,7 @@ import { isSelected, type Selection } from './selection.ts';
 import type { PhotoDevice } from './source.ts';
 import { walkDevice, type Rejected } from './walk.ts';
 
-export type { BackupEvent, BackupSummary, FailedFile } from './events.ts';
+export type { BackupEvent, BackupStatus, BackupSummary, FailedFile } from './events.ts';
 
 export interface BackupOptions {
   /** Destination folder (created if missing). */
@@ -70,9 +70,13 @@ export interface BackupOptions {
 }
 
 /**
- * Runs one backup. Per-file problems never reject: they are in the summary (`failed`, `rejected`).
- * @throws PhotosError ERR_PHOTOS_BUSY (DEST locked), ERR_PHOTOS_MANIFEST, ERR_PHOTOS_DISCONNECTED
- *   (the walk could not complete); ERR_ABORTED when the signal fires
+ * Runs one backup. Once DEST is locked the run resolves with a summary whose `status` says how it ended
+ * ('complete' | 'partial' | 'interrupted' | 'device-lost', see {@link BackupStatus}); per-file problems are
+ * in `failed` and `rejected`. An abort (the signal) ends in 'interrupted' with the counts so far (files not
+ * copied yet are not reported as failed); a device that is gone, or cannot be reconnected within the budget,
+ * ends in 'device-lost'.
+ * @throws PhotosError ERR_PHOTOS_BUSY (DEST locked by another run), ERR_PHOTOS_MANIFEST, ERR_PHOTOS_UNSAFE_PATH
+ *   (DEST/.iosdevice is a symlink) — the run could not start or DEST became unusable
  */
 export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   const t0 = performance.now();
@@ -84,8 +88,9 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   const slots = new ConnectionSlots(o.device, o.connections ?? 2, o.maxReconnects ?? 3, { signal: o.signal, timeoutMs: idleMs });
   slots.onReconnect = (slot) => emit({ type: 'reconnect', slot });
   const summary: BackupSummary = {
-    udid: o.device.udid, dest, dryRun: !!o.dryRun, found: 0, selected: 0, copied: 0, copiedBytes: 0, skipped: 0,
-    failed: [], rejected: [], deleted: [], keptOnDevice: [], wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 0,
+    status: 'complete', udid: o.device.udid, dest, dryRun: !!o.dryRun, found: 0, selected: 0, toCopy: 0, toCopyBytes: 0,
+    copied: 0, copiedBytes: 0, skipped: 0, failed: [], rejected: [], deleted: [], keptOnDevice: [], wouldCopy: [], wouldCopyBytes: 0,
+    elapsedMs: 0,
   };
   let release: (() => Promise<void>) | undefined;
   let manifest: Manifest | undefined;
@@ -96,29 +101,16 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
       dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, layout: o.layout ?? 'device', idleMs, signal: o.signal,
       slots, manifest, summary, emit, progress: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 },
     };
-
-    const walked = await walkWithRestarts(o, slots, idleMs);
-    summary.found = walked.files.length;
-    summary.rejected = walked.rejected;
-    for (const r of walked.rejected) emit({ type: 'rejected', ...r });
-
-    const selected = walked.files.filter((f) => isSelected(o.selection, f));
-    summary.selected = selected.length;
-    const plan = await planCopies(dest, manifest, ctx.udid, selected);
-    emit({ type: 'plan', found: summary.found, selected: selected.length, toCopy: plan.todo.size, toCopyBytes: plan.todoBytes });
-    if (o.dryRun) {
-      for (const f of dryRunReport(plan, selected.length, summary)) emit({ type: 'file', status: 'would-copy', remote: f.remote, bytes: f.size });
-      return summary;
+    try {
+      await runStages(o, ctx);
+    } catch (e) {
+      // The walk (or a stage) stopped because of the signal or because the device is gone: the run ends with
+      // what it has; anything else (manifest, DEST) rejects.
+      const code = errorCode(e);
+      const stopped = code === 'ERR_PHOTOS_DISCONNECTED' || (o.signal?.aborted === true && (code === 'ERR_ABORTED' || isConnectionLost(e)));
+      if (!stopped) throw e;
     }
-
-    ctx.progress.filesTotal = plan.todo.size;
-    ctx.progress.bytesTotal = plan.todoBytes;
-    const limit = new Limiter(slots.count * (o.filesPerConnection ?? 4));
-    let next = 0;
-    await Promise.all(groupFiles(selected).map((g) => limit.run(() => copyGroup(ctx, plan, g, next++ % slots.count))));
-    throwIfAborted('photo backup', o.signal);
-
-    if (o.deleteAfterImport) await deleteImported(ctx, selected, o.deleteCheck);
+    summary.status = endStatus(summary, o.signal, slots);
     return summary;
   } finally {
     slots.closeAll();
@@ -126,6 +118,42 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
     await release?.();
     summary.elapsedMs = Math.round(performance.now() - t0);
   }
+}
+
+/** walk → select → plan → copy → delete, filling `ctx.summary`. */
+async function runStages(o: BackupOptions, ctx: RunContext): Promise<void> {
+  const { summary, slots, emit } = ctx;
+  const walked = await walkWithRestarts(o, slots, ctx.idleMs);
+  summary.found = walked.files.length;
+  summary.rejected = walked.rejected;
+  for (const r of walked.rejected) emit({ type: 'rejected', ...r });
+
+  const selected = walked.files.filter((f) => isSelected(o.selection, f));
+  summary.selected = selected.length;
+  const plan = await planCopies(ctx.dest, ctx.manifest, ctx.udid, selected);
+  summary.toCopy = plan.todo.size;
+  summary.toCopyBytes = plan.todoBytes;
+  emit({ type: 'plan', found: summary.found, selected: selected.length, toCopy: plan.todo.size, toCopyBytes: plan.todoBytes });
+  if (o.dryRun) {
+    for (const f of dryRunReport(plan, selected.length, summary)) emit({ type: 'file', status: 'would-copy', remote: f.remote, bytes: f.size });
+    return;
+  }
+
+  ctx.progress.filesTotal = plan.todo.size;
+  ctx.progress.bytesTotal = plan.todoBytes;
+  const limit = new Limiter(slots.count * (o.filesPerConnection ?? 4));
+  let next = 0;
+  await Promise.all(groupFiles(selected).map((g) => limit.run(() => copyGroup(ctx, plan, g, next++ % slots.count))));
+  if (o.signal?.aborted) return; // interrupted: nothing is removed from the device
+
+  if (o.deleteAfterImport) await deleteImported(ctx, selected, o.deleteCheck);
+}
+
+/** The run's status from what the stages left in the summary. */
+function endStatus(s: BackupSummary, signal: AbortSignal | undefined, slots: ConnectionSlots): BackupStatus {
+  if (signal?.aborted) return 'interrupted';
+  if (slots.dead) return 'device-lost';
+  return s.failed.length > 0 || s.rejected.some((r) => r.reason !== 'vanished') ? 'partial' : 'complete';
 }
 
 /** A .part name this tool gives a file it receives (copy.ts receive(): a random UUID). */

@@ -53,6 +53,7 @@ export class ConnectionSlots {
         },
         (e: unknown) => {
           s.opening = undefined;
+          if (this.callOpts?.signal?.aborted) throw e; // interrupted, not a lost device
           this.#dead = new PhotosError('ERR_PHOTOS_DISCONNECTED', 'cannot connect to the device', { cause: e });
           throw this.#dead;
         },

@@ -5,7 +5,7 @@
  * run's reconnect budget bounds this); any other failure is that file's, reported, and the group goes on.
  */
 import { join } from 'node:path';
-import { AbortError, errorCode, isConnectionLost } from '../core/errors.ts';
+import { errorCode, isConnectionLost } from '../core/errors.ts';
 import { place, receive, withLocalReader } from './copy.ts';
 import type { FailedFile } from './events.ts';
 import { readCaptureDate } from './exif.ts';
@@ -21,7 +21,10 @@ interface GroupState {
   suffix?: number;
 }
 
-/** Copies the planned members of `g` over connection slot `slot`. Never rejects: failures go to the summary. */
+/**
+ * Copies the planned members of `g` over connection slot `slot`. Never rejects: failures go to the summary.
+ * Once the signal fires, the rest is left alone (neither failed nor counted as done).
+ */
 export async function copyGroup(ctx: RunContext, plan: Plan, g: FileGroup, slot: number): Promise<void> {
   const st = initGroupState(g, ctx.manifest, ctx.udid);
   for (const f of g.members) {
@@ -30,8 +33,9 @@ export async function copyGroup(ctx: RunContext, plan: Plan, g: FileGroup, slot:
       ctx.emit({ type: 'file', status: 'skipped', remote: f.remote, local: ctx.manifest.get(ctx.udid, f.remote)?.local, bytes: f.size });
       continue;
     }
-    if (ctx.signal?.aborted || ctx.slots.dead) {
-      fail(ctx, f, ctx.slots.dead ?? new AbortError('the backup'));
+    if (ctx.signal?.aborted) return; // interrupted: not failed, not done; the next run copies it
+    if (ctx.slots.dead) {
+      fail(ctx, f, ctx.slots.dead);
       continue;
     }
     await copyFile(ctx, g, f, st, slot);
@@ -73,7 +77,11 @@ async function copyFile(ctx: RunContext, g: FileGroup, f: DeviceFile, st: GroupS
     } catch (e) {
       ctx.progress.bytesDone -= partial;
       if (conn && isConnectionLost(e)) ctx.slots.broken(slot, conn);
-      if (isConnectionLost(e) && !ctx.signal?.aborted) continue;
+      if (ctx.signal?.aborted) {
+        tick(ctx); // the aborted file's bytes leave the bar; it is neither failed nor done
+        return;
+      }
+      if (isConnectionLost(e)) continue;
       fail(ctx, f, e);
       return;
     }

@@ -37,6 +37,7 @@ export async function deleteImported(ctx: RunContext, selected: readonly DeviceF
   await Promise.all(
     todo.map((f) =>
       limit.run(async () => {
+        if (ctx.signal?.aborted) return; // interrupted: the rest stays on the device, not counted done
         let read = 0;
         try {
           await removeOne(ctx, f, i++ % ctx.slots.count, mode, (n) => {
@@ -79,6 +80,7 @@ async function removeOne(ctx: RunContext, f: DeviceFile, slot: number, mode: Del
     ctx.emit({ type: 'deleted', remote: f.remote });
   } catch (err) {
     if (conn && isConnectionLost(err)) ctx.slots.broken(slot, conn);
+    if (ctx.signal?.aborted) return; // interrupted: not a failure, the file is still on the device
     summary.failed.push({ remote: f.remote, code: errorCode(err) ?? 'ERR_INTERNAL', reason: `not removed from the device: ${err instanceof Error ? err.message : String(err)}` });
   }
 }

@@ -30,7 +30,19 @@ export type BackupEvent =
   | ({ type: 'delete-kept' } & KeptOnDevice)
   | { type: 'delete-progress'; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number };
 
+/**
+ * How a run ended (once it started, i.e. DEST was locked):
+ * - 'complete': everything selected is backed up (rejected items only of kind 'vanished');
+ * - 'partial': the run went to the end but some files failed or items were refused (see `failed`, `rejected`);
+ * - 'interrupted': the signal fired; the files not copied yet are neither failed nor counted as done
+ *   (`toCopy - copied - failed.length` of them remain); a rerun resumes;
+ * - 'device-lost': the device went away (unplug, reconnect budget spent); the files that could not be copied
+ *   are in `failed` (codes ERR_PHOTOS_DISCONNECTED, ERR_CLOSED…); a rerun after replugging resumes.
+ */
+export type BackupStatus = 'complete' | 'partial' | 'interrupted' | 'device-lost';
+
 export interface BackupSummary {
+  status: BackupStatus;
   udid: string;
   dest: string;
   dryRun: boolean;
@@ -40,6 +52,9 @@ export interface BackupSummary {
   selected: number;
   copied: number;
   copiedBytes: number;
+  /** Of those, files the plan decided to copy (new, changed, or their local copy gone), and their bytes. */
+  toCopy: number;
+  toCopyBytes: number;
   /** Selected files already backed up (unchanged since). */
   skipped: number;
   failed: FailedFile[];

@@ -283,22 +283,70 @@ test('backup: stale .part files and a stale lock from a killed run are cleaned u
     assert.equal((await readFile(join(dest, '.iosdevice', 'manifest.jsonl'), 'utf8')).trim().split('\n').length, dev.files().size);
   }));
 
-test('backup: Ctrl-C (abort) mid-run rejects with ERR_ABORTED, releases the lock, and a rerun completes', () =>
+test('backup: Ctrl-C (abort) mid-run resolves "interrupted" with the counts, no aborted file failed or counted done; lock released; a rerun completes', () =>
   withDest(async (dest) => {
     const dev = new MemDevice();
     addLibrary(dev, 40);
     const ac = new AbortController();
     let copied = 0;
-    await assert.rejects(
-      runBackup({ dest, device: dev, signal: ac.signal, onEvent: (e) => {
-        if (e.type === 'file' && e.status === 'copied' && ++copied === 3) ac.abort(new Error('SIGINT'));
-      } }),
-      (e: unknown) => (e as { code?: string }).code === 'ERR_ABORTED',
-    );
+    const events: BackupEvent[] = [];
+    const s1 = await runBackup({ dest, device: dev, signal: ac.signal, deleteAfterImport: true, onEvent: (e) => {
+      events.push(e);
+      if (e.type === 'file' && e.status === 'copied' && ++copied === 3) ac.abort(new Error('SIGINT'));
+    } });
+    assert.equal(s1.status, 'interrupted');
+    assert.deepEqual(s1.failed, [], 'aborted files are not failures');
+    assert.ok(!events.some((e) => e.type === 'file' && e.status === 'failed'), 'no failed event for an aborted file');
+    assert.equal(s1.toCopy, dev.files().size);
+    assert.ok(s1.copied >= 3 && s1.copied < s1.toCopy, `${s1.copied} of ${s1.toCopy}`);
+    const last = events.filter((e) => e.type === 'progress').at(-1);
+    assert.ok(last && last.type === 'progress' && last.filesDone === s1.copied, 'the bar counts only what was copied');
+    assert.deepEqual(dev.removed, [], 'an interrupted run removes nothing from the device');
+    await assert.rejects(lstat(join(dest, '.iosdevice', 'lock')), 'lock released');
     const s = await runBackup({ dest, device: dev });
     assert.equal(s.failed.length, 0);
+    assert.equal(s.status, 'complete');
     assert.ok(s.copied < dev.files().size, 'the first run kept what it had copied');
+    assert.equal(s1.copied + s.copied, dev.files().size, 'nothing copied twice');
     await assertComplete(dev, dest);
+  }));
+
+test('backup: an abort before the copy starts (during the walk) also ends "interrupted", nothing failed', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 10);
+    const ac = new AbortController();
+    ac.abort(new Error('SIGTERM'));
+    const s = await runBackup({ dest, device: dev, signal: ac.signal });
+    assert.equal(s.status, 'interrupted');
+    assert.equal(s.copied, 0);
+    assert.deepEqual(s.failed, []);
+    await assert.rejects(lstat(join(dest, '.iosdevice', 'lock')), 'lock released');
+  }));
+
+test('backup: status is "complete" for a clean run, "partial" when a file fails, "device-lost" when the device goes away', () =>
+  withDest(async (dest) => {
+    const dev = new MemDevice();
+    addLibrary(dev, 12);
+    assert.equal((await runBackup({ dest: join(dest, 'a'), device: dev })).status, 'complete');
+    dev.addFile('/DCIM/100APPLE', 'IMG_9999.JPG', Buffer.alloc(10), undefined, { denied: true });
+    const p = await runBackup({ dest: join(dest, 'b'), device: dev });
+    assert.equal(p.status, 'partial');
+    assert.deepEqual(p.failed.map((f) => f.code), ['ERR_AFC_PERM_DENIED']);
+    dev.removeNode('/DCIM/100APPLE/IMG_9999.JPG');
+    // every connection drops early and no reconnect is allowed: an unplug
+    dev.dropPlan = [20_000, 20_000, 20_000, 20_000];
+    dev.opened = 0;
+    const lost = await runBackup({ dest: join(dest, 'c'), device: dev, maxReconnects: 0 });
+    assert.equal(lost.status, 'device-lost');
+    assert.ok(lost.copied < lost.toCopy);
+    assert.equal(lost.copied + lost.failed.length, lost.toCopy, 'each file not copied is reported once');
+    assert.equal(new Set(lost.failed.map((f) => f.remote)).size, lost.failed.length);
+    // the device is gone before the walk: still a summary, not a rejection
+    dev.unplugged = true;
+    const gone = await runBackup({ dest: join(dest, 'd'), device: dev });
+    assert.equal(gone.status, 'device-lost');
+    assert.equal(gone.found, 0);
   }));
 
 test('backup: a device without /DCIM gives an empty, successful run that says so', () =>

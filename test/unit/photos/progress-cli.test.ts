@@ -16,7 +16,7 @@ function sink(isTTY = false): PassThrough & { text(): string; isTTY?: boolean; c
 }
 
 const summary: BackupSummary = {
-  udid: 'U', dest: '/d', dryRun: false, found: 5, selected: 4, copied: 3, copiedBytes: 3_000_000, skipped: 1,
+  status: 'partial', udid: 'U', dest: '/d', dryRun: false, found: 5, selected: 4, toCopy: 4, toCopyBytes: 4_000_000, copied: 3, copiedBytes: 3_000_000, skipped: 1,
   failed: [{ remote: '/DCIM/100APPLE/IMG_0004.JPG', code: 'ERR_AFC_PERM_DENIED', reason: 'denied' }],
   rejected: [{ remote: '/DCIM/100APPLE/..', reason: 'unsafe-name', detail: 'dot component' }],
   deleted: [], keptOnDevice: [], deleteSkipped: '1 file(s) failed', wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 1500,
