@@ -121,14 +121,15 @@ test('e2e: kill -9 of the CLI mid-run, then a rerun completes with no duplicates
     await assertBackup(gen, dest);
   }));
 
-test('e2e: unplugging mid-run fails the run (exit 1); after plugging back in the rerun completes', () =>
+test('e2e: unplugging mid-run ends the run as device-lost (exit 3); after plugging back in the rerun completes', () =>
   withEmulator({ dcimCount: 40, dcim: { scale: 0.05, seed: 9 } }, async (emu, tmp) => {
     const gen = emu.devices[0]!.manifest!;
     const dest = join(tmp, 'dest');
     emu.devices[0]!.iphone.armFault({ kind: 'detach', afterBytes: Math.floor(gen.totalBytes / 3) });
     const r1 = await cli(['photos', 'backup', dest, '--socket', emu.address, '--json']);
-    assert.equal(r1.code, 1);
+    assert.equal(r1.code, 3, 'exit 3: the device was lost (the shared exit-code contract)');
     const s1 = summaryOf(r1);
+    assert.equal(s1.status, 'device-lost');
     assert.ok(s1.failed.length > 0);
     emu.attach();
     const r2 = await cli(['photos', 'backup', dest, '--socket', emu.address, '--json']);
