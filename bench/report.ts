@@ -30,11 +30,16 @@ export function renderMarkdown(run: BenchRun): string {
     const load = s.loadAvg ? `, load average ${s.loadAvg[0].toFixed(1)} → ${s.loadAvg[1].toFixed(1)} on ${run.cpus} CPUs` : '';
     if (s.date) out.push(`Run ${s.date}${s.quick ? ' with --quick' : ''}, ${s.seconds.toFixed(0)} s${load}.`, '');
     if (s.error) out.push(`**Error:** ${s.error}`, '');
-    out.push('| case | link | client | payload | files | s | MB/s | CPU s/GB | peak RSS MB | RSS before MB | RSS growth MB | copied/byte | notes |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    const pub = s.measurements.some((m) => m.published);
+    out.push(`| case | link | client | payload | files | s | MB/s |${pub ? ' published MB/s | measured / published |' : ''} files/s | CPU s/GB | peak RSS MB | RSS before MB | RSS growth MB | copied/byte | notes |`);
+    out.push(`|---|---|---|---|---|---|---|${pub ? '---|---|' : ''}---|---|---|---|---|---|---|`);
     for (const m of s.measurements) {
+      const p = m.published;
+      const pubCols = pub
+        ? ` ${p ? `${p.mbPerSec.toFixed(1)} (${p.source})` : '–'} | ${p && m.mbPerSec ? `${m.mbPerSec / p.mbPerSec >= 1 ? '+' : ''}${((m.mbPerSec / p.mbPerSec - 1) * 100).toFixed(0)} %` : '–'} |`
+        : '';
       out.push(
-        `| ${m.case} | ${m.link} | ${m.client} | ${bytesText(m.payloadBytes)} | ${m.files ?? '–'} | ${fmt(m.seconds, 2)} | ${m.skipped ? 'skipped' : fmt(m.mbPerSec)} | ${fmt(m.cpuSecondsPerGB, 2)} | ${fmt(m.peakRssMB)} | ${fmt(m.rssBeforeMB)} | ${fmt(m.rssGrowthMB)} | ${m.bytesCopiedPerPayloadByte === undefined ? '–' : m.bytesCopiedPerPayloadByte.toExponential(2)} | ${[m.skipped, m.notes].filter(Boolean).join('; ')} |`,
+        `| ${m.case} | ${m.link} | ${m.client} | ${bytesText(m.payloadBytes)} | ${m.files ?? '–'} | ${fmt(m.seconds, 2)} | ${m.skipped ? 'skipped' : fmt(m.mbPerSec)} |${pubCols} ${fmt(m.filesPerSec, 0)} | ${fmt(m.cpuSecondsPerGB, 2)} | ${fmt(m.peakRssMB)} | ${fmt(m.rssBeforeMB)} | ${fmt(m.rssGrowthMB)} | ${m.bytesCopiedPerPayloadByte === undefined ? '–' : m.bytesCopiedPerPayloadByte.toExponential(2)} | ${[m.skipped, m.notes].filter(Boolean).join('; ')} |`,
       );
     }
     out.push('');

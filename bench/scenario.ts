@@ -18,6 +18,10 @@ export interface BenchMeasurement {
   seconds?: number;
   /** payloadBytes / seconds / 10^6. */
   mbPerSec?: number;
+  /** files / seconds. */
+  filesPerSec?: number;
+  /** Calibration rows: the published real-phone figure this row reproduces (MB/s) and where it comes from. */
+  published?: { mbPerSec: number; source: string };
   /** CPU seconds (user + system) of the client process per 10^9 payload bytes. */
   cpuSecondsPerGB?: number;
   /** Peak resident set size of the client process, MB (10^6 bytes). */

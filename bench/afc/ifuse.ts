@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { LinkProfile } from '../../src/virtual-iphone/link.ts';
 
 /** Minimal view of the emulator we need (src/virtual-iphone/emulator.ts). */
 export interface EmulatorLike {
@@ -15,7 +16,7 @@ export interface EmulatorLike {
 }
 
 /** Starts the emulator serving `media` with the link profile and checks lockdown answers; else the reason. */
-export async function prepareEmulator(media: string, link: 'usb2' | 'none'): Promise<{ emu: EmulatorLike } | { reason: string }> {
+export async function prepareEmulator(media: string, link: LinkProfile): Promise<{ emu: EmulatorLike } | { reason: string }> {
   let emu: EmulatorLike | undefined;
   try {
     const { startEmulator } = await import('../../src/virtual-iphone/emulator.ts');
@@ -62,17 +63,39 @@ function waitExit(c: ChildProcess): Promise<number | null> {
   return new Promise((res) => (c.exitCode !== null || c.signalCode !== null ? res(c.exitCode) : c.once('exit', (code) => res(code))));
 }
 
+/** What an ifuse row measured. CPU and peak RSS are ifuse's plus cp's. */
+export interface IfuseResult {
+  bytes: number;
+  seconds: number;
+  /** The time limit was reached: `bytes` is what was copied by then. */
+  partial: boolean;
+  cpuSeconds: number;
+  peakRssBytes: number;
+}
+
 /**
  * Mounts the device with `ifuse -f`, runs `cp -r <mnt>/<srcRel> <dest>` for at most `limitMs` (then the
  * bytes copied so far count), unmounts. CPU and peak RSS are ifuse's plus cp's.
  */
-export async function ifuseCopy(
+export function ifuseCopy(emu: EmulatorLike, srcRel: string, dest: string, workDir: string, limitMs: number): Promise<IfuseResult> {
+  return ifuseRun(emu, workDir, limitMs, (mnt) => ['-r', join(mnt, srcRel), dest], () => duBytes(dest));
+}
+
+/**
+ * Mounts the device with `ifuse -f` and copies the local file `src` to `<mnt>/<dstRel>` with `cp` (FUSE writes, i.e.
+ * ifuse's seek + write per FUSE write request); `deviceFile` is where the emulator stores it (to count the bytes).
+ */
+export function ifusePush(emu: EmulatorLike, src: string, dstRel: string, deviceFile: string, workDir: string, limitMs: number): Promise<IfuseResult> {
+  return ifuseRun(emu, workDir, limitMs, (mnt) => [src, join(mnt, dstRel)], () => duBytes(deviceFile));
+}
+
+async function ifuseRun(
   emu: EmulatorLike,
-  srcRel: string,
-  dest: string,
   workDir: string,
   limitMs: number,
-): Promise<{ bytes: number; seconds: number; partial: boolean; cpuSeconds: number; peakRssBytes: number }> {
+  cpArgs: (mnt: string) => string[],
+  copied: () => Promise<number>,
+): Promise<IfuseResult> {
   const mnt = join(workDir, 'ifuse-mnt');
   await mkdir(mnt, { recursive: true });
   const env = { ...process.env, USBMUXD_SOCKET_ADDRESS: emu.address };
@@ -85,7 +108,7 @@ export async function ifuseCopy(
       await new Promise((r) => setTimeout(r, 50)); // polling a mount table, not synchronising a test
     }
     const t0 = performance.now();
-    cp = spawn('/usr/bin/time', ['-f', '%U %S %M', 'cp', '-r', join(mnt, srcRel), dest], { stdio: ['ignore', 'ignore', 'pipe'] });
+    cp = spawn('/usr/bin/time', ['-f', '%U %S %M', 'cp', ...cpArgs(mnt)], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     cp.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     let partial = false;
@@ -93,10 +116,11 @@ export async function ifuseCopy(
       partial = true;
       cp!.kill('SIGKILL');
     }, limitMs);
-    await waitExit(cp);
+    const code = await waitExit(cp);
     clearTimeout(timer);
     const seconds = (performance.now() - t0) / 1000;
-    const bytes = await duBytes(dest);
+    if (!partial && code !== 0) throw new Error(`cp exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
+    const bytes = await copied();
     const f = await procCpuAndHwm(ifuse.pid!);
     const m = /([\d.]+) ([\d.]+) (\d+)\s*$/.exec(err);
     const cpCpu = m ? Number(m[1]) + Number(m[2]) : 0;

@@ -8,6 +8,7 @@
 import * as fsCb from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { constants as C } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { promisify } from 'node:util';
 import { IDeviceError } from '../core/errors.ts';
@@ -26,6 +27,9 @@ import {
 } from './codec.ts';
 import { AfcLinkType, AfcOpcode, AfcStatus } from './protocol.ts';
 import { fileInfo, LockTable, PathJail, StatusReply, statusOf } from './server-fs.ts';
+import type { AfcServicePacer } from './server-pacer.ts';
+
+export type { AfcServedRequest, AfcServicePacer } from './server-pacer.ts';
 
 const readFd = promisify(fsCb.read);
 const writevFd = promisify(fsCb.writev);
@@ -57,6 +61,11 @@ export interface AfcServerOptions {
   };
   /** Called once when the connection is closed because of malformed input (ERR_PROTOCOL / ERR_PROTOCOL_TOO_LARGE). */
   onError?(err: IDeviceError): void;
+  /**
+   * Device timing (the emulator's `real` profile, src/virtual-iphone/afcd-model.ts): each reply is handed to the
+   * pacer, which writes it (in pieces) when the modelled device would. Default: replies leave as soon as served.
+   */
+  pacer?: AfcServicePacer;
 }
 
 /** Handle returned by {@link serveAfc}. */
@@ -72,6 +81,8 @@ interface Request {
   args: Buffer;
   data: Buffer[];
   dataLength: number;
+  arrivedAt: number;
+  items?: number;
 }
 
 interface OpenFile {
@@ -157,13 +168,14 @@ class AfcServerConnection {
       for (;;) {
         const ev = this.#decoder.next();
         if (!ev) break;
-        if (ev.kind === 'header') this.#current = { header: ev.header, args: ev.headerPayload, data: [], dataLength: 0 };
+        if (ev.kind === 'header') this.#current = { header: ev.header, args: ev.headerPayload, data: [], dataLength: 0, arrivedAt: 0 };
         else if (ev.kind === 'data') {
           this.#current!.data.push(ev.chunk);
           this.#current!.dataLength += ev.chunk.length;
         } else {
           const r = this.#current!;
           this.#current = undefined;
+          if (this.#o.pacer) r.arrivedAt = performance.now();
           this.#queue.push(r);
           this.#queuedBytes += r.dataLength + r.args.length;
         }
@@ -201,11 +213,15 @@ class AfcServerConnection {
       if (drained) await drained;
       drained = undefined;
       if (this.#closed) break;
-      const s = this.#s;
-      s.cork();
-      let ok = true;
-      for (const b of reply) ok = s.write(b);
-      s.uncork();
+      const pacer = this.#o.pacer;
+      const ok = pacer
+        ? await pacer.serve(
+            { operation: r.header.operation, arrivedAt: r.arrivedAt, requestDataBytes: r.dataLength, ...(r.items !== undefined ? { items: r.items } : {}) },
+            reply,
+            (pieces) => this.#write(pieces),
+          )
+        : this.#write(reply);
+      if (this.#closed) break;
       if (!ok) drained = new Promise<void>((res) => this.#waitDrain(res));
     }
     if (drained) await drained;
@@ -215,6 +231,17 @@ class AfcServerConnection {
       this.#s.end();
       void this.#cleanup();
     }
+  }
+
+  /** Writes pieces of a reply under one cork; the last write()'s result (false after close). */
+  #write(pieces: Buffer[]): boolean {
+    if (this.#closed) return false;
+    const s = this.#s;
+    s.cork();
+    let ok = true;
+    for (const b of pieces) ok = s.write(b);
+    s.uncork();
+    return ok;
   }
 
   #waitDrain(res: () => void): void {
@@ -266,6 +293,7 @@ class AfcServerConnection {
         const host = await this.#jail.resolve(p, 'follow');
         let names = ['.', '..', ...(await fs.readdir(host))];
         if (this.#o.hooks?.readdir) names = this.#o.hooks.readdir(p, names);
+        r.items = names.length;
         return this.#data(r, encodeNulList(names));
       }
       case AfcOpcode.GetFileInfo: {

@@ -20,6 +20,7 @@ import type { PlistDict } from '../plist/types.ts';
 import { seedCrashReports, type CrashEntry } from './crash-reports.ts';
 import { generateDcim, type DcimManifest, type DcimOptions } from './dcim-generator.ts';
 import { setupHostileMedia } from './hostile.ts';
+import type { AfcdTiming } from './afcd-model.ts';
 import type { LinkParams, LinkProfile } from './link.ts';
 import type { TrustPolicy } from './lockdown-device.ts';
 import { VirtualIPhone } from './virtual-iphone.ts';
@@ -42,6 +43,8 @@ export interface EmulatedDeviceOptions {
   trustDelayMs?: number;
   locked?: boolean;
   link?: LinkProfile | LinkParams;
+  /** afcd service times (default: those of the link profile; see ./afcd-model.ts). */
+  afcd?: AfcdTiming;
   /** Hostile names and symlinks in the media folder (./hostile.ts). */
   hostile?: boolean;
   /** Seed of the crash report tree (default 1). */
@@ -168,6 +171,7 @@ async function prepareDevice(o: EmulatedDeviceOptions, root: string, index: numb
     ...(o.trustDelayMs !== undefined ? { trustDelayMs: o.trustDelayMs } : {}),
     ...(o.locked !== undefined ? { locked: o.locked } : {}),
     ...(o.link !== undefined ? { link: o.link } : {}),
+    ...(o.afcd !== undefined ? { afcd: o.afcd } : {}),
     ...(afcHooks ? { afcHooks } : {}),
   });
   // usbmuxd's LocationID is bus << 16 | address: bus 1, addresses 2, 3, …

@@ -5,6 +5,8 @@
  * - profile `usb2`: 40 MB/s (10^6 bytes) for all connections of the device together, both directions (USB 2.0 is
  *   half-duplex), plus 0.5 ms added round trip (0.25 ms each way; sub-millisecond waits are polled with
  *   setImmediate because Node timers have ~1 ms resolution). Throughput is exact on average.
+ * - profile `real`: the same usb2 bus, plus the device's afcd service times (./afcd-model.ts, applied by the AFC
+ *   server, not here): a model of a real iPhone, calibrated on the peers (bench/scenarios/calibration.ts).
  * - profile `none`: no wrapper at all.
  *
  * Mechanism: one token bucket per device (debt model: a chunk reserves its bytes and is released once the
@@ -18,7 +20,17 @@ import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError } from '../core/errors.ts';
 
 /** Named link profiles. */
-export type LinkProfile = 'usb2' | 'none';
+export type LinkProfile = 'usb2' | 'real' | 'none';
+
+/** The profile names, for option parsing. */
+export const LINK_PROFILES: readonly LinkProfile[] = ['usb2', 'real', 'none'];
+
+/**
+ * The USB 2 bus: 40 MB/s shared by every connection of a device + 0.5 ms round trip. 480 Mbit/s raw; practical
+ * bulk throughput ≈ 40–48 MB/s (mass storage; /work/notes/speed-research.md §1 #12). AFC through usbmuxd itself
+ * tops out lower on a real phone (the device, see ./afcd-model.ts).
+ */
+export const USB2_LINK: Readonly<LinkParams> = Object.freeze({ bytesPerSecond: 40_000_000, roundTripMs: 0.5 });
 
 /** Shaping parameters. */
 export interface LinkParams {
@@ -32,11 +44,14 @@ export interface LinkParams {
   windowBytes?: number;
 }
 
-/** The parameters of a profile (undefined for `none`). @throws InvalidArgumentError (ERR_INVALID_ARG) for an unknown name. */
+/**
+ * The bus parameters of a profile (undefined for `none`; `real` has the usb2 bus, its device timing comes from
+ * afcdProfile in ./afcd-model.ts). @throws InvalidArgumentError (ERR_INVALID_ARG) for an unknown name.
+ */
 export function linkProfile(name: string): LinkParams | undefined {
   if (name === 'none') return undefined;
-  if (name === 'usb2') return { bytesPerSecond: 40_000_000, roundTripMs: 0.5 };
-  throw new InvalidArgumentError(`unknown link profile "${name}" (usb2 | none)`);
+  if (name === 'usb2' || name === 'real') return { ...USB2_LINK };
+  throw new InvalidArgumentError(`unknown link profile "${name}" (${LINK_PROFILES.join(' | ')})`);
 }
 
 const SLICE = 64 * 1024;

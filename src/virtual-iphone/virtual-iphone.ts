@@ -4,7 +4,8 @@
  * faults. `connect(port)` is what a usbmux backend calls: it returns the host end of a fresh in-memory stream
  * whose device end is being served.
  *
- * Services: `com.apple.afc` → serveAfc(root = media folder, hostile hooks if any); `com.apple.crashreportmover` →
+ * Services: `com.apple.afc` → serveAfc(root = media folder, hostile hooks if any, paced by the afcd model of the
+ * `real` profile); `com.apple.crashreportmover` →
  * sends the 4 bytes `ping` and closes; `com.apple.crashreportcopymobile` → serveAfc(root = crash folder); any
  * other name → lockdown `InvalidService`. All services run without TLS (`EnableServiceSSL: false`), like AFC over
  * USB on a real device.
@@ -20,6 +21,7 @@ import { UsbmuxResultError } from '../usbmux/errors.ts';
 import { dashedUdid } from '../core/udid.ts';
 import { EmulatorDetachedError } from './errors.ts';
 import { DeviceFaults, type FaultSpec } from './faults.ts';
+import { AfcdModel, afcdProfile, type AfcdTiming } from './afcd-model.ts';
 import { DeviceLink, linkProfile, type LinkParams, type LinkProfile } from './link.ts';
 import { VirtualLockdownDevice, type TrustPolicy, type VirtualLockdownDeviceOptions } from './lockdown-device.ts';
 import { ServiceRegistry, type ServiceHandler } from './services.ts';
@@ -39,8 +41,10 @@ export interface VirtualIPhoneOptions {
   trust?: TrustPolicy;
   trustDelayMs?: number;
   locked?: boolean;
-  /** Link profile or explicit parameters (default 'none'). */
+  /** Link profile or explicit bus parameters (default 'none'); 'real' adds the afcd timing of ./afcd-model.ts. */
   link?: LinkProfile | LinkParams;
+  /** afcd service times for com.apple.afc (default: those of the link profile: REAL_AFCD for 'real', none otherwise). */
+  afcd?: AfcdTiming;
   /** serveAfc hooks for the media folder (hostile mode). */
   afcHooks?: AfcServerOptions['hooks'];
   /** Further VirtualLockdownDevice options (private key, values, keylog file). */
@@ -61,6 +65,8 @@ export class VirtualIPhone extends EventEmitter {
   readonly crashDir: string;
   readonly faults: DeviceFaults;
   readonly link: DeviceLink | undefined;
+  /** The device's afcd timing model (shared by its AFC connections), when the profile has one. */
+  readonly afcd: AfcdModel | undefined;
   readonly #ports = new ServiceRegistry();
   readonly #streams = new Set<Duplex>();
   readonly #afcHooks: AfcServerOptions['hooks'];
@@ -90,6 +96,8 @@ export class VirtualIPhone extends EventEmitter {
     this.udid = this.lockdown.udid;
     const params = typeof opts.link === 'object' ? opts.link : linkProfile(opts.link ?? 'none');
     this.link = params ? new DeviceLink(params) : undefined;
+    const timing = opts.afcd ?? (typeof opts.link === 'string' ? afcdProfile(opts.link) : undefined);
+    this.afcd = timing ? new AfcdModel(timing) : undefined;
     this.faults = new DeviceFaults(() => this.detach(), { wrapAll: true });
     this.#ports.listen(LOCKDOWN_PORT, (s) => {
       serveLockdown(s, this.lockdown);
@@ -110,7 +118,8 @@ export class VirtualIPhone extends EventEmitter {
     let handler: ServiceHandler | undefined;
     switch (name) {
       case 'com.apple.afc':
-        handler = (s) => serveAfc(s, { root: this.mediaDir, ...(this.#afcHooks ? { hooks: this.#afcHooks } : {}) });
+        handler = (s) =>
+          serveAfc(s, { root: this.mediaDir, ...(this.#afcHooks ? { hooks: this.#afcHooks } : {}), ...(this.afcd ? { pacer: this.afcd.pacer() } : {}) });
         break;
       case 'com.apple.crashreportmover':
         handler = (s) => {

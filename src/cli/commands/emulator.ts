@@ -9,6 +9,7 @@ import type { Command, CliIO } from '../command.ts';
 import { parseCommonArgs } from '../common.ts';
 import { InvalidArgumentError } from '../../core/errors.ts';
 import { describeDevice, startEmulator, type EmulatorOptions } from '../../virtual-iphone/emulator.ts';
+import { LINK_PROFILES, type LinkProfile } from '../../virtual-iphone/link.ts';
 import type { TrustPolicy } from '../../virtual-iphone/lockdown-device.ts';
 
 const usage = `usage: iosdevice emulator [options]
@@ -28,7 +29,8 @@ options:
   --trust MODE        auto | prompt | deny: how the virtual user answers "Trust this computer?" (default auto)
   --trust-delay MS    with auto: tap Trust after MS milliseconds (default 0)
   --locked            start locked with a passcode (Pair answers PasswordProtected until unlocked)
-  --link PROFILE      usb2 (40 MB/s shared, +0.5 ms round trip) | none (default none)
+  --link PROFILE      usb2 (40 MB/s shared, +0.5 ms round trip) | real (usb2 + a real iPhone's AFC service
+                      times, calibrated on ifuse and published figures; see docs/emulator-real.md) | none (default none)
   --hostile           add hostile names and symlinks to the media folder (backup safety tests)
   --manifest FILE     write what was generated (path, size, captureDate, sha256 per file) as JSON
 
@@ -54,14 +56,14 @@ export function emulatorOptions(args: string[]): EmulatorOptions {
   const trust = o.get('--trust') ?? 'auto';
   if (!['auto', 'prompt', 'deny'].includes(trust)) throw new InvalidArgumentError('--trust must be auto, prompt or deny');
   const link = o.get('--link') ?? 'none';
-  if (link !== 'usb2' && link !== 'none') throw new InvalidArgumentError('--link must be usb2 or none');
+  if (!(LINK_PROFILES as readonly string[]).includes(link)) throw new InvalidArgumentError(`--link must be ${LINK_PROFILES.join(', ')}`);
   if (o.has('--dcim') && o.has('--dcim-dir')) throw new InvalidArgumentError('--dcim and --dcim-dir exclude each other');
   const scaleText = o.get('--scale');
   const scale = scaleText === undefined ? 1 : Number(scaleText);
   if (!(scale > 0 && scale <= 10)) throw new InvalidArgumentError('--scale must be in (0, 10]');
   const opts: EmulatorOptions = {
     trust: trust as TrustPolicy,
-    link,
+    link: link as LinkProfile,
     dcim: { scale, seed: intOption(o.get('--seed'), '--seed', 0, 2 ** 31) ?? 1 },
     dcimCount: intOption(o.get('--dcim'), '--dcim', 0, 100_000) ?? 20,
   };

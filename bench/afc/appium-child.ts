@@ -1,0 +1,76 @@
+/**
+ * Child process of the appium-ios-device peer row: pulls a remote folder (or one file) with appium-ios-device's
+ * own AFC service (the npm package, version pinned in package.json), the way a user of that library would, and
+ * prints one JSON line { baselineRssBytes, bytes, files, seconds, cpuSeconds, peakRssBytes, chunk, jobs }.
+ *
+ *   USBMUXD_SOCKET_ADDRESS=UNIX:/… node appium-child.mjs --remote /DCIM --local DIR [--chunk BYTES] [--jobs N]
+ *
+ * Public API only: utilities.getConnectedDevices(), services.startAfcService(udid) (lockdown session + TLS +
+ * StartService, on the socket named by USBMUXD_SOCKET_ADDRESS), AfcService.getFileInfo / walkDir (one READ_DIR per
+ * folder, one GET_FILE_INFO per entry, in sequence) / createReadStream (FILE_OPEN, then one FILE_READ of the
+ * stream's highWaterMark per _read, an empty read at EOF, FILE_CLOSE on destroy) / close(). The library has no
+ * folder pull, so this is the obvious one built from those calls. Defaults are appium's own: one file at a time
+ * (--jobs 1) and the Readable default highWaterMark (16 KiB on Node 20) as the read size (--chunk unset); the
+ * library caps AFC frames at 1 MiB, so --chunk must stay below 1 MiB − 40 B.
+ * The timed part is the walk + the copy (connection set-up excluded, as for our client's row).
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import { getDefaultHighWaterMark } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { services, utilities } from 'appium-ios-device';
+import { MemorySampler, peakRssBytes, selfUsage } from '../self-usage.ts';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const remote = arg('--remote') ?? '/DCIM';
+const local = arg('--local');
+if (!local) throw new Error('need --local DIR');
+const chunkArg = arg('--chunk');
+const jobs = Math.max(1, Number(arg('--jobs') ?? 1));
+
+const udids = await utilities.getConnectedDevices();
+if (udids.length === 0) throw new Error('no device on the usbmuxd socket (USBMUXD_SOCKET_ADDRESS)');
+const afc = await services.startAfcService(udids[0]!);
+const baselineRssBytes = peakRssBytes();
+const mem = new MemorySampler();
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+
+const files: { remote: string; local: string }[] = [];
+const top = await afc.getFileInfo(remote);
+if (top.isDirectory()) {
+  await afc.walkDir(remote, true, (p: string, isDir: boolean) => {
+    if (!isDir) files.push({ remote: p, local: join(local, ...posix.relative(remote, p).split('/')) });
+  });
+} else files.push({ remote, local });
+
+// the options object is required by appium (it reads opts.autoDestroy); highWaterMark = FILE_READ size
+const streamOpts = chunkArg ? { highWaterMark: Number(chunkArg) } : {};
+let bytes = 0;
+const queue = [...files];
+await Promise.all(
+  Array.from({ length: jobs }, async () => {
+    for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
+      await mkdir(dirname(f.local), { recursive: true });
+      const rs = await afc.createReadStream(f.remote, streamOpts);
+      rs.on('data', (b: Buffer) => (bytes += b.length));
+      await pipeline(rs, createWriteStream(f.local));
+    }
+  }),
+);
+const seconds = (performance.now() - t0) / 1000;
+const u = selfUsage(cpu0);
+const peaks = mem.stop();
+afc.close();
+console.log(
+  JSON.stringify({
+    baselineRssBytes, bytes, files: files.length, seconds, cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, ...peaks,
+    chunk: chunkArg ? Number(chunkArg) : getDefaultHighWaterMark(false), jobs,
+  }),
+);
+process.exit(0); // appium keeps sockets/timers of its own alive
