@@ -1,8 +1,10 @@
 /**
  * AfcClient: typed AFC operations over one Duplex (service tier). Every method takes a last CallOpts and
- * rejects with AfcError (the device's non-zero status, codes ERR_AFC_*), ProtocolError (ERR_PROTOCOL,
- * ERR_PROTOCOL_TOO_LARGE: unparsable reply), ClosedError (ERR_CLOSED), TimeoutError, AbortError, or
- * InvalidArgumentError (ERR_INVALID_ARG: bad argument, e.g. a path containing NUL).
+ * rejects with AfcError (the device's non-zero status, codes ERR_AFC_*), AfcBadReplyError (ERR_AFC_BAD_REPLY:
+ * a well-framed reply whose content is unusable, e.g. `st_size: -1`; only that call fails, the connection stays
+ * usable), ProtocolError (ERR_PROTOCOL, ERR_PROTOCOL_TOO_LARGE: broken framing; the connection is closed),
+ * ClosedError (ERR_CLOSED), TimeoutError, AbortError, or InvalidArgumentError (ERR_INVALID_ARG: bad argument,
+ * e.g. a path containing NUL).
  */
 import { posix } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
@@ -10,7 +12,7 @@ import type { CallOpts } from '../core/abort.ts';
 import { InvalidArgumentError, ProtocolError } from '../core/errors.ts';
 import { bodyU64, parseKeyValues, parseNulList, type AfcPacketFields } from './codec.ts';
 import { AfcConnection, type AfcReply } from './connection.ts';
-import { AfcError } from './errors.ts';
+import { AfcBadReplyError, AfcError, AfcTooManyEntriesError } from './errors.ts';
 import { toDeviceInfo, toFileInfo, type AfcDeviceInfo, type AfcFileInfo } from './file-info.ts';
 import { AfcLinkType, AfcOpcode, AfcWhence, OPEN_MODE_BY_NAME, opcodeName, type AfcLockOp, type AfcOpenMode } from './protocol.ts';
 import { AfcReadStream, type AfcReadStreamOptions } from './read-stream.ts';
@@ -18,6 +20,12 @@ import { pullPath, pushPath, type TransferOptions, type TransferResult } from '.
 import { AfcWriteStream, type AfcWriteStreamOptions } from './write-stream.ts';
 
 export type { AfcFileInfo, AfcDeviceInfo } from './file-info.ts';
+
+/** Options of {@link AfcClient.readdir}. */
+export interface ReaddirOpts extends CallOpts {
+  /** Most names accepted in the listing: ERR_AFC_TOO_MANY_ENTRIES above, checked while parsing. Default: no cap. */
+  maxEntries?: number;
+}
 
 /** Client options. */
 export interface AfcClientOptions {
@@ -58,14 +66,26 @@ export class AfcClient {
     return this.#conn;
   }
 
-  /** GetFileInfo (lstat: symlinks are not followed). Throws ERR_AFC_OBJECT_NOT_FOUND for a missing path. */
+  /**
+   * GetFileInfo (lstat: symlinks are not followed). Throws ERR_AFC_OBJECT_NOT_FOUND for a missing path,
+   * ERR_AFC_BAD_REPLY for an unusable dictionary (odd key/value list, a number field that is not a number).
+   */
   async stat(path: string, o?: CallOpts): Promise<AfcFileInfo> {
-    return toFileInfo(parseKeyValues(await this.#data(AfcOpcode.GetFileInfo, { strings: [checkPath(path)] }, path, o)));
+    const body = await this.#data(AfcOpcode.GetFileInfo, { strings: [checkPath(path)] }, path, o);
+    return this.#parse(AfcOpcode.GetFileInfo, path, () => toFileInfo(parseKeyValues(body)));
   }
 
-  /** ReadDir without '.' and '..'. */
-  async readdir(path: string, o?: CallOpts): Promise<string[]> {
-    const names = parseNulList(await this.#data(AfcOpcode.ReadDir, { strings: [checkPath(path)] }, path, o));
+  /** ReadDir without '.' and '..'. Throws ERR_AFC_TOO_MANY_ENTRIES past `o.maxEntries` names (counting '.' and '..'). */
+  async readdir(path: string, o?: ReaddirOpts): Promise<string[]> {
+    const body = await this.#data(AfcOpcode.ReadDir, { strings: [checkPath(path)] }, path, o);
+    const max = o?.maxEntries;
+    let names: string[];
+    try {
+      names = parseNulList(body, max === undefined ? Infinity : max + 2); // room for '.' and '..'
+    } catch (e) {
+      if (e instanceof AfcTooManyEntriesError && max !== undefined) throw new AfcTooManyEntriesError(max, path);
+      throw e;
+    }
     return names.filter((n) => n !== '.' && n !== '..');
   }
 
@@ -96,7 +116,8 @@ export class AfcClient {
 
   /** GetDeviceInfo: model and file system sizes. */
   async deviceInfo(o?: CallOpts): Promise<AfcDeviceInfo> {
-    return toDeviceInfo(parseKeyValues(await this.#data(AfcOpcode.GetDeviceInfo, {}, undefined, o)));
+    const body = await this.#data(AfcOpcode.GetDeviceInfo, {}, undefined, o);
+    return this.#parse(AfcOpcode.GetDeviceInfo, undefined, () => toDeviceInfo(parseKeyValues(body)));
   }
 
   /** FileRefOpen; resolves with the handle. `mode` is 1-6 or 'r' | 'r+' | 'w' | 'w+' | 'a' | 'a+'. */
@@ -253,18 +274,30 @@ export class AfcClient {
 
   /** Result u64 of an OpenResult / TellResult reply (placement-agnostic), or throws the STATUS. */
   #result(r: AfcReply, op: number, expected: number, path?: string): number {
-    if (r.header.operation === expected) return bodyU64(this.#flatten(r), 0, opcodeName(expected));
+    if (r.header.operation === expected) return this.#parse(op, path, () => bodyU64(this.#flatten(r), 0, opcodeName(expected)));
     this.#status(r, op, path);
-    throw new ProtocolError('afc', `${opcodeName(op)} answered with STATUS 0 instead of ${opcodeName(expected)}`);
+    throw new AfcBadReplyError(op, `answered with STATUS 0 instead of ${opcodeName(expected)}`, path);
   }
 
-  /** Accepts STATUS 0; throws AfcError for another status and ERR_PROTOCOL for an unexpected operation. */
+  /** Accepts STATUS 0; throws AfcError for another status and ERR_AFC_BAD_REPLY for an unexpected operation or a short body. */
   #status(r: AfcReply, op: number, path?: string): void {
-    if (r.header.operation !== AfcOpcode.Status) {
-      throw new ProtocolError('afc', `${opcodeName(op)} answered with ${opcodeName(r.header.operation)}`);
-    }
-    const status = bodyU64(this.#flatten(r), 0, 'STATUS');
+    if (r.header.operation !== AfcOpcode.Status) throw new AfcBadReplyError(op, `answered with ${opcodeName(r.header.operation)}`, path);
+    const status = this.#parse(op, path, () => bodyU64(this.#flatten(r), 0, 'STATUS'));
     if (status !== 0) throw new AfcError(status, op, path);
+  }
+
+  /**
+   * Runs a parser over one reply's content: its failures are that request's (ERR_AFC_BAD_REPLY with the
+   * path), never the connection's.
+   */
+  #parse<T>(op: number, path: string | undefined, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof AfcBadReplyError) throw path !== undefined && e.path === undefined ? new AfcBadReplyError(e.opcode, e.reason, path, { cause: e }) : e;
+      if (e instanceof ProtocolError) throw new AfcBadReplyError(op, e.reason, path, { cause: e });
+      throw e;
+    }
   }
 
   #flatten(r: AfcReply): Buffer {

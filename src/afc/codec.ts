@@ -7,6 +7,7 @@ import { ChunkQueue } from '../core/chunk-queue.ts';
 import { ProtocolError, TooLargeError } from '../core/errors.ts';
 import { readU64LE, writeU64LE } from '../core/u64.ts';
 import { AFC_HEADER_SIZE, AFC_MAGIC, AfcOpcode } from './protocol.ts';
+import { AfcTooManyEntriesError } from './errors.ts';
 
 /** Decoded fixed header. All values are safe integers (a u64 above 2^53 is a ProtocolError). */
 export interface AfcHeader {
@@ -100,13 +101,17 @@ export function encodeNulList(names: readonly string[]): Buffer {
   return Buffer.from(names.map((n) => `${n}\0`).join(''), 'utf8');
 }
 
-/** Splits a NUL-separated list (each entry NUL-terminated; a missing final NUL is tolerated). */
-export function parseNulList(buf: Buffer): string[] {
+/**
+ * Splits a NUL-separated list (each entry NUL-terminated; a missing final NUL is tolerated).
+ * @throws AfcTooManyEntriesError (ERR_AFC_TOO_MANY_ENTRIES) as soon as the list holds more than `maxEntries`
+ */
+export function parseNulList(buf: Buffer, maxEntries = Infinity): string[] {
   const out: string[] = [];
   let start = 0;
   while (start < buf.length) {
     let end = buf.indexOf(0, start);
     if (end < 0) end = buf.length;
+    if (out.length >= maxEntries) throw new AfcTooManyEntriesError(maxEntries);
     out.push(buf.toString('utf8', start, end));
     start = end + 1;
   }

@@ -41,3 +41,32 @@ export function afcErrorCode(status: number): AfcErrorCode {
   const name = STATUS_NAME[status];
   return name !== undefined ? `ERR_AFC_${name}` : 'ERR_AFC_UNRECOGNISED_STATUS';
 }
+
+/**
+ * A well-framed reply whose content cannot be used: a number field that is not a decimal integer (`st_size: -1`,
+ * a garbage `st_mtime`), an odd key/value list, a result of the wrong kind for the request. Only that request
+ * fails: the framing is intact, so the connection stays usable (unlike ERR_PROTOCOL). Code ERR_AFC_BAD_REPLY.
+ */
+export class AfcBadReplyError extends IDeviceError {
+  constructor(
+    readonly opcode: number,
+    readonly reason: string,
+    readonly path?: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_AFC_BAD_REPLY', `AFC ${opcodeName(opcode)}${path !== undefined ? ` ${JSON.stringify(path)}` : ''}: unusable reply: ${reason}`, options);
+  }
+}
+
+/**
+ * A directory listing holds more names than the caller's cap (`readdir(path, { maxEntries })`); parsing stops at
+ * the cap, before allocating more. The connection stays usable. Code ERR_AFC_TOO_MANY_ENTRIES.
+ */
+export class AfcTooManyEntriesError extends IDeviceError {
+  constructor(
+    readonly cap: number,
+    readonly path?: string,
+  ) {
+    super('ERR_AFC_TOO_MANY_ENTRIES', `${path !== undefined ? `${JSON.stringify(path)}: ` : ''}the listing has more than ${cap} entries`);
+  }
+}

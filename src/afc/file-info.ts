@@ -1,5 +1,9 @@
-/** Typed views of GetFileInfo / GetDeviceInfo dictionaries. */
-import { ProtocolError } from '../core/errors.ts';
+/**
+ * Typed views of GetFileInfo / GetDeviceInfo dictionaries. A field that is present but not a decimal integer
+ * throws AfcBadReplyError (ERR_AFC_BAD_REPLY: that request's problem, not the connection's); the client adds the path.
+ */
+import { AfcBadReplyError } from './errors.ts';
+import { AfcOpcode } from './protocol.ts';
 
 /** File types as st_ifmt reports them. */
 export type AfcFileType = 'file' | 'dir' | 'symlink' | 'block' | 'char' | 'fifo' | 'socket' | 'unknown';
@@ -45,17 +49,22 @@ export interface AfcDeviceInfo {
   raw: Record<string, string>;
 }
 
+function badField(key: string, value: string, what: string): AfcBadReplyError {
+  const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return new AfcBadReplyError(key.startsWith('FS') || key === 'Model' ? AfcOpcode.GetDeviceInfo : AfcOpcode.GetFileInfo, `${key} is not ${what}: ${shown}`);
+}
+
 function intField(raw: Record<string, string>, key: string): number {
   const v = raw[key];
   if (v === undefined) return 0;
-  if (!/^\d{1,16}$/.test(v) || !Number.isSafeInteger(Number(v))) throw new ProtocolError('afc', `${key} is not a safe integer: ${JSON.stringify(v)}`);
+  if (!/^\d{1,16}$/.test(v) || !Number.isSafeInteger(Number(v))) throw badField(key, v, 'a non-negative safe integer');
   return Number(v);
 }
 
 function nsField(raw: Record<string, string>, key: string): bigint {
   const v = raw[key];
   if (v === undefined) return 0n;
-  if (!/^\d{1,25}$/.test(v)) throw new ProtocolError('afc', `${key} is not a decimal integer: ${JSON.stringify(v)}`);
+  if (!/^\d{1,25}$/.test(v)) throw badField(key, v, 'a non-negative decimal integer');
   return BigInt(v);
 }
 
@@ -64,7 +73,7 @@ export function nsToDate(ns: bigint): Date {
   return new Date(Number(ns / 1_000_000n));
 }
 
-/** Builds AfcFileInfo from a GetFileInfo dictionary. Throws ERR_PROTOCOL for non-numeric numbers. */
+/** Builds AfcFileInfo from a GetFileInfo dictionary. @throws AfcBadReplyError (ERR_AFC_BAD_REPLY) for a number field that is not one */
 export function toFileInfo(raw: Record<string, string>): AfcFileInfo {
   const mtimeNs = nsField(raw, 'st_mtime');
   const birthtimeNs = nsField(raw, 'st_birthtime');
@@ -83,7 +92,7 @@ export function toFileInfo(raw: Record<string, string>): AfcFileInfo {
   return info;
 }
 
-/** Builds AfcDeviceInfo from a GetDeviceInfo dictionary. Throws ERR_PROTOCOL for non-numeric numbers. */
+/** Builds AfcDeviceInfo from a GetDeviceInfo dictionary. @throws AfcBadReplyError (ERR_AFC_BAD_REPLY) for a number field that is not one */
 export function toDeviceInfo(raw: Record<string, string>): AfcDeviceInfo {
   const out: AfcDeviceInfo = {
     totalBytes: intField(raw, 'FSTotalBytes'),

@@ -132,7 +132,11 @@ export function errorCode(e: unknown): string | undefined {
   return undefined;
 }
 
-/** Codes that mean a connection itself is gone or unusable (not a problem of one request). */
+/**
+ * Codes that mean a connection itself is gone or unusable (not a problem of one request). ERR_PROTOCOL is here
+ * because it means broken framing (the byte stream cannot be resynchronised); a well-framed reply whose content
+ * is unusable has a per-request code instead (ERR_AFC_BAD_REPLY, ERR_AFC_TOO_MANY_ENTRIES) and is not.
+ */
 const CONNECTION_LOST = new Set(['ERR_CLOSED', 'ERR_TIMEOUT', 'ERR_PROTOCOL', 'ERR_PROTOCOL_TOO_LARGE', 'ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 /** True when the error means the connection is gone or unusable, so a caller should open a new one. */

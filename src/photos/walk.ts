@@ -12,8 +12,11 @@ import { errorCode, isConnectionLost } from '../core/errors.ts';
 /** Something under /DCIM that will not be copied, and why. */
 export interface Rejected {
   remote: string;
-  /** Stable reason code: unsafe-name | symlink | not-a-file | vanished | unreadable | too-deep. */
-  reason: 'unsafe-name' | 'symlink' | 'not-a-file' | 'vanished' | 'unreadable' | 'too-deep';
+  /**
+   * Stable reason code: unsafe-name | symlink | not-a-file | vanished | unreadable | too-deep | bad-entry (the
+   * device's reply about this entry was malformed: ERR_AFC_BAD_REPLY, or it has no known file type).
+   */
+  reason: 'unsafe-name' | 'symlink' | 'not-a-file' | 'vanished' | 'unreadable' | 'too-deep' | 'bad-entry';
   detail: string;
   code?: string;
 }
@@ -35,6 +38,7 @@ export async function walkDevice(slots: ConnectionSlots, root: string, inFlight:
   const perItem = (remote: string, e: unknown): void => {
     if (isConnectionLost(e) || errorCode(e) === 'ERR_PHOTOS_DISCONNECTED' || errorCode(e) === 'ERR_ABORTED') throw e;
     if (errorCode(e) === 'ERR_AFC_OBJECT_NOT_FOUND') rejected.push({ remote, reason: 'vanished', detail: 'disappeared during the walk', code: errorCode(e) });
+    else if (errorCode(e) === 'ERR_AFC_BAD_REPLY') rejected.push({ remote, reason: 'bad-entry', detail: e instanceof Error ? e.message : String(e), code: errorCode(e) });
     else rejected.push({ remote, reason: 'unreadable', detail: e instanceof Error ? e.message : String(e), code: errorCode(e) });
   };
 
@@ -84,6 +88,10 @@ export async function walkDevice(slots: ConnectionSlots, root: string, inFlight:
         if (info.type === 'dir') return visit(remote, [...rel, name]);
         if (info.type === 'symlink') {
           rejected.push({ remote, reason: 'symlink', detail: `symlink${info.linkTarget ? ` to ${info.linkTarget}` : ''} not followed` });
+          return;
+        }
+        if (info.type === 'unknown') {
+          rejected.push({ remote, reason: 'bad-entry', detail: 'the device sent no known file type (st_ifmt)', code: 'ERR_AFC_BAD_REPLY' });
           return;
         }
         if (info.type !== 'file') {

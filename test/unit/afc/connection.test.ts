@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Duplex } from 'node:stream';
 import { AfcClient } from '../../../src/afc/client.ts';
-import { encodeDataReplyHeader, encodeKeyValues, encodePacket, encodeStatusReply } from '../../../src/afc/codec.ts';
-import { AfcError } from '../../../src/afc/errors.ts';
+import { encodeDataReplyHeader, encodeKeyValues, encodeNulList, encodePacket, encodeStatusReply } from '../../../src/afc/codec.ts';
+import { AfcBadReplyError, AfcError, AfcTooManyEntriesError } from '../../../src/afc/errors.ts';
 import { AfcOpcode } from '../../../src/afc/protocol.ts';
 import { duplexPair } from '../../../src/core/duplex-pair.ts';
 import { ClosedError, IDeviceError, ProtocolError, TooLargeError } from '../../../src/core/errors.ts';
@@ -53,7 +53,8 @@ const HOSTILE_REPLIES: { name: string; reply: (num: number) => Buffer[]; code: s
     cls: ProtocolError,
   },
   { name: 'EOF between packets', reply: () => [], code: 'ERR_CLOSED', cls: ClosedError },
-  { name: 'STATUS body shorter than a u64 (this = 44)', reply: (n) => [hdr(44n, 44n, BigInt(n), 1n), Buffer.alloc(4)], code: 'ERR_PROTOCOL', cls: ProtocolError },
+  // Well framed, unusable content: only that call fails (ERR_AFC_BAD_REPLY), the connection stays up.
+  { name: 'STATUS body shorter than a u64 (this = 44)', reply: (n) => [hdr(44n, 44n, BigInt(n), 1n), Buffer.alloc(4)], code: 'ERR_AFC_BAD_REPLY', cls: AfcBadReplyError },
 ];
 
 for (const h of HOSTILE_REPLIES) {
@@ -66,7 +67,7 @@ for (const h of HOSTILE_REPLIES) {
     const isIt = (e: unknown): boolean => e instanceof h.cls && (e as IDeviceError).code === h.code;
     const first = client.stat('/a');
     const second = client.readdir('/b');
-    if (h.code === 'ERR_PROTOCOL' && h.name === 'STATUS body shorter than a u64 (this = 44)') {
+    if (h.code === 'ERR_AFC_BAD_REPLY') {
       await assert.rejects(first, isIt);
       client.close();
       await assert.rejects(second, (e: unknown) => e instanceof ClosedError);
@@ -130,12 +131,12 @@ test('placement-agnostic replies: STATUS in the data area, DATA in the header pa
   client.close();
 });
 
-test('an unexpected reply operation is ERR_PROTOCOL; an unknown status keeps its value', async () => {
+test('an unexpected reply operation fails that call only (ERR_AFC_BAD_REPLY); an unknown status keeps its value', async () => {
   const { client } = fakeDevice((p, dev) => {
     if (p.operation === AfcOpcode.MakeDir) dev.write(encodePacket(p.packetNum, AfcOpcode.FileRefTellResult, { u64: [1] })[0]!);
     else dev.write(encodeStatusReply(p.packetNum, 99));
   });
-  await assert.rejects(client.mkdir('/m'), (e: unknown) => e instanceof ProtocolError);
+  await assert.rejects(client.mkdir('/m'), (e: unknown) => e instanceof AfcBadReplyError && e.code === 'ERR_AFC_BAD_REPLY' && e.path === '/m');
   await assert.rejects(client.remove('/r'), (e: unknown) => e instanceof AfcError && e.code === 'ERR_AFC_UNRECOGNISED_STATUS' && e.status === 99);
   client.close();
 });
@@ -177,4 +178,44 @@ test('a handed-over stream that was paused explicitly still flows (client and se
   client.close();
   await server.done;
   await t.cleanup();
+});
+
+test('a malformed GetFileInfo reply fails that stat only (ERR_AFC_BAD_REPLY with the path); the connection stays usable', async () => {
+  const good = { st_size: '10', st_blocks: '8', st_nlink: '1', st_ifmt: 'S_IFREG', st_mtime: '1700000000000000000', st_birthtime: '1700000000000000000' };
+  const bad: Record<string, Buffer> = {
+    '/neg': encodeKeyValues({ ...good, st_size: '-1' }),
+    '/mtime': encodeKeyValues({ ...good, st_mtime: 'yesterday' }),
+    '/huge': encodeKeyValues({ ...good, st_size: '99999999999999999999' }),
+    '/odd': Buffer.from('st_size\u000010\u0000st_ifmt\u0000', 'utf8'),
+  };
+  const { client } = fakeDevice((p, dev) => {
+    const path = p.headerPayload.toString('utf8').replace(/\0+$/, '');
+    const body = bad[path] ?? encodeKeyValues(good);
+    dev.write(Buffer.concat([encodeDataReplyHeader(p.packetNum, body.length), body]));
+  });
+  const calls = [...Object.keys(bad), '/ok'].map((p) => client.stat(p).then((i) => i, (e: unknown) => e));
+  const results = await Promise.all(calls);
+  for (const [i, path] of Object.keys(bad).entries()) {
+    const e = results[i];
+    assert.ok(e instanceof AfcBadReplyError, `${path}: ${String(e)}`);
+    assert.equal(e.code, 'ERR_AFC_BAD_REPLY');
+    assert.equal(e.path, path);
+  }
+  assert.match((results[0] as Error).message, /st_size is not a non-negative safe integer: "-1"/);
+  assert.equal((results[4] as { size: number }).size, 10);
+  assert.equal((await client.stat('/after')).type, 'file', 'the connection still answers');
+  assert.equal(client.connection.closed, false);
+  client.close();
+});
+
+test('readdir maxEntries: a listing over the cap fails that call only (ERR_AFC_TOO_MANY_ENTRIES), checked while parsing', async () => {
+  const { client } = fakeDevice((p, dev) => {
+    const n = p.headerPayload.toString('utf8').startsWith('/big') ? 1000 : 3;
+    const body = encodeNulList(['.', '..', ...Array.from({ length: n }, (_, i) => `IMG_${i}.JPG`)]);
+    dev.write(Buffer.concat([encodeDataReplyHeader(p.packetNum, body.length), body]));
+  });
+  await assert.rejects(client.readdir('/big', { maxEntries: 999 }), (e: unknown) => e instanceof AfcTooManyEntriesError && e.cap === 999 && e.path === '/big');
+  assert.equal((await client.readdir('/big', { maxEntries: 1000 })).length, 1000);
+  assert.deepEqual(await client.readdir('/small', { maxEntries: 3 }), ['IMG_0.JPG', 'IMG_1.JPG', 'IMG_2.JPG']);
+  client.close();
 });

@@ -166,3 +166,36 @@ test('afc: the hostile device (traversal names, slash, NUL, outward symlinks) wr
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('afc: malformed stat replies (st_size -1, garbage st_mtime, no st_ifmt) cost one entry each, reported; no reconnect', async () => {
+  const media = await tmp('photos-media-');
+  const dest = await tmp('photos-dest-');
+  try {
+    const gen = await generateDcim(media, { count: 12, scale: 0.01, seed: 31 });
+    const [a, b, c] = gen.files.map((f) => `/${f.path}`);
+    const dev = folderDevice(media, {
+      stat(path, info) {
+        if (path === a) return { ...info, st_size: '-1' };
+        if (path === b) return { ...info, st_mtime: 'not a time' };
+        if (path === c) {
+          const { st_ifmt: _drop, ...rest } = info;
+          return rest;
+        }
+        return info;
+      },
+    });
+    const events: string[] = [];
+    const s = await runBackup({ dest, device: dev, maxReconnects: 0, onEvent: (e) => events.push(e.type) });
+    assert.deepEqual(s.failed, []);
+    assert.equal(events.includes('reconnect'), false);
+    assert.equal(dev.opened, 2, 'the two connection slots, never reopened');
+    assert.deepEqual(s.rejected.map((r) => [r.remote, r.reason, r.code]).sort(), [a, b, c].map((p) => [p, 'bad-entry', 'ERR_AFC_BAD_REPLY']).sort());
+    assert.match(s.rejected.find((r) => r.remote === a)!.detail, /st_size is not a non-negative safe integer: "-1"/);
+    assert.equal(s.copied, gen.files.length - 3);
+    const tree = await treeHashes(dest);
+    assert.equal(tree.size, gen.files.length - 3);
+  } finally {
+    await rm(media, { recursive: true, force: true });
+    await rm(dest, { recursive: true, force: true });
+  }
+});
