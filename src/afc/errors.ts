@@ -48,6 +48,9 @@ export function afcErrorCode(status: number): AfcErrorCode {
  * fails: the framing is intact, so the connection stays usable (unlike ERR_PROTOCOL). Code ERR_AFC_BAD_REPLY.
  */
 export class AfcBadReplyError extends IDeviceError {
+  static {
+    fixErrorName(this, 'AfcBadReplyError');
+  }
   constructor(
     readonly opcode: number,
     readonly reason: string,
@@ -63,6 +66,9 @@ export class AfcBadReplyError extends IDeviceError {
  * the cap, before allocating more. The connection stays usable. Code ERR_AFC_TOO_MANY_ENTRIES.
  */
 export class AfcTooManyEntriesError extends IDeviceError {
+  static {
+    fixErrorName(this, 'AfcTooManyEntriesError');
+  }
   constructor(
     readonly cap: number,
     readonly path?: string,

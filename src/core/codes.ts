@@ -109,6 +109,9 @@ export const ERROR_CODES = {
   ERR_AFC_OP_IN_PROGRESS: 'AFC status 22: the operation is in progress',
   ERR_AFC_INTERNAL_ERROR: 'AFC status 23: internal error on the device',
   ERR_AFC_UNRECOGNISED_STATUS: 'an AFC status number this library does not know (kept in `status`)',
+  // AFC: local errors about one reply (afc/errors.ts); the connection stays usable
+  ERR_AFC_BAD_REPLY: 'a well-framed AFC reply whose content is unusable (e.g. st_size -1); only that request fails',
+  ERR_AFC_TOO_MANY_ENTRIES: 'a directory listing holds more names than the caller allows (readdir maxEntries)',
 
   // our USB mux (usb/errors.ts)
   ERR_USB_MUX_REFUSED: 'the device answered our SYN with RST (no service on that port)',
