@@ -20,7 +20,7 @@ import { ConnectionSlots } from './connections.ts';
 import { copyGroup } from './copy-group.ts';
 import { deleteImported } from './delete.ts';
 import type { BackupEvent, BackupStatus, BackupSummary } from './events.ts';
-import { groupFiles, type DeviceFile, type Layout } from './layout.ts';
+import { checkEventName, groupFiles, type DeviceFile, type Layout } from './layout.ts';
 import { Limiter } from './limit.ts';
 import { acquireLock } from './lock.ts';
 import { Manifest, STATE_DIR } from './manifest.ts';
@@ -43,6 +43,8 @@ export interface BackupOptions {
   selection?: Selection;
   /** 'device' (default) keeps device folders; 'date' = --split-by-date. */
   layout?: Layout;
+  /** Event name (`--event`): files go under DEST/<event>/… in either layout. Checked with checkEventName. */
+  event?: string;
   /** List what would be copied; touch neither DEST nor the device. */
   dryRun?: boolean;
   /** Remove verified files from the device afterwards (never in dry-run, never when anything failed). */
@@ -82,6 +84,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   const t0 = performance.now();
   const emit = o.onEvent ?? (() => undefined);
   const idleMs = o.idleTimeoutMs ?? 30_000;
+  const event = o.event === undefined ? undefined : checkEventName(o.event);
   if (!o.dryRun) await fsp.mkdir(o.dest, { recursive: true });
   const dest = o.dryRun ? o.dest : realpathSync(o.dest);
   const stateDir = join(dest, STATE_DIR);
@@ -98,7 +101,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
     if (!o.dryRun) release = await prepareDest(dest, stateDir);
     manifest = await Manifest.open(dest, { readOnly: !!o.dryRun });
     const ctx: RunContext = {
-      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, layout: o.layout ?? 'device', idleMs, signal: o.signal,
+      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, layout: o.layout ?? 'device', ...(event !== undefined ? { event } : {}), idleMs, signal: o.signal,
       slots, manifest, summary, emit, progress: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 },
     };
     try {

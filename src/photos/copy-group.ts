@@ -61,7 +61,7 @@ async function copyFile(ctx: RunContext, g: FileGroup, f: DeviceFile, st: GroupS
         ctx.progress.bytesDone += n;
       }, ctx.signal, ctx.idleMs);
       if (ctx.layout === 'date' && st.captured === undefined) st.captured = await groupDate(ctx, g, f, r.part);
-      const dirParts = targetDirParts(ctx.layout, f, st.captured);
+      const dirParts = targetDirParts(ctx.layout, f, st.captured, ctx.event);
       const placed = await place(ctx.dest, dirParts, f.rel[f.rel.length - 1]!, r, st.suffix ?? 0);
       st.suffix ??= placed.suffix;
       await ctx.manifest.record({

@@ -6,13 +6,16 @@
  *   /DCIM/100APPLE/IMG_0001.HEIC → DEST/100APPLE/IMG_0001.HEIC.
  * - 'date' (--split-by-date): DEST/YYYY/YYYY-MM-DD/IMG_0001.HEIC by capture date (EXIF
  *   DateTimeOriginal of the group's image, else the birth time in the local time zone).
+ * - an event name (--event NAME) puts either layout one level down: DEST/NAME/100APPLE/…, DEST/NAME/YYYY/….
  *
  * Groups: files in the same device folder with the same stem (case-insensitive) travel together,
  * so a Live Photo (IMG_0001.HEIC + IMG_0001.MOV), its .AAE sidecar and Apple's edited/original
  * variants (IMG_E0001.HEIC, IMG_O0001.AAE) share one date folder and one clash suffix.
  */
 
-import { avoidReserved } from './reserved.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
+import { avoidReserved, isReservedTopLevel } from './reserved.ts';
+import { unsafeNameReason } from './safe-path.ts';
 
 /** A regular file found on the device. */
 export interface DeviceFile {
@@ -102,11 +105,33 @@ export function fileDate(f: DeviceFile): Date {
 /**
  * Destination folder components (relative to DEST) for a file. A device folder that would land on one of the
  * tool's own top-level folders (the state folder, in any case or Unicode spelling) is renamed (reserved.ts).
+ * With an `event` (checked by {@link checkEventName}) the same parts go below DEST/<event>/.
  */
-export function targetDirParts(layout: Layout, f: DeviceFile, captured: string | undefined): string[] {
+export function targetDirParts(layout: Layout, f: DeviceFile, captured: string | undefined, event?: string): string[] {
+  if (event !== undefined) return [event, ...targetDirParts(layout, f, captured)];
   if (layout === 'device') return avoidReserved(f.rel.slice(0, -1));
   const day = (captured ?? localDateString(fileDate(f))).slice(0, 10);
   return [day.slice(0, 4), day];
+}
+
+/** Longest event name accepted, in characters. */
+export const MAX_EVENT_NAME = 120;
+
+/**
+ * Trims and checks an event name (`--event NAME`, the UI's "Event name"): it becomes one folder at DEST's top
+ * level, so it must be a single safe path component, not hidden (no leading dot) and never any spelling of a
+ * folder this tool owns there (reserved.ts), and at most {@link MAX_EVENT_NAME} characters. Returns it trimmed.
+ * @throws InvalidArgumentError (ERR_INVALID_ARG)
+ */
+export function checkEventName(name: string): string {
+  const n = name.trim();
+  const why =
+    n === '' ? 'it is empty'
+    : n.startsWith('.') || isReservedTopLevel(n) ? 'it is hidden or reserved for the tool\'s own state folder'
+    : n.length > MAX_EVENT_NAME ? `it is longer than ${MAX_EVENT_NAME} characters`
+    : unsafeNameReason(n);
+  if (why) throw new InvalidArgumentError(`event name ${JSON.stringify(name)} cannot be a folder name: ${why}`);
+  return n;
 }
 
 /** `IMG_0001.HEIC` with suffix 2 → `IMG_0001-2.HEIC` (0 = unchanged). */

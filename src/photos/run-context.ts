@@ -14,6 +14,8 @@ export interface RunContext {
   partsDir: string;
   udid: string;
   layout: Layout;
+  /** --event NAME: files go under DEST/NAME/ (already checked). */
+  event?: string;
   /** Per request / per read idle bound, ms. */
   idleMs: number;
   signal?: AbortSignal;

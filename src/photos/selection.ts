@@ -1,6 +1,7 @@
 /**
  * Which device files a run considers: --since / --until (by the file's birth time, else mtime: the
- * capture date is only known after reading a file) and --include / --exclude globs (glob.ts).
+ * capture date is only known after reading a file), --include / --exclude globs (glob.ts), and an
+ * exact set of device paths (what a person picked in `photos ui`).
  */
 import { InvalidArgumentError } from '../core/errors.ts';
 import { compileGlob, type Glob } from './glob.ts';
@@ -15,6 +16,8 @@ export interface Selection {
   include: Glob[];
   /** A file matching any of these is left out. */
   exclude: Glob[];
+  /** When set, only these device paths (exact, e.g. /DCIM/100APPLE/IMG_0001.HEIC): a picked set, as the UI sends. */
+  paths?: ReadonlySet<string>;
 }
 
 /**
@@ -51,6 +54,7 @@ export function makeSelection(o: { since?: string; until?: string; include?: str
 /** True when the file is part of this run. */
 export function isSelected(sel: Selection | undefined, f: DeviceFile): boolean {
   if (!sel) return true;
+  if (sel.paths && !sel.paths.has(f.remote)) return false;
   const t = fileDate(f).getTime();
   if (sel.since && t < sel.since.getTime()) return false;
   if (sel.until && t > sel.until.getTime()) return false;
