@@ -2,28 +2,32 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { Interrupted, type Command, type CliIO } from './command.ts';
+import { COMMAND_SUMMARIES } from './command-summaries.ts';
 import { IDeviceError } from '../core/errors.ts';
 
 const commandsDir = fileURLToPath(new URL('./commands/', import.meta.url));
+/** '.ts' when running from src/ (tsx), '.js' when running the build in dist/. */
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
 function commandNames(): string[] {
   return readdirSync(commandsDir)
-    .filter((f) => f.endsWith('.ts') && !f.startsWith('_'))
-    .map((f) => f.slice(0, -3))
+    .filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.startsWith('_'))
+    .map((f) => f.slice(0, -ext.length))
     .sort();
 }
 
 async function loadCommand(name: string): Promise<Command | undefined> {
   if (!/^[a-z][a-z0-9-]*$/.test(name) || !commandNames().includes(name)) return undefined;
-  const mod = (await import(pathToFileURL(join(commandsDir, `${name}.ts`)).href)) as { default: Command };
+  const mod = (await import(pathToFileURL(join(commandsDir, `${name}${ext}`)).href)) as { default: Command };
   return mod.default;
 }
 
+/** The overview; loads no command module (summaries from ./command-summaries.ts, a module only if one is missing there). */
 async function help(io: CliIO): Promise<void> {
   const lines = ['usage: iosdevice <command> [options]', '', 'commands:'];
   for (const n of commandNames()) {
-    const c = await loadCommand(n);
-    if (c) lines.push(`  ${c.name.padEnd(12)} ${c.summary}`);
+    const summary = Object.hasOwn(COMMAND_SUMMARIES, n) ? COMMAND_SUMMARIES[n] : (await loadCommand(n))?.summary;
+    if (summary !== undefined) lines.push(`  ${n.padEnd(12)} ${summary}`);
   }
   lines.push('', 'Run `iosdevice <command> --help` for the options of one command.');
   io.stdout.write(lines.join('\n') + '\n');
