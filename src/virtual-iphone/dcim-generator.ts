@@ -47,6 +47,8 @@ export interface DcimFile {
   sha256: string;
   /** For Live Photo halves: the shared stem (`IMG_0007`). */
   livePhoto?: string;
+  /** Live Photo content identifier written into the file (MakerNote 0x0011 / QuickTime content.identifier). */
+  contentId?: string;
 }
 
 /** What {@link generateDcim} wrote. */
@@ -59,13 +61,18 @@ export interface DcimManifest {
 const MB = 1_000_000;
 const DEFAULT_MIX = { heic: 45, jpg: 18, png: 12, mov: 8, live: 17 };
 
-interface PlannedFile {
+/** A file to write: path below the media root, kind, size, date; `key` seeds its filler bytes. */
+export interface PlannedFile {
   path: string;
   kind: MediaKind;
   size: number;
   captureDate: Date;
   livePhoto?: string;
   key: string;
+  /** Live Photo content identifier to embed (HEIC/JPEG MakerNote, MOV metadata). */
+  contentId?: string;
+  /** A MOV without `ftyp` (wide + mdat + moov), as Live videos read over AFC can be. */
+  noFtyp?: boolean;
 }
 
 /** Log-uniform size between lo and hi (bytes), scaled. */
@@ -146,7 +153,7 @@ function fillerStream(key: string): (n: number) => Buffer {
 }
 
 function partsFor(f: PlannedFile, filler: (n: number) => Buffer, index: number): FilePart[] {
-  const exif = { captureDate: f.captureDate };
+  const exif = { captureDate: f.captureDate, ...(f.contentId !== undefined ? { contentId: f.contentId } : {}) };
   switch (f.kind) {
     case 'jpg':
       return jpegParts(f.size, exif);
@@ -155,7 +162,7 @@ function partsFor(f: PlannedFile, filler: (n: number) => Buffer, index: number):
     case 'heic':
       return heicParts(f.size, exif);
     case 'mov':
-      return movParts(f.size, f.captureDate);
+      return movParts(f.size, f.captureDate, { ...(f.contentId !== undefined ? { contentId: f.contentId } : {}), ...(f.noFtyp ? { noFtyp: true } : {}) });
     case 'aae':
       return [aaeBytes(f.captureDate, index)];
   }
@@ -190,13 +197,12 @@ async function writeParts(path: string, parts: FilePart[], filler: (n: number) =
 }
 
 /**
- * Generates the camera roll under `mediaRoot` (creates `DCIM/…`; existing files with the same names are overwritten).
- * @throws InvalidArgumentError (ERR_INVALID_ARG) for bad options; fs errors as thrown by node:fs.
+ * Writes planned files under `mediaRoot` (folders created; existing files with the same names are overwritten);
+ * each file's mtime and atime are set to its capture date.
+ * @throws fs errors as thrown by node:fs
  */
-export async function generateDcim(mediaRoot: string, opts: DcimOptions): Promise<DcimManifest> {
-  const plan = planDcim(opts);
+export async function writePlannedFiles(mediaRoot: string, plan: readonly PlannedFile[]): Promise<DcimFile[]> {
   const files: DcimFile[] = [];
-  let totalBytes = 0;
   const madeDirs = new Set<string>();
   for (const [i, f] of plan.entries()) {
     const full = join(mediaRoot, ...f.path.split('/'));
@@ -208,8 +214,19 @@ export async function generateDcim(mediaRoot: string, opts: DcimOptions): Promis
     const filler = fillerStream(f.key);
     const [size, sha256] = await writeParts(full, partsFor(f, filler, i), filler);
     await utimes(full, f.captureDate, f.captureDate);
-    files.push({ path: f.path, kind: f.kind, size, captureDate: f.captureDate, sha256, ...(f.livePhoto ? { livePhoto: f.livePhoto } : {}) });
-    totalBytes += size;
+    files.push({
+      path: f.path, kind: f.kind, size, captureDate: f.captureDate, sha256,
+      ...(f.livePhoto ? { livePhoto: f.livePhoto } : {}), ...(f.contentId ? { contentId: f.contentId } : {}),
+    });
   }
-  return { seed: opts.seed ?? 1, files, totalBytes };
+  return files;
+}
+
+/**
+ * Generates the camera roll under `mediaRoot` (creates `DCIM/…`; existing files with the same names are overwritten).
+ * @throws InvalidArgumentError (ERR_INVALID_ARG) for bad options; fs errors as thrown by node:fs.
+ */
+export async function generateDcim(mediaRoot: string, opts: DcimOptions): Promise<DcimManifest> {
+  const files = await writePlannedFiles(mediaRoot, planDcim(opts));
+  return { seed: opts.seed ?? 1, files, totalBytes: files.reduce((n, f) => n + f.size, 0) };
 }

@@ -14,7 +14,8 @@
  *   carrying the same TIFF block, `mdat`). **Not a decodable image** (the 'hvc1' item is filler without codec
  *   configuration), but its EXIF DateTimeOriginal is found the standard way (iinf/iloc).
  * - MOV: QuickTime `ftyp` (`qt  `), a `moov` box with an `mvhd` whose creation/modification time is the capture
- *   date (seconds since 1904-01-01 UTC), then `mdat` filler. Not playable (no tracks).
+ *   date (seconds since 1904-01-01 UTC), then `mdat` filler. Not playable (no tracks). A Live Photo video also
+ *   carries its content identifier in `moov/meta` (after `mdat`), optionally without `ftyp`.
  * - AAE: the small XML plist sidecar Photos writes for edits (adjustment format id, version, base64 data).
  */
 import { crc32, deflateSync } from 'node:zlib';
@@ -199,8 +200,47 @@ export function heicParts(size: number, exif: ExifFields): FilePart[] {
 /** Seconds between 1904-01-01 and 1970-01-01 (QuickTime epoch). */
 const QT_EPOCH_OFFSET = 2082844800;
 
-/** A QuickTime container of exactly `size` bytes (or the minimum): ftyp, moov/mvhd with the capture time, mdat filler. */
-export function movParts(size: number, captureDate: Date): FilePart[] {
+/** Options of {@link movParts}. */
+export interface MovOptions {
+  /** Live Photo content identifier: a `moov/meta` (mdta handler, keys, ilst) with `com.apple.quicktime.content.identifier`. */
+  contentId?: string;
+  /**
+   * Lay the file out as Live Photo videos read over AFC can be: no `ftyp`; `wide` (8 bytes), `mdat`, then `moov`
+   * at the end (metadata-extractor #737 / metadata-extractor-dotnet PR #426).
+   */
+  noFtyp?: boolean;
+}
+
+/** moov/meta with one UTF-8 item per key (QuickTime mdta form: hdlr, keys, ilst indexed by 1-based key number). */
+function mdtaMeta(items: [string, string][]): Buffer {
+  const hdlr = fullBox('hdlr', 0, Buffer.concat([Buffer.alloc(4), Buffer.from('mdta', 'latin1'), Buffer.alloc(12), Buffer.from([0])]));
+  const keyEntries = items.map(([k]) => {
+    const b = Buffer.alloc(8);
+    b.writeUInt32BE(8 + Buffer.byteLength(k), 0);
+    b.write('mdta', 4, 'latin1');
+    return Buffer.concat([b, Buffer.from(k, 'utf8')]);
+  });
+  const count = Buffer.alloc(4);
+  count.writeUInt32BE(items.length, 0);
+  const keys = fullBox('keys', 0, Buffer.concat([count, ...keyEntries]));
+  const ilst = box('ilst', Buffer.concat(items.map(([, value], i) => {
+    const typeLocale = Buffer.alloc(8);
+    typeLocale.writeUInt32BE(1, 0); // well-known type 1: UTF-8; locale 0
+    const data = box('data', Buffer.concat([typeLocale, Buffer.from(value, 'utf8')]));
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(8 + data.length, 0);
+    head.writeUInt32BE(i + 1, 4); // the item's type is its key index
+    return Buffer.concat([head, data]);
+  })));
+  return box('meta', Buffer.concat([hdlr, keys, ilst])); // QuickTime: meta is a plain container
+}
+
+/**
+ * A QuickTime container of exactly `size` bytes (or the minimum): ftyp, moov/mvhd with the capture time, mdat
+ * filler. With `contentId` the moov also carries the Live Photo metadata and comes after mdat, as in iPhone
+ * movies; with `noFtyp` the file starts with `wide` instead of `ftyp`.
+ */
+export function movParts(size: number, captureDate: Date, o: MovOptions = {}): FilePart[] {
   const ftyp = box('ftyp', Buffer.from('qt  \x20\x05\x03\x00qt  ', 'latin1'));
   const mvhd = Buffer.alloc(100);
   const t = Math.floor(captureDate.getTime() / 1000) + QT_EPOCH_OFFSET;
@@ -213,9 +253,17 @@ export function movParts(size: number, captureDate: Date): FilePart[] {
   mvhd.writeUInt16BE(0x0100, 24); // volume 1.0
   for (const [i, v] of [0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000].entries()) mvhd.writeUInt32BE(v, 36 + i * 4); // unity matrix
   mvhd.writeUInt32BE(2, 96); // next track id
-  const moov = box('moov', box('mvhd', mvhd));
-  const payload = Math.max(0, size - ftyp.length - moov.length - 8);
-  return [ftyp, moov, mdatHeader(payload), payload];
+  if (o.contentId === undefined && !o.noFtyp) {
+    const moov = box('moov', box('mvhd', mvhd));
+    const payload = Math.max(0, size - ftyp.length - moov.length - 8);
+    return [ftyp, moov, mdatHeader(payload), payload];
+  }
+  const meta = o.contentId !== undefined ? [mdtaMeta([['com.apple.quicktime.content.identifier', o.contentId], ['com.apple.quicktime.make', 'Apple']])] : [];
+  const moov = box('moov', Buffer.concat([box('mvhd', mvhd), ...meta]));
+  const lead = o.noFtyp ? box('wide', Buffer.alloc(0)) : Buffer.concat([ftyp, box('wide', Buffer.alloc(0))]);
+  const payload = Math.max(0, size - lead.length - moov.length - 8);
+  const mdat = mdatHeader(payload);
+  return [lead, mdat, payload, moov];
 }
 
 /** The XML plist sidecar (.AAE) Photos writes next to an edited photo. */
