@@ -148,6 +148,8 @@ export const ERROR_CODES = {
   ERR_PHOTOS_MANIFEST: 'the backup manifest cannot be read or written',
   ERR_PHOTOS_BUSY: 'another backup holds the lock on DEST',
   ERR_PHOTOS_DISCONNECTED: 'the device went away and could not be reconnected',
+  ERR_PHOTOS_LIBRARY: 'the copy of Photos.sqlite cannot be opened or read (the backup falls back to the file-only inventory)',
+  ERR_PHOTOS_MEDIA: 'a media file is malformed or a length in it is over a cap (MakerNote, QuickTime metadata, HEIF boxes)',
 
   // the virtual iPhone (virtual-iphone/)
   ERR_EMULATOR_DETACHED: 'the virtual iPhone was detached; its open streams end with this',

@@ -9,10 +9,14 @@
  * Both are distinct from ERR_PROTOCOL on purpose: the engine treats ERR_PROTOCOL as a broken connection
  * (and reconnects), while a malformed photo says nothing about the connection.
  */
+import { fixErrorName } from '../../core/errors.ts';
 import { PhotosError } from '../errors.ts';
 
 /** Photos.sqlite could not be opened or read. Code ERR_PHOTOS_LIBRARY. */
 export class LibraryError extends PhotosError {
+  static {
+    fixErrorName(this, 'LibraryError');
+  }
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_PHOTOS_LIBRARY', message, options);
   }
@@ -20,6 +24,9 @@ export class LibraryError extends PhotosError {
 
 /** A media file is malformed or over a cap. Code ERR_PHOTOS_MEDIA; `offset` is the byte where parsing stopped. */
 export class MediaFormatError extends PhotosError {
+  static {
+    fixErrorName(this, 'MediaFormatError');
+  }
   constructor(readonly format: string, readonly reason: string, readonly offset?: number) {
     super('ERR_PHOTOS_MEDIA', `${format}: ${reason}${offset !== undefined ? ` (at byte ${offset})` : ''}`);
   }

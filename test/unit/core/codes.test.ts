@@ -23,6 +23,7 @@ import * as usb from '../../../src/usb/errors.ts';
 import { CaptureError } from '../../../src/capture/errors.ts';
 import { ReplayMismatchError } from '../../../src/capture/replay-script.ts';
 import { PhotosError, UnsafePathError } from '../../../src/photos/errors.ts';
+import { LibraryError, MediaFormatError } from '../../../src/photos/library/errors.ts';
 import { EmulatorDetachedError } from '../../../src/virtual-iphone/errors.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -161,6 +162,8 @@ const cases: Case[] = [
   },
   { name: 'PhotosError', cls: PhotosError, make: () => new PhotosError('ERR_PHOTOS_MANIFEST', 'm', { cause }), code: 'ERR_PHOTOS_MANIFEST', keepsCause: true },
   { name: 'UnsafePathError', cls: UnsafePathError, make: () => new UnsafePathError('../x', 'leaves DEST'), code: 'ERR_PHOTOS_UNSAFE_PATH' },
+  { name: 'LibraryError', cls: LibraryError, make: () => new LibraryError('m', { cause }), code: 'ERR_PHOTOS_LIBRARY', keepsCause: true },
+  { name: 'MediaFormatError', cls: MediaFormatError, make: () => new MediaFormatError('heif', 'bad', 3), code: 'ERR_PHOTOS_MEDIA' },
   { name: 'EmulatorDetachedError', cls: EmulatorDetachedError, make: () => new EmulatorDetachedError('u'), code: 'ERR_EMULATOR_DETACHED' },
 ];
 
