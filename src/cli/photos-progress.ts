@@ -65,6 +65,11 @@ export function formatSummary(s: BackupSummary): string {
     lines.push(`${s.rejected.length} item(s) not copied:`);
     for (const r of s.rejected) lines.push(`  ${r.reason}: ${JSON.stringify(r.remote)} (${r.detail})`);
   }
+  if (s.dateFallbacks.length > 0) {
+    lines.push(`${s.dateFallbacks.length} file(s) dated by their file's time:`);
+    for (const d of s.dateFallbacks.slice(0, 20)) lines.push(`  ${d.remote}: ${d.reason}`);
+    if (s.dateFallbacks.length > 20) lines.push(`  … and ${s.dateFallbacks.length - 20} more (--json lists all)`);
+  }
   if (s.deleted.length > 0) lines.push(`removed ${s.deleted.length} verified file(s) from the device`);
   if (s.keptOnDevice.length > 0) lines.push(`kept ${s.keptOnDevice.length} file(s) on the device: changed since their copy (the next run copies them) or gone`);
   if (s.deleteSkipped) lines.push(`nothing removed from the device: ${s.deleteSkipped}`);
@@ -146,6 +151,9 @@ export class ProgressRenderer {
         break;
       case 'delete-kept':
         this.#line(`kept on the device (${e.reason}): ${e.remote} (${e.detail})`);
+        break;
+      case 'date-fallback':
+        if (this.#mode === 'plain') this.#line(`dated by file time: ${e.remote}: ${e.reason}`);
         break;
       case 'delete-skipped':
         this.#line(`not removing anything from the device: ${e.reason}`);

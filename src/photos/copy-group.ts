@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { errorCode, isConnectionLost } from '../core/errors.ts';
 import { place, receive, withLocalReader } from './copy.ts';
 import type { FailedFile } from './events.ts';
-import { readCaptureDate } from './exif.ts';
-import { fileDate, localDateString, mayHaveExif, suffixOf, targetDirParts, type DeviceFile, type FileGroup } from './layout.ts';
+import { probeCaptureDate, type DateProbe } from './exif.ts';
+import { chooseCaptureDate, mayHaveExif, suffixOf, targetDirParts, type DeviceFile, type FileGroup } from './layout.ts';
 import type { Manifest } from './manifest.ts';
 import type { Plan } from './plan.ts';
 import { tick, type RunContext } from './run-context.ts';
@@ -101,7 +101,10 @@ function initGroupState(g: FileGroup, m: Manifest, udid: string): GroupState {
   return st;
 }
 
-/** The capture date of a group: EXIF of its primary (from the file just received or the local copy), else its birth time. */
+/**
+ * The capture date of a group: EXIF/QuickTime date of its primary (from the file just received or the local copy) when
+ * usable, else its file's time; a refused date is reported (summary.dateFallbacks and a 'date-fallback' event).
+ */
 async function groupDate(ctx: RunContext, g: FileGroup, f: DeviceFile, part: string): Promise<string> {
   const primary = g.members[0]!;
   let path: string | undefined;
@@ -110,10 +113,15 @@ async function groupDate(ctx: RunContext, g: FileGroup, f: DeviceFile, part: str
     const e = ctx.manifest.get(ctx.udid, primary.remote);
     if (e) path = join(ctx.dest, ...e.local.split('/'));
   }
+  let probe: DateProbe | undefined;
   if (path && mayHaveExif(primary.relPath)) {
     const size = f === primary ? f.size : primary.size;
-    const d = await withLocalReader(path, (r) => readCaptureDate(r, size)).catch(() => undefined);
-    if (d) return d;
+    probe = await withLocalReader(path, (r) => probeCaptureDate(r, size)).catch(() => undefined);
   }
-  return localDateString(fileDate(primary));
+  const c = chooseCaptureDate(primary, probe);
+  if (c.fallback) {
+    ctx.summary.dateFallbacks.push({ remote: primary.remote, reason: c.fallback });
+    ctx.emit({ type: 'date-fallback', remote: primary.remote, reason: c.fallback });
+  }
+  return c.date;
 }

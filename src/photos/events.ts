@@ -19,6 +19,14 @@ export interface KeptOnDevice {
   detail: string;
 }
 
+/** A group filed by its file's time because its metadata date was refused (or the file's time was clamped). */
+export interface DateFallback {
+  /** Device path of the group's primary file (whose date counts). */
+  remote: string;
+  /** Why, e.g. `EXIF DateTimeOriginal "2023:02:31 10:00:00" is not a real date (day 31 of month 2); dated 2023-03-01 by the file's time`. */
+  reason: string;
+}
+
 export type BackupEvent =
   | { type: 'plan'; found: number; selected: number; toCopy: number; toCopyBytes: number }
   | { type: 'file'; status: 'copied' | 'skipped' | 'failed' | 'would-copy'; remote: string; local?: string; bytes: number; code?: string; reason?: string }
@@ -28,7 +36,8 @@ export type BackupEvent =
   | { type: 'deleted'; remote: string }
   | { type: 'delete-skipped'; reason: string }
   | ({ type: 'delete-kept' } & KeptOnDevice)
-  | { type: 'delete-progress'; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number };
+  | { type: 'delete-progress'; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number }
+  | ({ type: 'date-fallback' } & DateFallback);
 
 /**
  * How a run ended (once it started, i.e. DEST was locked):
@@ -60,6 +69,8 @@ export interface BackupSummary {
   failed: FailedFile[];
   /** Items not copied by policy: unsafe names, symlinks, unreadable or vanished items. */
   rejected: Rejected[];
+  /** --split-by-date: groups whose metadata date was unusable, filed by the file's time instead. */
+  dateFallbacks: DateFallback[];
   /** Device paths removed by --delete-after-import. */
   deleted: string[];
   /**

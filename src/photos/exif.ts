@@ -1,7 +1,8 @@
 /**
- * A small EXIF reader: the capture date (DateTimeOriginal, else DateTimeDigitized, else IFD0
- * DateTime) of a JPEG (APP1 "Exif"), a PNG ('eXIf' chunk) or a HEIC/HEIF/AVIF; and, for videos,
- * the QuickTime/MP4 'mvhd' creation time. HEIF: ISO-BMFF 'meta' → 'iinf' item of type 'Exif' →
+ * A small EXIF reader: the capture date (DateTimeOriginal, else DateTimeDigitized (CreateDate), else IFD0
+ * DateTime) of a JPEG (APP1 "Exif"), a PNG ('eXIf' chunk) or a HEIC/HEIF/AVIF; videos are read by quicktime.ts.
+ * Every date is checked (capture-date.ts): an impossible or out-of-range one is refused, the next tag is tried,
+ * and {@link probeCaptureDate} says why none was usable. HEIF: ISO-BMFF 'meta' → 'iinf' item of type 'Exif' →
  * 'iloc' extents (construction method 0 = file offset or 1 = 'idat'). It reads only what
  * it needs through a random-access reader: the first 128 KiB of a JPEG, the top-level box headers
  * and the 'meta' box (≤ 4 MiB) plus the Exif item (≤ 1 MiB) of a HEIC.
@@ -12,14 +13,16 @@
  * birth time). Every offset is bounds-checked: malformed input gives ProtocolError, never RangeError.
  */
 import { ProtocolError } from '../core/errors.ts';
+import { checkWallTime, pickCandidate, type DateCandidate, type DateProbe } from './capture-date.ts';
+import { MAX_TOP_BOXES, View, bad, boxes, type Box, type RandomReader } from './media-view.ts';
+import { movieCandidates } from './quicktime.ts';
 
-/** Reads up to `length` bytes at `offset` (fewer at end of file). */
-export type RandomReader = (offset: number, length: number) => Promise<Buffer>;
+export type { RandomReader } from './media-view.ts';
+export type { DateProbe } from './capture-date.ts';
 
 const JPEG_HEAD = 128 * 1024;
 const MAX_META = 4 * 1024 * 1024;
 const MAX_EXIF_ITEM = 1024 * 1024;
-const MAX_TOP_BOXES = 64;
 const MAX_IFD_ENTRIES = 1000;
 
 const TAG_EXIF_IFD = 0x8769;
@@ -27,76 +30,48 @@ const TAG_DATETIME = 0x0132;
 const TAG_DATETIME_ORIGINAL = 0x9003;
 const TAG_DATETIME_DIGITIZED = 0x9004;
 
-function bad(reason: string, offset?: number): ProtocolError {
-  return new ProtocolError('photos', `exif: ${reason}`, offset);
-}
-
-/** Bounds-checked big/little-endian reads over one buffer. */
-class View {
-  constructor(readonly buf: Buffer, readonly le = false) {}
-  #check(off: number, n: number): void {
-    if (!Number.isInteger(off) || off < 0 || off + n > this.buf.length) throw bad(`read of ${n} bytes past the end`, off);
-  }
-  u8(off: number): number {
-    this.#check(off, 1);
-    return this.buf[off]!;
-  }
-  u16(off: number): number {
-    this.#check(off, 2);
-    return this.le ? this.buf.readUInt16LE(off) : this.buf.readUInt16BE(off);
-  }
-  u32(off: number): number {
-    this.#check(off, 4);
-    return this.le ? this.buf.readUInt32LE(off) : this.buf.readUInt32BE(off);
-  }
-  /** Unsigned big-endian integer of 0, 4 or 8 bytes (8-byte values must stay below 2^53). */
-  uN(off: number, n: number): number {
-    if (n === 0) return 0;
-    if (n === 4) return this.u32(off);
-    if (n === 8) {
-      const hi = this.u32(off);
-      if (hi > 0x1fffff) throw bad('64-bit value too large', off);
-      return hi * 2 ** 32 + this.u32(off + 4);
-    }
-    throw bad(`field size ${n}`, off);
-  }
-  str(off: number, n: number): string {
-    this.#check(off, n);
-    return this.buf.toString('latin1', off, off + n);
-  }
-}
-
-/** "YYYY:MM:DD HH:MM:SS" → "YYYY-MM-DDTHH:MM:SS", or undefined when blank/invalid. */
-export function normaliseExifDate(s: string): string | undefined {
+/** "YYYY:MM:DD HH:MM:SS" (or with '-' / 'T') → "YYYY-MM-DDTHH:MM:SS" by shape only, or undefined. */
+function exifWall(s: string): string | undefined {
   const m = /^(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})/.exec(s);
-  if (!m) return undefined;
-  const [, y, mo, d, h, mi, se] = m;
-  const year = Number(y), month = Number(mo), day = Number(d);
-  if (year < 1900 || month < 1 || month > 12 || day < 1 || day > 31 || Number(h) > 23 || Number(mi) > 59 || Number(se) > 60) {
-    return undefined;
-  }
-  return `${y}-${mo}-${d}T${h}:${mi}:${se}`;
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}` : undefined;
 }
 
-/**
- * Capture date from a TIFF structure (the body of an EXIF block, starting at "II*\0" / "MM\0*").
- * @throws ProtocolError (ERR_PROTOCOL) for a malformed structure
- */
-export function dateFromTiff(tiff: Buffer): string | undefined {
+/** "YYYY:MM:DD HH:MM:SS" → "YYYY-MM-DDTHH:MM:SS", or undefined when blank, impossible or out of range (capture-date.ts). */
+export function normaliseExifDate(s: string, now = Date.now()): string | undefined {
+  const w = exifWall(s);
+  if (w === undefined) return undefined;
+  const c = checkWallTime(w, now);
+  return 'date' in c ? c.date : undefined;
+}
+
+/** Date tags of a TIFF structure in order of preference (present ones only). @throws ProtocolError (ERR_PROTOCOL) */
+export function tiffCandidates(tiff: Buffer): DateCandidate[] {
   const order = tiff.toString('latin1', 0, 2);
   if (order !== 'II' && order !== 'MM') throw bad('no TIFF byte-order mark', 0);
   const v = new View(tiff, order === 'II');
   if (v.u16(2) !== 42) throw bad('bad TIFF magic', 2);
   const ifd0 = readIfd(v, v.u32(4));
+  const out: DateCandidate[] = [];
   const exifOff = ifd0.get(TAG_EXIF_IFD);
   if (exifOff !== undefined) {
     const exif = readIfd(v, v.u32(exifOff.valueAt));
-    for (const tag of [TAG_DATETIME_ORIGINAL, TAG_DATETIME_DIGITIZED]) {
-      const d = asciiDate(v, exif.get(tag));
-      if (d) return d;
+    for (const [tag, name] of [[TAG_DATETIME_ORIGINAL, 'DateTimeOriginal'], [TAG_DATETIME_DIGITIZED, 'CreateDate']] as const) {
+      const c = asciiDate(v, exif.get(tag), name);
+      if (c) out.push(c);
     }
   }
-  return asciiDate(v, ifd0.get(TAG_DATETIME));
+  const c = asciiDate(v, ifd0.get(TAG_DATETIME), 'DateTime');
+  if (c) out.push(c);
+  return out;
+}
+
+/**
+ * Capture date from a TIFF structure (the body of an EXIF block, starting at "II*\0" / "MM\0*"): the first usable
+ * of DateTimeOriginal, CreateDate, IFD0 DateTime.
+ * @throws ProtocolError (ERR_PROTOCOL) for a malformed structure
+ */
+export function dateFromTiff(tiff: Buffer, now = Date.now()): string | undefined {
+  return pickCandidate(tiffCandidates(tiff), now).date;
 }
 
 interface IfdEntry {
@@ -117,14 +92,22 @@ function readIfd(v: View, off: number): Map<number, IfdEntry> {
   return out;
 }
 
-function asciiDate(v: View, e: IfdEntry | undefined): string | undefined {
+/** An ASCII date tag as a candidate; undefined when absent or blank (EXIF writes spaces for "unknown"). */
+function asciiDate(v: View, e: IfdEntry | undefined, name: string): DateCandidate | undefined {
   if (!e || e.type !== 2 || e.count < 19 || e.count > 64) return undefined;
   const at = e.count <= 4 ? e.valueAt : v.u32(e.valueAt);
-  return normaliseExifDate(v.str(at, e.count));
+  const raw = v.str(at, e.count);
+  if (/^[\s:\0]*$/.test(raw)) return undefined;
+  return { source: `EXIF ${name}`, wall: exifWall(raw), raw };
 }
 
 /** Capture date of a JPEG from its first bytes, or undefined. @throws ProtocolError (ERR_PROTOCOL) */
-export function dateFromJpeg(head: Buffer): string | undefined {
+export function dateFromJpeg(head: Buffer, now = Date.now()): string | undefined {
+  return pickCandidate(jpegCandidates(head), now).date;
+}
+
+/** Date tags of a JPEG's EXIF (APP1) from its first bytes. @throws ProtocolError (ERR_PROTOCOL) */
+function jpegCandidates(head: Buffer): DateCandidate[] {
   const v = new View(head);
   if (v.u16(0) !== 0xffd8) throw bad('not a JPEG', 0);
   let off = 2;
@@ -135,48 +118,26 @@ export function dateFromJpeg(head: Buffer): string | undefined {
       off++; // fill byte
       continue;
     }
-    if (marker === 0xda || marker === 0xd9) return undefined; // start of scan / end: no EXIF before the image data
+    if (marker === 0xda || marker === 0xd9) return []; // start of scan / end: no EXIF before the image data
     const len = v.u16(off + 2);
     if (len < 2) throw bad('segment length < 2', off + 2);
     if (marker === 0xe1 && len >= 8 && head.toString('latin1', off + 4, off + 10) === 'Exif\0\0') {
       const end = off + 2 + len;
       if (end > head.length) throw bad('APP1 truncated', off);
-      return dateFromTiff(head.subarray(off + 10, end));
+      return tiffCandidates(head.subarray(off + 10, end));
     }
     off += 2 + len;
   }
-  return undefined;
-}
-
-interface Box {
-  type: string;
-  /** Offset of the box body (after size/type/largesize). */
-  body: number;
-  /** Offset just past the box. */
-  end: number;
-}
-
-/** Child boxes of `buf[start, end)`. */
-function boxes(v: View, start: number, end: number): Box[] {
-  const out: Box[] = [];
-  let off = start;
-  while (off + 8 <= end) {
-    let size = v.u32(off);
-    const type = v.str(off + 4, 4);
-    let body = off + 8;
-    if (size === 1) {
-      size = v.uN(off + 8, 8);
-      body += 8;
-    } else if (size === 0) size = end - off;
-    if (size < body - off || off + size > end) throw bad(`box ${JSON.stringify(type)} overruns its parent`, off);
-    out.push({ type, body, end: off + size });
-    off += size;
-  }
-  return out;
+  return [];
 }
 
 /** Capture date of an ISO-BMFF image (HEIC/HEIF/AVIF), or undefined. @throws ProtocolError (ERR_PROTOCOL) */
-export async function dateFromHeif(read: RandomReader, fileSize: number): Promise<string | undefined> {
+export async function dateFromHeif(read: RandomReader, fileSize: number, now = Date.now()): Promise<string | undefined> {
+  return pickCandidate(await heifCandidates(read, fileSize), now).date;
+}
+
+/** Date tags of the Exif item of an ISO-BMFF image. @throws ProtocolError (ERR_PROTOCOL) */
+async function heifCandidates(read: RandomReader, fileSize: number): Promise<DateCandidate[]> {
   // Find the top-level 'meta' box by walking box headers (mdat may be huge: skip it by size).
   let off = 0;
   let meta: { at: number; size: number } | undefined;
@@ -193,7 +154,7 @@ export async function dateFromHeif(read: RandomReader, fileSize: number): Promis
     }
     off += size;
   }
-  if (!meta) return undefined;
+  if (!meta) return [];
   if (meta.size > MAX_META) throw bad(`meta box of ${meta.size} bytes`, meta.at);
   const mbuf = await read(meta.at, meta.size);
   const v = new View(mbuf);
@@ -203,11 +164,11 @@ export async function dateFromHeif(read: RandomReader, fileSize: number): Promis
   const iinf = children.find((b) => b.type === 'iinf');
   const iloc = children.find((b) => b.type === 'iloc');
   const idat = children.find((b) => b.type === 'idat');
-  if (!iinf || !iloc) return undefined;
+  if (!iinf || !iloc) return [];
   const exifId = findExifItem(v, iinf);
-  if (exifId === undefined) return undefined;
+  if (exifId === undefined) return [];
   const loc = findLocation(v, iloc, exifId);
-  if (!loc) return undefined;
+  if (!loc) return [];
   const parts: Buffer[] = [];
   let total = 0;
   for (const x of loc.extents) {
@@ -218,13 +179,13 @@ export async function dateFromHeif(read: RandomReader, fileSize: number): Promis
       const s = idat.body + loc.base + x.offset;
       if (s + x.length > idat.end) throw bad('idat extent out of range', s);
       parts.push(mbuf.subarray(s, s + x.length));
-    } else return undefined;
+    } else return [];
   }
   const item = Buffer.concat(parts);
   const iv = new View(item);
   const tiffAt = 4 + iv.u32(0); // exif_tiff_header_offset, then usually "Exif\0\0"
   if (tiffAt >= item.length) throw bad('Exif item without TIFF data', 0);
-  return dateFromTiff(item.subarray(tiffAt));
+  return tiffCandidates(item.subarray(tiffAt));
 }
 
 function findExifItem(v: View, iinf: Box): number | undefined {
@@ -279,88 +240,70 @@ function findLocation(v: View, iloc: Box, want: number): { method: number; base:
   return undefined;
 }
 
-/** Seconds from 1904-01-01 (QuickTime epoch) to 1970-01-01. */
-const QT_EPOCH = 2_082_844_800;
-
-/**
- * Creation time of a QuickTime/MP4 movie ('moov' → 'mvhd'), as local wall time, or undefined. The
- * value is a UTC instant (unlike EXIF), so it is shown in this computer's time zone.
- */
-export async function dateFromMovie(read: RandomReader, fileSize: number): Promise<string | undefined> {
-  let off = 0;
-  for (let i = 0; i < MAX_TOP_BOXES && off + 8 <= fileSize; i++) {
-    const h = new View(await read(off, 16));
-    let size = h.u32(0);
-    const type = h.str(4, 4);
-    let body = off + 8;
-    if (size === 1) {
-      size = h.uN(8, 8);
-      body += 8;
-    } else if (size === 0) size = fileSize - off;
-    if (size < body - off) throw bad('box smaller than its header', off);
-    if (type === 'moov') {
-      const end = Math.min(off + size, fileSize);
-      for (let p = body, k = 0; p + 8 <= end && k < MAX_TOP_BOXES; k++) {
-        const c = new View(await read(p, 28));
-        const csize = c.u32(0);
-        if (csize < 8) throw bad('child box smaller than its header', p);
-        if (c.str(4, 4) === 'mvhd') {
-          const version = c.u8(8);
-          const secs = version === 1 ? c.uN(12, 8) : c.u32(12);
-          if (secs <= QT_EPOCH) return undefined;
-          const d = new Date((secs - QT_EPOCH) * 1000);
-          const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
-          return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-        }
-        p += csize;
-      }
-      return undefined;
-    }
-    off += size;
-  }
-  return undefined;
-}
-
 const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const MAX_PNG_CHUNKS = 64;
 
 /** Capture date from a PNG 'eXIf' chunk (searched among the first chunks, before IDAT), or undefined. */
-export async function dateFromPng(read: RandomReader, fileSize: number): Promise<string | undefined> {
+export async function dateFromPng(read: RandomReader, fileSize: number, now = Date.now()): Promise<string | undefined> {
+  return pickCandidate(await pngCandidates(read, fileSize), now).date;
+}
+
+/** Date tags of a PNG's 'eXIf' chunk. @throws ProtocolError (ERR_PROTOCOL) */
+async function pngCandidates(read: RandomReader, fileSize: number): Promise<DateCandidate[]> {
   let off = 8;
   for (let i = 0; i < MAX_PNG_CHUNKS && off + 12 <= fileSize; i++) {
     const h = new View(await read(off, 8));
     const len = h.u32(0);
     const type = h.str(4, 4);
-    if (type === 'IDAT' || type === 'IEND') return undefined;
+    if (type === 'IDAT' || type === 'IEND') return [];
     if (len > fileSize - off - 12) throw bad(`PNG chunk ${JSON.stringify(type)} overruns the file`, off);
     if (type === 'eXIf') {
       if (len > MAX_EXIF_ITEM) throw bad(`eXIf chunk of ${len} bytes`, off);
       let tiff = await read(off + 8, len);
       if (tiff.toString('latin1', 0, 6) === 'Exif\0\0') tiff = tiff.subarray(6);
-      return dateFromTiff(tiff);
+      return tiffCandidates(tiff);
     }
     off += 12 + len;
   }
-  return undefined;
+  return [];
+}
+
+/** The date candidates of a JPEG, PNG, HEIF or QuickTime/MP4 file by its first bytes. @throws ProtocolError (ERR_PROTOCOL) */
+async function candidates(read: RandomReader, fileSize: number): Promise<DateCandidate[]> {
+  const head = await read(0, Math.min(fileSize, 16));
+  if (head.length >= 2 && head[0] === 0xff && head[1] === 0xd8) return jpegCandidates(await read(0, Math.min(fileSize, JPEG_HEAD)));
+  if (head.length >= 12 && head.toString('latin1', 4, 8) === 'ftyp') {
+    const brand = head.toString('latin1', 8, 12);
+    if (brand === 'qt  ' || brand.startsWith('mp4') || brand.startsWith('M4V') || brand === 'isom') return await movieCandidates(read, fileSize);
+    return await heifCandidates(read, fileSize);
+  }
+  if (head.length >= 8 && head.subarray(0, 8).equals(PNG_SIG)) return await pngCandidates(read, fileSize);
+  return [];
+}
+
+/**
+ * Capture date (local wall time "YYYY-MM-DDTHH:MM:SS") of a JPEG, PNG, HEIF or QuickTime/MP4 file, and why none is
+ * usable when the file has date metadata that is impossible, out of range (1970-01-01 .. now + 1 day)
+ * or unreadable. Neither field: the file has no date metadata. Only the reader's own errors escape.
+ */
+export async function probeCaptureDate(read: RandomReader, fileSize: number, now = Date.now()): Promise<DateProbe> {
+  try {
+    return pickCandidate(await candidates(read, fileSize), now);
+  } catch (e) {
+    if (e instanceof ProtocolError) return { rejected: `metadata unreadable (${e.reason})` };
+    throw e;
+  }
 }
 
 /**
  * Capture date (local wall time "YYYY-MM-DDTHH:MM:SS") of a JPEG, PNG, HEIF or QuickTime/MP4 file, or undefined when it
- * has none or does not parse (EXIF is best effort: the caller falls back to the birth time).
+ * has none usable or does not parse (EXIF is best effort: the caller falls back to the birth time).
  */
-export async function readCaptureDate(read: RandomReader, fileSize: number): Promise<string | undefined> {
-  try {
-    const head = await read(0, Math.min(fileSize, 16));
-    if (head.length >= 2 && head[0] === 0xff && head[1] === 0xd8) return dateFromJpeg(await read(0, Math.min(fileSize, JPEG_HEAD)));
-    if (head.length >= 12 && head.toString('latin1', 4, 8) === 'ftyp') {
-      const brand = head.toString('latin1', 8, 12);
-      if (brand === 'qt  ' || brand.startsWith('mp4') || brand.startsWith('M4V') || brand === 'isom') return await dateFromMovie(read, fileSize);
-      return await dateFromHeif(read, fileSize);
-    }
-    if (head.length >= 8 && head.subarray(0, 8).equals(PNG_SIG)) return await dateFromPng(read, fileSize);
-    return undefined;
-  } catch (e) {
-    if (e instanceof ProtocolError) return undefined;
-    throw e;
-  }
+export async function readCaptureDate(read: RandomReader, fileSize: number, now = Date.now()): Promise<string | undefined> {
+  return (await probeCaptureDate(read, fileSize, now)).date;
+}
+
+/** QuickTime/MP4 creation date (com.apple.quicktime.creationdate, else mvhd), or undefined. @throws ProtocolError */
+export async function dateFromMovie(read: RandomReader, fileSize: number, now = Date.now()): Promise<string | undefined> {
+  return pickCandidate(await movieCandidates(read, fileSize), now).date;
 }

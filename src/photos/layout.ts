@@ -5,7 +5,9 @@
  * - 'device' (default): the device folders are kept below DEST without the DCIM level:
  *   /DCIM/100APPLE/IMG_0001.HEIC → DEST/100APPLE/IMG_0001.HEIC.
  * - 'date' (--split-by-date): DEST/YYYY/YYYY-MM-DD/IMG_0001.HEIC by capture date (EXIF
- *   DateTimeOriginal of the group's image, else the birth time in the local time zone).
+ *   DateTimeOriginal of the group's image, else the birth time in the local time zone). Only usable dates
+ *   (capture-date.ts: real, 1970-01-01 .. now + 1 day) name a folder; a refused metadata date falls back to the
+ *   file's time and a file time out of range is clamped, both with a reason ({@link chooseCaptureDate}).
  * - an event name (--event NAME) puts either layout one level down: DEST/NAME/100APPLE/…, DEST/NAME/YYYY/….
  *
  * Groups: files in the same device folder with the same stem (case-insensitive) travel together,
@@ -16,6 +18,7 @@
 import { InvalidArgumentError } from '../core/errors.ts';
 import { avoidReserved, isReservedTopLevel } from './reserved.ts';
 import { unsafeNameReason } from './safe-path.ts';
+import { checkWallTime, clampWallTime, usableWallTime, wallTimeOf, type DateProbe } from './capture-date.ts';
 
 /** A regular file found on the device. */
 export interface DeviceFile {
@@ -103,14 +106,42 @@ export function fileDate(f: DeviceFile): Date {
 }
 
 /**
+ * The file's time as a usable wall time (see {@link fileDate}); a time out of range (or not a time at all) is clamped
+ * into 1970-01-01 .. now + 1 day and `clamped` says so.
+ */
+export function fileWallTime(f: DeviceFile, now = Date.now()): { date: string; clamped?: string } {
+  const ms = fileDate(f).getTime();
+  const wall = wallTimeOf(ms);
+  const chk = wall === undefined ? { reason: 'not a time' } : checkWallTime(wall, now);
+  if ('date' in chk) return { date: chk.date };
+  const date = clampWallTime(wall, now);
+  return { date, clamped: `the file's time (${wall ?? String(ms)}) is ${chk.reason}; clamped to ${date.slice(0, 10)}` };
+}
+
+/**
+ * The date a group is filed under with --split-by-date: the metadata date when usable, else the file's time;
+ * `fallback` (for the summary) says why when metadata had a date that was refused or the file's time was clamped.
+ */
+export function chooseCaptureDate(f: DeviceFile, probe: DateProbe | undefined, now = Date.now()): { date: string; fallback?: string } {
+  const meta = usableWallTime(probe?.date, now);
+  if (meta !== undefined) return { date: meta };
+  const ft = fileWallTime(f, now);
+  const why = [probe?.rejected, ft.clamped].filter((x): x is string => x !== undefined);
+  if (why.length === 0) return { date: ft.date };
+  return { date: ft.date, fallback: `${why.join('; ')}; dated ${ft.date.slice(0, 10)} by the file's time` };
+}
+
+/**
  * Destination folder components (relative to DEST) for a file. A device folder that would land on one of the
  * tool's own top-level folders (the state folder, in any case or Unicode spelling) is renamed (reserved.ts).
  * With an `event` (checked by {@link checkEventName}) the same parts go below DEST/<event>/.
+ * With 'date', `captured` is used only when it is a usable date (e.g. not a bad value from an old manifest), else the
+ * file's clamped time: the result is always [YYYY, YYYY-MM-DD] of a real date.
  */
-export function targetDirParts(layout: Layout, f: DeviceFile, captured: string | undefined, event?: string): string[] {
-  if (event !== undefined) return [event, ...targetDirParts(layout, f, captured)];
+export function targetDirParts(layout: Layout, f: DeviceFile, captured: string | undefined, event?: string, now = Date.now()): string[] {
+  if (event !== undefined) return [event, ...targetDirParts(layout, f, captured, undefined, now)];
   if (layout === 'device') return avoidReserved(f.rel.slice(0, -1));
-  const day = (captured ?? localDateString(fileDate(f))).slice(0, 10);
+  const day = (usableWallTime(captured, now) ?? fileWallTime(f, now).date).slice(0, 10);
   return [day.slice(0, 4), day];
 }
 

@@ -16,7 +16,8 @@ Copies the photos and videos of the device's camera roll (/DCIM) into DEST. Runs
 stopped). Files are written as DEST/.iosdevice/parts/*.part, flushed, verified (size; SHA-256
 recorded) and only then moved into place; DEST/.iosdevice/manifest.jsonl records what was imported.
 Layout: DEST/100APPLE/IMG_0001.HEIC (device folders), or with --split-by-date
-DEST/YYYY/YYYY-MM-DD/IMG_0001.HEIC by EXIF capture date (else the file date); Live Photo pairs and
+DEST/YYYY/YYYY-MM-DD/IMG_0001.HEIC by EXIF/QuickTime capture date (else the file date; an impossible
+or out-of-range date falls back to the file date and is listed in the summary); Live Photo pairs and
 .AAE sidecars stay together; a name clash never overwrites (IMG_0001-1.HEIC).
 
 options:

@@ -19,6 +19,7 @@ const summary: BackupSummary = {
   status: 'partial', udid: 'U', dest: '/d', dryRun: false, found: 5, selected: 4, toCopy: 4, toCopyBytes: 4_000_000, copied: 3, copiedBytes: 3_000_000, skipped: 1,
   failed: [{ remote: '/DCIM/100APPLE/IMG_0004.JPG', code: 'ERR_AFC_PERM_DENIED', reason: 'denied' }],
   rejected: [{ remote: '/DCIM/100APPLE/..', reason: 'unsafe-name', detail: 'dot component' }],
+  dateFallbacks: [{ remote: '/DCIM/100APPLE/IMG_0002.JPG', reason: 'EXIF DateTimeOriginal "2023:02:31 10:00:00" is not a real date (day 31 of month 2); dated 2023-03-01 by the file\'s time' }],
   deleted: [], keptOnDevice: [], deleteSkipped: '1 file(s) failed', wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 1500,
 };
 
@@ -36,6 +37,7 @@ test('progress: units, durations, bar (files, bytes, rate, ETA) within the width
   assert.match(text, /failed: \/DCIM\/100APPLE\/IMG_0004\.JPG \[ERR_AFC_PERM_DENIED\]/);
   assert.match(text, /unsafe-name: "\/DCIM\/100APPLE\/\.\."/);
   assert.match(text, /nothing removed from the device/);
+  assert.match(text, /1 file\(s\) dated by their file's time:\n {2}\/DCIM\/100APPLE\/IMG_0002\.JPG: EXIF DateTimeOriginal "2023:02:31 10:00:00" is not a real date/);
 });
 
 test('progress: JSON mode writes one parseable line per event and the summary; TTY mode redraws one line', () => {
