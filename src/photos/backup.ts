@@ -20,8 +20,9 @@ import { ConnectionSlots } from './connections.ts';
 import { copyGroup } from './copy-group.ts';
 import { deleteImported } from './delete.ts';
 import type { BackupEvent, BackupStatus, BackupSummary } from './events.ts';
-import { checkEventName, groupFiles, type DeviceFile, type Layout } from './layout.ts';
-import { Limiter } from './limit.ts';
+import { checkEventName, groupFiles, type FileGroup, type Layout } from './layout.ts';
+import { runPool } from './limit.ts';
+import { resolveLimits, type BackupLimits } from './limits.ts';
 import { acquireLock } from './lock.ts';
 import { Manifest, STATE_DIR } from './manifest.ts';
 import type { DeleteCheck } from './recheck.ts';
@@ -30,7 +31,8 @@ import type { RunContext } from './run-context.ts';
 import { ensureSafeDir } from './safe-path.ts';
 import { isSelected, type Selection } from './selection.ts';
 import type { PhotoDevice } from './source.ts';
-import { walkDevice, type Rejected } from './walk.ts';
+import { walkDevice, type WalkedFile } from './walk.ts';
+import { DEFAULT_WATCH, type WatchOptions } from './watch.ts';
 
 export type { BackupEvent, BackupStatus, BackupSummary, FailedFile } from './events.ts';
 
@@ -63,10 +65,21 @@ export interface BackupOptions {
   /** Reconnects allowed per run after a dropped connection. Default 3. */
   maxReconnects?: number;
   /**
-   * A request (stat, listing, remove) or a file read that makes no progress for this long fails with
-   * ERR_TIMEOUT and its connection is replaced (a stalled link must not hang the backup). Default 30000 ms.
+   * A request (stat, listing, remove) that gets no answer for this long, or a transfer that delivers no byte for
+   * this long, fails with ERR_TIMEOUT and its connection is replaced once; a second timeout with no successful
+   * request in between ends the run ('device-lost', "the device stopped answering: … timed out"). Default
+   * 15000 ms, so a device that stops answering is given up on after about 30 s.
    */
   idleTimeoutMs?: number;
+  /**
+   * A transfer slower than this over `rateWindowMs` of waiting for the device fails with ERR_TIMEOUT naming the
+   * file and the rate (a trickling device), bytes/s; 0 disables. Default 65536 (64 KiB/s; USB 2 gives 20–40 MB/s).
+   */
+  minBytesPerSec?: number;
+  /** Window of the rate check, ms. Default 15000. */
+  rateWindowMs?: number;
+  /** Resource caps (limits.ts); each default is set from what real libraries need, with a wide margin. */
+  limits?: Partial<BackupLimits>;
   signal?: AbortSignal;
   onEvent?: (e: BackupEvent) => void;
 }
@@ -83,7 +96,9 @@ export interface BackupOptions {
 export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   const t0 = performance.now();
   const emit = o.onEvent ?? (() => undefined);
-  const idleMs = o.idleTimeoutMs ?? 30_000;
+  const idleMs = o.idleTimeoutMs ?? DEFAULT_WATCH.idleMs;
+  const watch: WatchOptions = { idleMs, minBytesPerSec: o.minBytesPerSec ?? DEFAULT_WATCH.minBytesPerSec, windowMs: o.rateWindowMs ?? DEFAULT_WATCH.windowMs };
+  const limits = resolveLimits(o.limits);
   const event = o.event === undefined ? undefined : checkEventName(o.event);
   if (!o.dryRun) await fsp.mkdir(o.dest, { recursive: true });
   const dest = o.dryRun ? o.dest : realpathSync(o.dest);
@@ -99,9 +114,9 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   let manifest: Manifest | undefined;
   try {
     if (!o.dryRun) release = await prepareDest(dest, stateDir);
-    manifest = await Manifest.open(dest, { readOnly: !!o.dryRun });
+    manifest = await Manifest.open(dest, { readOnly: !!o.dryRun, maxEntries: limits.maxManifestEntries });
     const ctx: RunContext = {
-      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, layout: o.layout ?? 'device', ...(event !== undefined ? { event } : {}), idleMs, signal: o.signal,
+      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, layout: o.layout ?? 'device', ...(event !== undefined ? { event } : {}), idleMs, watch, limits, signal: o.signal,
       slots, manifest, summary, emit, progress: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 },
     };
     try {
@@ -126,7 +141,8 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
 /** walk → select → plan → copy → delete, filling `ctx.summary`. */
 async function runStages(o: BackupOptions, ctx: RunContext): Promise<void> {
   const { summary, slots, emit } = ctx;
-  const walked = await walkWithRestarts(o, slots, ctx.idleMs);
+  throwIfAborted('photo backup', o.signal);
+  const walked = await walkDevice(slots, o.root ?? '/DCIM', { inFlight: o.walkInFlight ?? 32, timeoutMs: ctx.idleMs, limits: ctx.limits, signal: o.signal });
   summary.found = walked.files.length;
   summary.rejected = walked.rejected;
   for (const r of walked.rejected) emit({ type: 'rejected', ...r });
@@ -144,9 +160,10 @@ async function runStages(o: BackupOptions, ctx: RunContext): Promise<void> {
 
   ctx.progress.filesTotal = plan.todo.size;
   ctx.progress.bytesTotal = plan.todoBytes;
-  const limit = new Limiter(slots.count * (o.filesPerConnection ?? 4));
+  // Groups never cross folders: they are formed one folder at a time and pulled by a fixed pool of workers,
+  // so no promise or queue slot exists for work not started yet.
   let next = 0;
-  await Promise.all(groupFiles(selected).map((g) => limit.run(() => copyGroup(ctx, plan, g, next++ % slots.count))));
+  await runPool(groupsByFolder(selected), slots.count * (o.filesPerConnection ?? 4), (g) => copyGroup(ctx, plan, g, next++ % slots.count));
   if (o.signal?.aborted) return; // interrupted: nothing is removed from the device
 
   if (o.deleteAfterImport) await deleteImported(ctx, selected, o.deleteCheck);
@@ -189,14 +206,12 @@ async function prepareDest(dest: string, stateDir: string): Promise<() => Promis
   return release;
 }
 
-/** The walk, started over after a dropped connection (the reconnect budget in `slots` bounds this). */
-async function walkWithRestarts(o: BackupOptions, slots: ConnectionSlots, idleMs: number): Promise<{ files: DeviceFile[]; rejected: Rejected[] }> {
-  for (;;) {
-    throwIfAborted('photo backup', o.signal);
-    try {
-      return await walkDevice(slots, o.root ?? '/DCIM', o.walkInFlight ?? 32, idleMs);
-    } catch (e) {
-      if (!isConnectionLost(e)) throw e;
-    }
+/** The Live Photo / sidecar groups of `files` (sorted by folder, as the walk returns them), one folder at a time. */
+function* groupsByFolder(files: readonly WalkedFile[]): Generator<FileGroup> {
+  for (let i = 0; i < files.length; ) {
+    let j = i + 1;
+    while (j < files.length && files[j]!.folder === files[i]!.folder) j++;
+    yield* groupFiles(files.slice(i, j));
+    i = j;
   }
 }

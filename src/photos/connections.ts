@@ -1,8 +1,14 @@
 /**
  * A fixed number of AFC connection slots to one device, opened lazily and reopened after a drop
  * within a reconnect budget for the whole run.
+ *
+ * Timeouts are told apart from drops: a connection that timed out (a request or a transfer made no progress)
+ * is replaced once, but when a second timeout follows without any successful request in between (on any slot:
+ * see {@link ConnectionSlots.ok}), the device has stopped answering and the run gives up at once, with a
+ * message that says so, instead of spending the whole reconnect budget one timeout at a time.
  */
 import type { CallOpts } from '../core/abort.ts';
+import { errorCode } from '../core/errors.ts';
 import { PhotosError } from './errors.ts';
 import type { PhotoAfc, PhotoDevice } from './source.ts';
 
@@ -10,6 +16,12 @@ export class ConnectionSlots {
   #slots: ({ client?: PhotoAfc; opening?: Promise<PhotoAfc>; opened: boolean })[];
   #reconnectsLeft: number;
   #dead: PhotosError | undefined;
+  #lastCause: unknown;
+  /** Open sequence number of each client, and the highest one opened when the last timeout happened. */
+  readonly #seq = new WeakMap<PhotoAfc, number>();
+  #opens = 0;
+  #timeoutAtSeq: number | undefined;
+  #progressSinceTimeout = false;
   /** Called when a slot is reopened after a drop. */
   onReconnect?: (slot: number) => void;
 
@@ -38,7 +50,8 @@ export class ConnectionSlots {
     if (!s.opening) {
       if (s.opened) {
         if (this.#reconnectsLeft <= 0) {
-          this.#dead = new PhotosError('ERR_PHOTOS_DISCONNECTED', 'the device connection dropped and the reconnect budget is spent');
+          const why = this.#lastCause instanceof Error ? ` (last: ${this.#lastCause.message})` : '';
+          this.#dead = new PhotosError('ERR_PHOTOS_DISCONNECTED', `the device connection was lost and the reconnect budget is spent${why}`, { cause: this.#lastCause });
           throw this.#dead;
         }
         this.#reconnectsLeft--;
@@ -46,6 +59,7 @@ export class ConnectionSlots {
       }
       s.opening = this.device.openAfc(this.callOpts).then(
         (c) => {
+          this.#seq.set(c, ++this.#opens);
           s.client = c;
           s.opened = true;
           s.opening = undefined;
@@ -54,7 +68,8 @@ export class ConnectionSlots {
         (e: unknown) => {
           s.opening = undefined;
           if (this.callOpts?.signal?.aborted) throw e; // interrupted, not a lost device
-          this.#dead = new PhotosError('ERR_PHOTOS_DISCONNECTED', 'cannot connect to the device', { cause: e });
+          const why = errorCode(e) === 'ERR_TIMEOUT' ? 'the device stopped answering: ' : '';
+          this.#dead = new PhotosError('ERR_PHOTOS_DISCONNECTED', `${why}cannot connect to the device${e instanceof Error ? `: ${e.message}` : ''}`, { cause: e });
           throw this.#dead;
         },
       );
@@ -62,8 +77,33 @@ export class ConnectionSlots {
     return s.opening;
   }
 
-  /** Marks a connection as broken (only if it is still the current one of its slot) and closes it. */
-  broken(i: number, client: PhotoAfc): void {
+  /** A request succeeded: the device is answering (resets the consecutive-timeout rule). */
+  ok(): void {
+    this.#progressSinceTimeout = true;
+  }
+
+  /**
+   * Marks a connection as broken (only if it is still the current one of its slot) and closes it. `cause` is
+   * what broke it: a second ERR_TIMEOUT with no {@link ok} since the previous one makes the slots dead
+   * (ERR_PHOTOS_DISCONNECTED, "the device stopped answering: … timed out …").
+   */
+  broken(i: number, client: PhotoAfc, cause?: unknown): void {
+    if (cause !== undefined) this.#lastCause = cause;
+    if (errorCode(cause) === 'ERR_TIMEOUT') {
+      const seq = this.#seq.get(client) ?? 0;
+      const again = this.#timeoutAtSeq !== undefined && seq > this.#timeoutAtSeq && !this.#progressSinceTimeout;
+      if (again && !this.#dead) {
+        this.#dead = new PhotosError(
+          'ERR_PHOTOS_DISCONNECTED',
+          `the device stopped answering: ${cause instanceof Error ? cause.message : 'timed out'} (again on a new connection)`,
+          { cause },
+        );
+      }
+      if (this.#timeoutAtSeq === undefined || seq > this.#timeoutAtSeq || this.#progressSinceTimeout) {
+        this.#timeoutAtSeq = this.#opens;
+        this.#progressSinceTimeout = false;
+      }
+    }
     const s = this.#slots[i % this.#slots.length]!;
     if (s.client === client) s.client = undefined;
     try {

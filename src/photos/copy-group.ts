@@ -59,7 +59,8 @@ async function copyFile(ctx: RunContext, g: FileGroup, f: DeviceFile, st: GroupS
       const r = await receive(conn, f, ctx.partsDir, (n) => {
         partial += n;
         ctx.progress.bytesDone += n;
-      }, ctx.signal, ctx.idleMs);
+      }, ctx.signal, ctx.watch);
+      ctx.slots.ok();
       if (ctx.layout === 'date' && st.captured === undefined) st.captured = await groupDate(ctx, g, f, r.part);
       const dirParts = targetDirParts(ctx.layout, f, st.captured, ctx.event);
       const placed = await place(ctx.dest, dirParts, f.rel[f.rel.length - 1]!, r, st.suffix ?? 0);
@@ -76,12 +77,14 @@ async function copyFile(ctx: RunContext, g: FileGroup, f: DeviceFile, st: GroupS
       return;
     } catch (e) {
       ctx.progress.bytesDone -= partial;
-      if (conn && isConnectionLost(e)) ctx.slots.broken(slot, conn);
+      if (conn && isConnectionLost(e)) ctx.slots.broken(slot, conn, e);
       if (ctx.signal?.aborted) {
         tick(ctx); // the aborted file's bytes leave the bar; it is neither failed nor done
         return;
       }
-      if (isConnectionLost(e)) continue;
+      // a dropped or stalled connection: retry on a fresh one, unless the device is now given up on; then this
+      // file fails with what happened to it (e.g. ERR_TIMEOUT naming the file and the rate)
+      if (isConnectionLost(e) && !ctx.slots.dead) continue;
       fail(ctx, f, e);
       return;
     }

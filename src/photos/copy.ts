@@ -7,13 +7,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { AbortError, TimeoutError } from '../core/errors.ts';
+import { AbortError } from '../core/errors.ts';
 import { PhotosError, UnsafePathError } from './errors.ts';
 import type { RandomReader } from './exif.ts';
 import { withSuffix, type DeviceFile } from './layout.ts';
 import { isReservedTopLevel } from './reserved.ts';
 import { ensureSafeDir, fsyncDir, openExclusive, placeNoClobber, resolveInside } from './safe-path.ts';
 import type { PhotoAfc } from './source.ts';
+import { watched, type WatchOptions } from './watch.ts';
 
 const MAX_SUFFIX = 9999;
 
@@ -27,12 +28,13 @@ export interface Received {
 /**
  * Streams `f` from the device into a new .part file in `partsDir`.
  * @param onBytes progress callback (bytes of this chunk)
- * @param idleTimeoutMs the read fails with ERR_TIMEOUT when no byte arrives for this long (a stalled link)
+ * @param watch progress-based timeouts (watch.ts): no byte for `idleMs`, or under `minBytesPerSec` over a
+ *   window of waiting, fails with ERR_TIMEOUT naming the file and the rate (a stalled or trickling device)
  * @throws PhotosError ERR_PHOTOS_VERIFY when the byte count differs from f.size; AFC/connection
  *   errors as thrown by the read stream; ERR_TIMEOUT; ERR_ABORTED on abort. The .part is removed on any failure.
  */
 export async function receive(
-  conn: PhotoAfc, f: DeviceFile, partsDir: string, onBytes: (n: number) => void, signal?: AbortSignal, idleTimeoutMs?: number,
+  conn: PhotoAfc, f: DeviceFile, partsDir: string, onBytes: (n: number) => void, signal: AbortSignal | undefined, watch: WatchOptions,
 ): Promise<Received> {
   const part = join(partsDir, `${randomUUID()}.part`);
   const fh = await openExclusive(part);
@@ -40,19 +42,11 @@ export async function receive(
   const rs = conn.createReadStream(f.remote, { size: f.size });
   const onAbort = (): void => void rs.destroy(new AbortError(`reading ${f.remote}`, signal?.reason));
   signal?.addEventListener('abort', onAbort, { once: true });
-  let idle: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    if (idleTimeoutMs === undefined) return;
-    if (idle) idle.refresh();
-    else idle = setTimeout(() => rs.destroy(new TimeoutError(`reading ${f.remote}`, idleTimeoutMs)), idleTimeoutMs);
-  };
-  arm();
   try {
     if (signal?.aborted) throw new AbortError(`reading ${f.remote}`, signal.reason);
     const hash = createHash('sha256');
     let n = 0;
-    for await (const chunk of rs as AsyncIterable<Buffer>) {
-      arm();
+    for await (const chunk of watched(rs, `reading ${f.remote}`, watch)) {
       n += chunk.length;
       if (n > f.size) throw new PhotosError('ERR_PHOTOS_VERIFY', `${f.remote}: more bytes than the ${f.size} the device reported`);
       hash.update(chunk);
@@ -65,7 +59,6 @@ export async function receive(
     ok = true;
     return { part, size: n, sha256: hash.digest('hex') };
   } finally {
-    if (idle) clearTimeout(idle);
     signal?.removeEventListener('abort', onAbort);
     if (!rs.destroyed) rs.destroy();
     await fh.close().catch(() => undefined);

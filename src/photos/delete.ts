@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { errorCode, isConnectionLost } from '../core/errors.ts';
 import { hashIfSize } from './copy.ts';
 import type { DeviceFile } from './layout.ts';
-import { Limiter } from './limit.ts';
+import { runPool } from './limit.ts';
 import { recheckDeviceFile, type DeleteCheck } from './recheck.ts';
 import type { RunContext } from './run-context.ts';
 import type { PhotoAfc } from './source.ts';
@@ -32,26 +32,21 @@ export async function deleteImported(ctx: RunContext, selected: readonly DeviceF
     return e && !e.stale && e.size === f.size && e.mtimeNs === f.mtimeNs.toString();
   });
   const progress = { filesDone: 0, filesTotal: todo.length, bytesDone: 0, bytesTotal: todo.reduce((a, f) => a + f.size, 0) };
-  const limit = new Limiter(DELETE_IN_FLIGHT);
   let i = 0;
-  await Promise.all(
-    todo.map((f) =>
-      limit.run(async () => {
-        if (ctx.signal?.aborted) return; // interrupted: the rest stays on the device, not counted done
-        let read = 0;
-        try {
-          await removeOne(ctx, f, i++ % ctx.slots.count, mode, (n) => {
-            read += n;
-            progress.bytesDone += n;
-          });
-        } finally {
-          progress.filesDone++;
-          progress.bytesDone += f.size - read; // a file not re-read (or cut short) counts as done
-          ctx.emit({ type: 'delete-progress', ...progress });
-        }
-      }),
-    ),
-  );
+  await runPool(todo, DELETE_IN_FLIGHT, async (f) => {
+    if (ctx.signal?.aborted) return; // interrupted: the rest stays on the device, not counted done
+    let read = 0;
+    try {
+      await removeOne(ctx, f, i++ % ctx.slots.count, mode, (n) => {
+        read += n;
+        progress.bytesDone += n;
+      });
+    } finally {
+      progress.filesDone++;
+      progress.bytesDone += f.size - read; // a file not re-read (or cut short) counts as done
+      ctx.emit({ type: 'delete-progress', ...progress });
+    }
+  });
 }
 
 /** Checks the local copy and the device file of `f`, then removes it; every outcome goes to the summary. */
@@ -66,7 +61,7 @@ async function removeOne(ctx: RunContext, f: DeviceFile, slot: number, mode: Del
       return;
     }
     conn = await ctx.slots.get(slot);
-    const kept = await recheckDeviceFile(conn, e, { mode, signal: ctx.signal, idleMs: ctx.idleMs, onBytes });
+    const kept = await recheckDeviceFile(conn, e, { mode, signal: ctx.signal, idleMs: ctx.idleMs, watch: ctx.watch, onBytes });
     if (kept) {
       // same size and mtime, other bytes: nothing but this line tells the next run to copy it again
       if (kept.reason === 'content-changed') await m.recordStale(udid, f.remote);
@@ -79,7 +74,7 @@ async function removeOne(ctx: RunContext, f: DeviceFile, slot: number, mode: Del
     summary.deleted.push(f.remote);
     ctx.emit({ type: 'deleted', remote: f.remote });
   } catch (err) {
-    if (conn && isConnectionLost(err)) ctx.slots.broken(slot, conn);
+    if (conn && isConnectionLost(err)) ctx.slots.broken(slot, conn, err);
     if (ctx.signal?.aborted) return; // interrupted: not a failure, the file is still on the device
     summary.failed.push({ remote: f.remote, code: errorCode(err) ?? 'ERR_INTERNAL', reason: `not removed from the device: ${err instanceof Error ? err.message : String(err)}` });
   }

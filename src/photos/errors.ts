@@ -11,6 +11,7 @@ export type PhotosErrorCode = Extract<ErrorCode, `ERR_PHOTOS_${string}`>;
  * - ERR_PHOTOS_MANIFEST: the manifest cannot be read or written.
  * - ERR_PHOTOS_BUSY: another backup holds the lock on DEST.
  * - ERR_PHOTOS_DISCONNECTED: the device went away and could not be reconnected.
+ * - ERR_PHOTOS_LIMIT: a resource cap of the run was reached ({@link PhotosLimitError}).
  */
 export class PhotosError extends IDeviceError {
   static {
@@ -29,5 +30,18 @@ export class UnsafePathError extends PhotosError {
   }
   constructor(readonly path: string, readonly reason: string) {
     super('ERR_PHOTOS_UNSAFE_PATH', `unsafe path ${JSON.stringify(path)}: ${reason}`);
+  }
+}
+
+/**
+ * A resource cap of the run was reached (limits.ts): `limit` names the cap (maxEntries, maxFolderEntries,
+ * maxFolders, maxManifestEntries), `cap` is its value. Code ERR_PHOTOS_LIMIT.
+ */
+export class PhotosLimitError extends PhotosError {
+  static {
+    fixErrorName(this, 'PhotosLimitError');
+  }
+  constructor(readonly limit: string, readonly cap: number, message: string) {
+    super('ERR_PHOTOS_LIMIT', message);
   }
 }

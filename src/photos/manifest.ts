@@ -16,6 +16,7 @@ import { constants, createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PhotosError } from './errors.ts';
+import { count, DEFAULT_LIMITS, limitError } from './limits.ts';
 
 /** Folder (inside DEST) for the manifest, the lock and the .part files. */
 export const STATE_DIR = '.iosdevice';
@@ -37,20 +38,39 @@ export interface ManifestEntry {
   local: string;
   /** Capture date used for --split-by-date (local wall time, ISO without zone), when known. */
   captured?: string;
-  /** When it was recorded (ISO). */
-  at: string;
+  /** When it was recorded (ISO); on disk only: entries read back from memory leave it out. */
+  at?: string;
   /** Set by an `op: stale` line: the device file changed with the same size and mtime; copy it again. */
   stale?: boolean;
 }
 
-function key(udid: string, remote: string): string {
-  return `${udid}\0${remote}`;
+/**
+ * What is kept in memory per entry (about 200 bytes): the key (udid, remote) lives in the maps, the record
+ * time only on disk. {@link Manifest.get} rebuilds a ManifestEntry on demand.
+ */
+interface Stored {
+  size: number;
+  mtimeNs: string;
+  sha256: string;
+  local: string;
+  captured: string | undefined;
+  stale: boolean;
+}
+
+/** Options of {@link Manifest.open}. */
+export interface ManifestOpenOptions {
+  /** Create nothing; `record()` rejects (--dry-run). */
+  readOnly?: boolean;
+  /** Most live entries held in memory: ERR_PHOTOS_LIMIT above (default limits.ts maxManifestEntries). */
+  maxEntries?: number;
 }
 
 /** The manifest of one DEST. Open with {@link Manifest.open}. */
 export class Manifest {
   readonly path: string;
-  #entries = new Map<string, ManifestEntry>();
+  readonly #byDevice = new Map<string, Map<string, Stored>>();
+  #count = 0;
+  #maxEntries: number = DEFAULT_LIMITS.maxManifestEntries;
   #fh: fsp.FileHandle | undefined;
   #pending: { line: string; resolve: () => void; reject: (e: Error) => void }[] = [];
   #flushing = false;
@@ -66,13 +86,14 @@ export class Manifest {
   /**
    * Loads (or creates) DEST/.iosdevice/manifest.jsonl. With `readOnly` nothing is created and
    * `record()` rejects (used by --dry-run).
-   * @throws PhotosError ERR_PHOTOS_MANIFEST when it cannot be read or opened for append
+   * @throws PhotosError ERR_PHOTOS_MANIFEST when it cannot be read or opened for append; ERR_PHOTOS_LIMIT when
+   *   it holds more than `maxEntries` live entries
    */
-  static async open(dest: string, opts: { readOnly?: boolean } = {}): Promise<Manifest> {
+  static async open(dest: string, opts: ManifestOpenOptions = {}): Promise<Manifest> {
     const dir = join(dest, STATE_DIR);
     const path = join(dir, FILE);
+    let fh: fsp.FileHandle | undefined;
     try {
-      let fh: fsp.FileHandle | undefined;
       if (opts.readOnly) {
         fh = await fsp.open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0)).catch((e: NodeJS.ErrnoException) => {
           if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
@@ -85,9 +106,11 @@ export class Manifest {
       }
       const m = new Manifest(path, fh);
       m.#writable = !opts.readOnly;
+      if (opts.maxEntries !== undefined) m.#maxEntries = opts.maxEntries;
       await m.#load();
       return m;
     } catch (e) {
+      await fh?.close().catch(() => undefined);
       if (e instanceof PhotosError) throw e;
       throw new PhotosError('ERR_PHOTOS_MANIFEST', `cannot open the manifest ${path}`, { cause: e });
     }
@@ -124,11 +147,11 @@ export class Manifest {
     const o = v as Record<string, unknown>;
     if (o.v !== 1 || typeof o.udid !== 'string' || typeof o.remote !== 'string') return void this.#badLines++;
     if (o.op === 'deleted') {
-      this.#entries.delete(key(o.udid, o.remote));
+      this.#delete(o.udid, o.remote);
       return;
     }
     if (o.op === 'stale') {
-      const e = this.#entries.get(key(o.udid, o.remote));
+      const e = this.#byDevice.get(o.udid)?.get(o.remote);
       if (e) e.stale = true;
       return;
     }
@@ -136,12 +159,29 @@ export class Manifest {
     if (typeof o.size !== 'number' || typeof o.mtimeNs !== 'string' || typeof o.sha256 !== 'string' || typeof o.local !== 'string') {
       return void this.#badLines++;
     }
-    const e: ManifestEntry = {
-      udid: o.udid, remote: o.remote, size: o.size, mtimeNs: o.mtimeNs, sha256: o.sha256, local: o.local,
-      at: typeof o.at === 'string' ? o.at : '',
-      ...(typeof o.captured === 'string' ? { captured: o.captured } : {}),
+    this.#set(o.udid, o.remote, { size: o.size, mtimeNs: o.mtimeNs, sha256: o.sha256, local: o.local, captured: typeof o.captured === 'string' ? o.captured : undefined, stale: false });
+  }
+
+  #set(udid: string, remote: string, e: Stored): void {
+    let m = this.#byDevice.get(udid);
+    if (!m) this.#byDevice.set(udid, (m = new Map()));
+    const before = m.size;
+    m.set(remote, e);
+    if (m.size > before && ++this.#count > this.#maxEntries) {
+      throw limitError('maxManifestEntries', this.#maxEntries, `the manifest ${this.path} holds more than ${count(this.#maxEntries)} entries`);
+    }
+  }
+
+  #delete(udid: string, remote: string): void {
+    if (this.#byDevice.get(udid)?.delete(remote)) this.#count--;
+  }
+
+  static #entry(udid: string, remote: string, e: Stored): ManifestEntry {
+    return {
+      udid, remote, size: e.size, mtimeNs: e.mtimeNs, sha256: e.sha256, local: e.local,
+      ...(e.captured !== undefined ? { captured: e.captured } : {}),
+      ...(e.stale ? { stale: true } : {}),
     };
-    this.#entries.set(key(e.udid, e.remote), e);
   }
 
   /** Lines that could not be used (torn or foreign). */
@@ -151,17 +191,28 @@ export class Manifest {
 
   /** Number of live entries. */
   get size(): number {
-    return this.#entries.size;
+    return this.#count;
   }
 
-  /** The entry for a device file, if imported. */
+  /** The entry for a device file, if imported (a fresh object: changing it changes nothing). */
   get(udid: string, remote: string): ManifestEntry | undefined {
-    return this.#entries.get(key(udid, remote));
+    const e = this.#byDevice.get(udid)?.get(remote);
+    return e && Manifest.#entry(udid, remote, e);
   }
 
-  /** All live entries of one device. */
+  /** True when the device file has an entry (cheaper than {@link get}). */
+  has(udid: string, remote: string): boolean {
+    return this.#byDevice.get(udid)?.has(remote) ?? false;
+  }
+
+  /** All live entries of one device (or of all devices). */
   entries(udid?: string): ManifestEntry[] {
-    return [...this.#entries.values()].filter((e) => udid === undefined || e.udid === udid);
+    const out: ManifestEntry[] = [];
+    for (const [u, m] of this.#byDevice) {
+      if (udid !== undefined && u !== udid) continue;
+      for (const [remote, e] of m) out.push(Manifest.#entry(u, remote, e));
+    }
+    return out;
   }
 
   /**
@@ -170,19 +221,24 @@ export class Manifest {
    */
   record(e: Omit<ManifestEntry, 'at'>): Promise<void> {
     const full: ManifestEntry = { ...e, at: new Date().toISOString() };
-    this.#entries.set(key(e.udid, e.remote), full);
-    return this.#append(JSON.stringify({ v: 1, ...full }));
+    try {
+      this.#set(e.udid, e.remote, { size: e.size, mtimeNs: e.mtimeNs, sha256: e.sha256, local: e.local, captured: e.captured, stale: false });
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const { stale: _stale, ...line } = full;
+    return this.#append(JSON.stringify({ v: 1, ...line }));
   }
 
   /** Records that the device copy was removed (the local file stays). */
   recordDeleted(udid: string, remote: string): Promise<void> {
-    this.#entries.delete(key(udid, remote));
+    this.#delete(udid, remote);
     return this.#append(JSON.stringify({ v: 1, op: 'deleted', udid, remote, at: new Date().toISOString() }));
   }
 
   /** Records that the device file of an entry is not the recorded one (same size and mtime, other bytes). */
   recordStale(udid: string, remote: string): Promise<void> {
-    const e = this.#entries.get(key(udid, remote));
+    const e = this.#byDevice.get(udid)?.get(remote);
     if (e) e.stale = true;
     return this.#append(JSON.stringify({ v: 1, op: 'stale', udid, remote, at: new Date().toISOString() }));
   }

@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { BackupSummary } from './events.ts';
 import type { DeviceFile } from './layout.ts';
+import { runPool } from './limit.ts';
 import type { Manifest, ManifestEntry } from './manifest.ts';
 
 /** Files to copy, and their total size in bytes. */
@@ -25,12 +26,20 @@ export async function isUpToDate(dest: string, e: ManifestEntry | undefined, f: 
   }
 }
 
-/** Decides per selected file against the manifest and DEST. */
+/** Local copies checked (lstat) at once. */
+const CHECKS_IN_FLIGHT = 16;
+
+/** Decides per selected file against the manifest and DEST (the plan keeps the order of `selected`). */
 export async function planCopies(dest: string, manifest: Manifest, udid: string, selected: readonly DeviceFile[]): Promise<Plan> {
+  const upToDate = new Uint8Array(selected.length);
+  await runPool(selected.keys(), CHECKS_IN_FLIGHT, async (i) => {
+    const f = selected[i]!;
+    if (await isUpToDate(dest, manifest.get(udid, f.remote), f)) upToDate[i] = 1;
+  });
   const todo = new Set<DeviceFile>();
   let todoBytes = 0;
-  for (const f of selected) {
-    if (await isUpToDate(dest, manifest.get(udid, f.remote), f)) continue;
+  for (const [i, f] of selected.entries()) {
+    if (upToDate[i]) continue;
     todo.add(f);
     todoBytes += f.size;
   }

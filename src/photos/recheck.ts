@@ -18,10 +18,11 @@
  * check and the remove is not seen.
  */
 import { createHash } from 'node:crypto';
-import { AbortError, TimeoutError, errorCode } from '../core/errors.ts';
+import { AbortError, errorCode } from '../core/errors.ts';
 import type { KeptOnDevice } from './events.ts';
 import type { ManifestEntry } from './manifest.ts';
 import type { PhotoAfc, PhotoFileInfo } from './source.ts';
+import { DEFAULT_WATCH, watched, type WatchOptions } from './watch.ts';
 
 /** How the device file is re-checked before removal: see the module comment. */
 export type DeleteCheck = 'hash' | 'stat';
@@ -56,6 +57,8 @@ export interface RecheckOptions {
   idleMs: number;
   /** Bytes re-read (for progress). */
   onBytes?: (n: number) => void;
+  /** Progress-based timeouts of the re-read (watch.ts); default DEFAULT_WATCH with `idleMs`. */
+  watch?: WatchOptions;
 }
 
 /**
@@ -92,19 +95,17 @@ export async function recheckDeviceFile(conn: PhotoAfc, e: ManifestEntry, o: Rec
 
 /**
  * SHA-256 (hex) of a device file read in full; undefined when it does not hold exactly `size` bytes.
- * @throws connection/AFC errors; ERR_TIMEOUT when no byte arrives for `o.idleMs`; ERR_ABORTED
+ * @throws connection/AFC errors; ERR_TIMEOUT when no byte arrives for `o.idleMs` or the device trickles; ERR_ABORTED
  */
 export async function hashDeviceFile(conn: PhotoAfc, remote: string, size: number, o: Omit<RecheckOptions, 'mode'>): Promise<string | undefined> {
   if (o.signal?.aborted) throw new AbortError(`re-reading ${remote}`, o.signal.reason);
   const rs = conn.createReadStream(remote, { size });
   const onAbort = (): void => void rs.destroy(new AbortError(`re-reading ${remote}`, o.signal?.reason));
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  const idle = setTimeout(() => rs.destroy(new TimeoutError(`re-reading ${remote}`, o.idleMs)), o.idleMs);
   try {
     const h = createHash('sha256');
     let n = 0;
-    for await (const chunk of rs as AsyncIterable<Buffer>) {
-      idle.refresh();
+    for await (const chunk of watched(rs, `re-reading ${remote}`, o.watch ?? { ...DEFAULT_WATCH, idleMs: o.idleMs })) {
       n += chunk.length;
       if (n > size) return undefined;
       h.update(chunk);
@@ -112,7 +113,6 @@ export async function hashDeviceFile(conn: PhotoAfc, remote: string, size: numbe
     }
     return n === size ? h.digest('hex') : undefined;
   } finally {
-    clearTimeout(idle);
     o.signal?.removeEventListener('abort', onAbort);
     if (!rs.destroyed) rs.destroy();
   }

@@ -16,8 +16,10 @@ import type { BackupEvent, BackupSummary, FailedFile } from './events.ts';
 import type { DeviceFile } from './layout.ts';
 import { acquireLock } from './lock.ts';
 import { Manifest, STATE_DIR } from './manifest.ts';
+import { resolveLimits } from './limits.ts';
 import type { RunContext } from './run-context.ts';
 import type { PhotoDevice } from './source.ts';
+import { DEFAULT_WATCH } from './watch.ts';
 
 /** A file that is not (or no longer) eligible for removal, and why. */
 export interface NotRemovable {
@@ -137,7 +139,8 @@ export async function removeImported(o: RemoveOptions): Promise<RemoveSummary> {
     if (out.failed.length > 0) return out; // as the delete stage: nothing is removed when anything failed
     const summary = emptySummary(o.device.udid, dest);
     const ctx: RunContext = {
-      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, layout: 'device', idleMs, signal: o.signal, slots, manifest, summary, emit,
+      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, layout: 'device', idleMs, watch: { ...DEFAULT_WATCH, idleMs }, limits: resolveLimits(undefined),
+      signal: o.signal, slots, manifest, summary, emit,
       progress: { filesDone: 0, filesTotal: files.length, bytesDone: 0, bytesTotal: 0 },
     };
     await deleteImported(ctx, files);

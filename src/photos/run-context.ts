@@ -5,7 +5,9 @@
 import type { ConnectionSlots } from './connections.ts';
 import type { BackupEvent, BackupSummary } from './events.ts';
 import type { Layout } from './layout.ts';
+import type { BackupLimits } from './limits.ts';
 import type { Manifest } from './manifest.ts';
+import type { WatchOptions } from './watch.ts';
 
 export interface RunContext {
   /** Real path of DEST. */
@@ -16,8 +18,11 @@ export interface RunContext {
   layout: Layout;
   /** --event NAME: files go under DEST/NAME/ (already checked). */
   event?: string;
-  /** Per request / per read idle bound, ms. */
+  /** Per request (stat, listing, remove) bound, ms. */
   idleMs: number;
+  /** Progress-based timeouts of every transfer from the device (watch.ts). */
+  watch: WatchOptions;
+  limits: BackupLimits;
   signal?: AbortSignal;
   slots: ConnectionSlots;
   manifest: Manifest;

@@ -23,7 +23,8 @@ export interface PhotoFileInfo {
 /** One AFC connection, as the engine uses it. Errors are IDeviceErrors (AfcError carries `status`). */
 export interface PhotoAfc {
   stat(path: string, o?: CallOpts): Promise<PhotoFileInfo>;
-  readdir(path: string, o?: CallOpts): Promise<string[]>;
+  /** Without '.' and '..'. With `maxEntries`, a longer listing fails with ERR_AFC_TOO_MANY_ENTRIES (checked while parsing). */
+  readdir(path: string, o?: CallOpts & { maxEntries?: number }): Promise<string[]>;
   /** `size` (from stat) lets the reader pipeline its final EOF read. */
   createReadStream(path: string, opts?: { size?: number }): Readable;
   remove(path: string, o?: CallOpts): Promise<void>;

@@ -22,8 +22,9 @@ import { PairingError } from '../../../src/pairing/errors.ts';
 import * as usb from '../../../src/usb/errors.ts';
 import { CaptureError } from '../../../src/capture/errors.ts';
 import { ReplayMismatchError } from '../../../src/capture/replay-script.ts';
-import { PhotosError, UnsafePathError } from '../../../src/photos/errors.ts';
+import { PhotosError, PhotosLimitError, UnsafePathError } from '../../../src/photos/errors.ts';
 import { LibraryError, MediaFormatError } from '../../../src/photos/library/errors.ts';
+import { TransferTimeoutError } from '../../../src/photos/watch.ts';
 import { EmulatorDetachedError } from '../../../src/virtual-iphone/errors.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -161,6 +162,8 @@ const cases: Case[] = [
     code: 'ERR_CAPTURE_REPLAY_MISMATCH',
   },
   { name: 'PhotosError', cls: PhotosError, make: () => new PhotosError('ERR_PHOTOS_MANIFEST', 'm', { cause }), code: 'ERR_PHOTOS_MANIFEST', keepsCause: true },
+  { name: 'PhotosLimitError', cls: PhotosLimitError, make: () => new PhotosLimitError('maxEntries', 10, 'too many'), code: 'ERR_PHOTOS_LIMIT' },
+  { name: 'TransferTimeoutError', cls: TransferTimeoutError, make: () => new TransferTimeoutError('reading /x', 15000, 3, '3 B/s'), code: 'ERR_TIMEOUT' },
   { name: 'UnsafePathError', cls: UnsafePathError, make: () => new UnsafePathError('../x', 'leaves DEST'), code: 'ERR_PHOTOS_UNSAFE_PATH' },
   { name: 'LibraryError', cls: LibraryError, make: () => new LibraryError('m', { cause }), code: 'ERR_PHOTOS_LIBRARY', keepsCause: true },
   { name: 'MediaFormatError', cls: MediaFormatError, make: () => new MediaFormatError('heif', 'bad', 3), code: 'ERR_PHOTOS_MEDIA' },
