@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts with node:test (TypeScript through tsx), prints the spec report and
+// Runs every test/**/*.test.ts with node:test (TypeScript through tsx; builds dist/ first if stale), prints the spec report and
 // ends with one line "N passed, N failed, N skipped" counted from the runner's own events.
 // Usage: npm test [-- PATH_OR_SUBSTRING ...]
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureBuild } from './ensure-build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 function walk(dir) {
@@ -25,9 +26,16 @@ if (files.length === 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
+// tests that run the `iosdevice` command as a child process run the build (bin/ -> dist/): never a stale one
+if (!ensureBuild()) {
+  console.error('the build (tsc -p tsconfig.build.json) failed');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const args = [
   '--import', 'tsx',
+  '--conditions=source', // `import 'iosdevice/…'` (examples, self-references) resolves to src/ through tsx
   '--test',
   `--test-concurrency=${concurrency}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',

@@ -1,11 +1,12 @@
-/** AFC (Apple File Conduit): codec, client, streams and the folder-backed server. */
-export * from './protocol.ts';
-export * from './codec.ts';
-export { AfcError, afcErrorCode } from './errors.ts';
-export { AfcConnection, type AfcReply, type AfcRequestOpts, type AfcConnectionOptions } from './connection.ts';
+/**
+ * `iosdevice/afc`: Apple File Conduit. {@link AfcClient} (stat, readdir, walk, streams, pull/push with progress,
+ * files and folders; requests pipelined on one connection), the wire constants and the status error, and the
+ * device side ({@link serveAfc}: a folder served as the media partition). The codec is internal.
+ */
 export { AfcClient, type AfcClientOptions } from './client.ts';
-export type { AfcFileInfo, AfcDeviceInfo, AfcFileType } from './file-info.ts';
-export type { AfcReadStreamOptions } from './read-stream.ts';
-export type { AfcWriteStreamOptions } from './write-stream.ts';
-export type { TransferOptions, TransferProgress, TransferResult } from './transfer.ts';
-export { serveAfc, type AfcServerOptions, type AfcServerHandle } from './server.ts';
+export { AfcError, afcErrorCode, type AfcErrorCode } from './errors.ts';
+export { AFC_DEFAULT_READ_SIZE, AfcLinkType, AfcLockOp, AfcOpcode, AfcOpenMode, AfcStatus, AfcWhence, opcodeName } from './protocol.ts';
+export type { AfcDeviceInfo, AfcFileInfo, AfcFileType } from './file-info.ts';
+export type { AfcFileIo, AfcReadStreamOptions, AfcTreeIo, AfcWriteStreamOptions } from './file-io.ts';
+export { pullPath, pushPath, type AfcTransferClient, type TransferOptions, type TransferProgress, type TransferResult } from './transfer.ts';
+export { serveAfc, type AfcServerHandle, type AfcServerOptions } from './server.ts';

@@ -1,31 +1,21 @@
 /**
- * Pairing: certificates, pair records, record stores, TLS options and the "Trust this computer" flow.
- * See the individual modules for thrown codes (./errors.ts lists the ERR_PAIRING_* codes).
+ * `iosdevice/pairing`: "Trust this computer" ({@link pairDevice}, {@link pairAndSave}, {@link validatePair},
+ * {@link unpairDevice}, TrustEvent), pair records (parse, encode, validate), where they are kept
+ * ({@link PairRecordStore}: usbmuxd's via {@link UsbmuxdRecordStore}, a per-user folder via {@link UserRecordStore},
+ * {@link chooseStore} picks), the pairing certificates and the TLS options of a session.
  */
-export { PairingError } from './errors.ts';
-export { derToPem, pemToDer, loadPrivateKey, loadPublicKey, privateKeyToPem, publicKeyToPkcs1Pem } from './pem.ts';
+export { PairingError, type PairingErrorCode } from './errors.ts';
 export {
-  createCertificate,
   generatePairingCertificates,
-  generateRsaKeyPair,
   DEFAULT_VALIDITY_DAYS,
   type CertificateDigest,
-  type CertificateSpec,
   type PairingCertificateOptions,
   type PairingCertificates,
 } from './certificates.ts';
-export { inspectCertificate, type CertificateInfo } from './certificate-info.ts';
-export {
-  encodePairRecord,
-  pairRecordFromPlist,
-  pairRecordToPlist,
-  parsePairRecord,
-  validatePairRecord,
-  withoutPrivateKeys,
-  type PairRecord,
-  type PublicPairRecord,
-} from './pair-record.ts';
+export { inspectCertificate, type CertificateExtension, type CertificateInfo } from './certificate-info.ts';
+export { encodePairRecord, parsePairRecord, validatePairRecord, withoutPrivateKeys, type PairRecord, type PublicPairRecord } from './pair-record.ts';
 export type { PairRecordStore } from './record-store.ts';
 export { defaultUserStoreDir, UserRecordStore } from './user-store.ts';
+export { chooseStore, UsbmuxdRecordStore, type ChooseStoreOptions, type UsbmuxdStoreOptions, type UsbmuxRecordClient } from '../providers/usbmuxd-records.ts';
 export { attachKeylog, tlsClientOptions, tlsServerOptions, type KeylogHandle, type TlsProfileOptions } from './tls.ts';
 export { pairAndSave, pairDevice, unpairDevice, validatePair, type PairDeviceOptions, type PairingLockdown, type TrustEvent } from './trust.ts';
