@@ -107,8 +107,8 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   slots.onReconnect = (slot) => emit({ type: 'reconnect', slot });
   const summary: BackupSummary = {
     status: 'complete', udid: o.device.udid, dest, dryRun: !!o.dryRun, found: 0, selected: 0, toCopy: 0, toCopyBytes: 0,
-    copied: 0, copiedBytes: 0, skipped: 0, failed: [], rejected: [], dateFallbacks: [], deleted: [], keptOnDevice: [], wouldCopy: [], wouldCopyBytes: 0,
-    elapsedMs: 0,
+    copied: 0, copiedBytes: 0, skipped: 0, failed: [], rejected: [], dateFallbacks: [], repaired: [], deleted: [], keptOnDevice: [],
+    wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 0,
   };
   let release: (() => Promise<void>) | undefined;
   let manifest: Manifest | undefined;

@@ -4,6 +4,7 @@
  * (never overwriting) → record in the manifest. A dropped connection retries the file on a fresh one (the
  * run's reconnect budget bounds this); any other failure is that file's, reported, and the group goes on.
  */
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { errorCode, isConnectionLost } from '../core/errors.ts';
 import { place, receive, withLocalReader } from './copy.ts';
@@ -11,7 +12,8 @@ import type { FailedFile } from './events.ts';
 import { probeCaptureDate, type DateProbe } from './exif.ts';
 import { chooseCaptureDate, mayHaveExif, suffixOf, targetDirParts, type DeviceFile, type FileGroup } from './layout.ts';
 import type { Manifest } from './manifest.ts';
-import type { Plan } from './plan.ts';
+import type { Plan, Repair } from './plan.ts';
+import { replaceInPlace } from './repair.ts';
 import { tick, type RunContext } from './run-context.ts';
 import type { PhotoAfc } from './source.ts';
 
@@ -38,7 +40,7 @@ export async function copyGroup(ctx: RunContext, plan: Plan, g: FileGroup, slot:
       fail(ctx, f, ctx.slots.dead);
       continue;
     }
-    await copyFile(ctx, g, f, st, slot);
+    await copyFile(ctx, plan, g, f, st, slot);
   }
 }
 
@@ -50,7 +52,7 @@ function fail(ctx: RunContext, f: DeviceFile, e: unknown): void {
   tick(ctx);
 }
 
-async function copyFile(ctx: RunContext, g: FileGroup, f: DeviceFile, st: GroupState, slot: number): Promise<void> {
+async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile, st: GroupState, slot: number): Promise<void> {
   for (;;) {
     let partial = 0;
     let conn: PhotoAfc | undefined;
@@ -61,6 +63,12 @@ async function copyFile(ctx: RunContext, g: FileGroup, f: DeviceFile, st: GroupS
         ctx.progress.bytesDone += n;
       }, ctx.signal, ctx.watch);
       ctx.slots.ok();
+      const repair = plan.repairs.get(f);
+      if (repair && r.sha256 === repair.entry.sha256) {
+        await restore(ctx, f, repair, r.part);
+        return;
+      }
+      // (a repair whose device bytes differ from the record is a new version: placed like any new file)
       if (ctx.layout === 'date' && st.captured === undefined) st.captured = await groupDate(ctx, g, f, r.part);
       const dirParts = targetDirParts(ctx.layout, f, st.captured, ctx.event);
       const placed = await place(ctx.dest, dirParts, f.rel[f.rel.length - 1]!, r, st.suffix ?? 0);
@@ -89,6 +97,21 @@ async function copyFile(ctx: RunContext, g: FileGroup, f: DeviceFile, st: GroupS
       return;
     }
   }
+}
+
+/** Puts the re-fetched, verified bytes of a recorded file back under its recorded name (repair.ts). */
+async function restore(ctx: RunContext, f: DeviceFile, repair: Repair, part: string): Promise<void> {
+  try {
+    const { keptAside } = await replaceInPlace(ctx.dest, repair.entry.local, part, repair.found);
+    ctx.summary.repaired.push({ remote: f.remote, local: repair.entry.local, ...(keptAside ? { keptAside } : {}) });
+  } finally {
+    await fsp.unlink(part).catch(() => undefined); // gone already when it was placed
+  }
+  ctx.summary.copied++;
+  ctx.summary.copiedBytes += f.size;
+  ctx.progress.filesDone++;
+  ctx.emit({ type: 'file', status: 'repaired', remote: f.remote, local: repair.entry.local, bytes: f.size });
+  tick(ctx);
 }
 
 /** Picks up the date and suffix a group got in an earlier run, so its new members join the same place. */

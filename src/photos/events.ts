@@ -29,7 +29,7 @@ export interface DateFallback {
 
 export type BackupEvent =
   | { type: 'plan'; found: number; selected: number; toCopy: number; toCopyBytes: number }
-  | { type: 'file'; status: 'copied' | 'skipped' | 'failed' | 'would-copy'; remote: string; local?: string; bytes: number; code?: string; reason?: string }
+  | { type: 'file'; status: 'copied' | 'repaired' | 'skipped' | 'failed' | 'would-copy'; remote: string; local?: string; bytes: number; code?: string; reason?: string }
   | { type: 'progress'; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number }
   | ({ type: 'rejected' } & Rejected)
   | { type: 'reconnect'; slot: number }
@@ -71,6 +71,11 @@ export interface BackupSummary {
   rejected: Rejected[];
   /** --split-by-date: groups whose metadata date was unusable, filed by the file's time instead. */
   dateFallbacks: DateFallback[];
+  /**
+   * Recorded files whose local copy was missing or had the wrong size, fetched again into their original name
+   * (also counted in `copied`); `keptAside` is where the damaged file was put (relative to DEST).
+   */
+  repaired: { remote: string; local: string; keptAside?: string }[];
   /** Device paths removed by --delete-after-import. */
   deleted: string[];
   /**

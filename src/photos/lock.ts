@@ -41,3 +41,10 @@ export async function acquireLock(stateDir: string): Promise<() => Promise<void>
   }
   throw new PhotosError('ERR_PHOTOS_BUSY', 'could not take the backup lock');
 }
+
+/** The pid of a live process holding the lock in `stateDir`, or undefined (no lock, or a stale one). */
+export async function lockHolder(stateDir: string): Promise<number | undefined> {
+  const text = await fsp.readFile(join(stateDir, 'lock'), 'utf8').catch(() => '');
+  const pid = Number.parseInt(text, 10);
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+}

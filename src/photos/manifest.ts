@@ -57,6 +57,12 @@ interface Stored {
   stale: boolean;
 }
 
+/**
+ * A file this tool placed in DEST, as the manifest recorded it: every local file any line recorded, including
+ * older versions of a file changed on the device since and files removed from the device (`verify` checks them all).
+ */
+export type RecordedFile = Pick<ManifestEntry, 'udid' | 'remote' | 'size' | 'sha256' | 'local'>;
+
 /** Options of {@link Manifest.open}. */
 export interface ManifestOpenOptions {
   /** Create nothing; `record()` rejects (--dry-run). */
@@ -70,6 +76,8 @@ export class Manifest {
   readonly path: string;
   readonly #byDevice = new Map<string, Map<string, Stored>>();
   #count = 0;
+  /** Recorded local files no live entry points to any more (superseded versions, files removed from the device). */
+  readonly #retired = new Map<string, RecordedFile>();
   #maxEntries: number = DEFAULT_LIMITS.maxManifestEntries;
   #fh: fsp.FileHandle | undefined;
   #pending: { line: string; resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -166,6 +174,8 @@ export class Manifest {
     let m = this.#byDevice.get(udid);
     if (!m) this.#byDevice.set(udid, (m = new Map()));
     const before = m.size;
+    const old = m.get(remote);
+    if (old && old.local !== e.local) this.#retire(udid, remote, old);
     m.set(remote, e);
     if (m.size > before && ++this.#count > this.#maxEntries) {
       throw limitError('maxManifestEntries', this.#maxEntries, `the manifest ${this.path} holds more than ${count(this.#maxEntries)} entries`);
@@ -173,7 +183,16 @@ export class Manifest {
   }
 
   #delete(udid: string, remote: string): void {
-    if (this.#byDevice.get(udid)?.delete(remote)) this.#count--;
+    const m = this.#byDevice.get(udid);
+    const old = m?.get(remote);
+    if (!m || !old) return;
+    this.#retire(udid, remote, old);
+    m.delete(remote);
+    this.#count--;
+  }
+
+  #retire(udid: string, remote: string, e: Stored): void {
+    this.#retired.set(e.local, { udid, remote, size: e.size, sha256: e.sha256, local: e.local });
   }
 
   static #entry(udid: string, remote: string, e: Stored): ManifestEntry {
@@ -213,6 +232,18 @@ export class Manifest {
       for (const [remote, e] of m) out.push(Manifest.#entry(u, remote, e));
     }
     return out;
+  }
+
+  /**
+   * Every local file the manifest records, one per local path: those of the live entries, and those of superseded
+   * versions and of files removed from the device (a live entry wins over an older line for the same path).
+   */
+  recorded(): RecordedFile[] {
+    const out = new Map<string, RecordedFile>(this.#retired);
+    for (const [udid, m] of this.#byDevice) {
+      for (const [remote, e] of m) out.set(e.local, { udid, remote, size: e.size, sha256: e.sha256, local: e.local });
+    }
+    return [...out.values()];
   }
 
   /**

@@ -20,7 +20,7 @@ const summary: BackupSummary = {
   failed: [{ remote: '/DCIM/100APPLE/IMG_0004.JPG', code: 'ERR_AFC_PERM_DENIED', reason: 'denied' }],
   rejected: [{ remote: '/DCIM/100APPLE/..', reason: 'unsafe-name', detail: 'dot component' }],
   dateFallbacks: [{ remote: '/DCIM/100APPLE/IMG_0002.JPG', reason: 'EXIF DateTimeOriginal "2023:02:31 10:00:00" is not a real date (day 31 of month 2); dated 2023-03-01 by the file\'s time' }],
-  deleted: [], keptOnDevice: [], deleteSkipped: '1 file(s) failed', wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 1500,
+  repaired: [], deleted: [], keptOnDevice: [], deleteSkipped: '1 file(s) failed', wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 1500,
 };
 
 test('progress: units, durations, bar (files, bytes, rate, ETA) within the width', () => {
