@@ -8,6 +8,7 @@ import { COMMON_OPTIONS_USAGE, deviceSelector, parseCommonArgs } from '../common
 import { InvalidArgumentError } from '../../core/errors.ts';
 import { makeSelection } from '../../photos/selection.ts';
 import { openPhotoDevice, runPhotoBackup } from '../photos-run.ts';
+import { runVerifyCommand, VERIFY_USAGE } from '../photos-verify.ts';
 
 const usage = `usage: iosdevice photos backup DEST [options]
 
@@ -36,7 +37,9 @@ options:
 ${COMMON_OPTIONS_USAGE}
 
 exit status: 0 everything selected is backed up; 1 something failed or was refused (see the summary);
-2 bad arguments`;
+2 bad arguments
+
+${VERIFY_USAGE}`;
 
 /** Pulls every `--include`/`--exclude` (repeatable) out of args. */
 function takeRepeated(args: string[], name: string): { values: string[]; rest: string[] } {
@@ -60,11 +63,12 @@ function takeRepeated(args: string[], name: string): { values: string[]; rest: s
 
 const command: Command = {
   name: 'photos',
-  summary: 'back up the camera roll (incremental, resumable): photos backup DEST',
+  summary: 'back up the camera roll (incremental, resumable): photos backup DEST; check a backup: photos verify DEST',
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
     const [sub, ...rest0] = args;
-    if (sub !== 'backup') throw new InvalidArgumentError(sub ? `unknown photos sub-command "${sub}" (try: photos backup DEST)` : 'missing sub-command (try: photos backup DEST)');
+    if (sub === 'verify') return runVerifyCommand(rest0, io);
+    if (sub !== 'backup') throw new InvalidArgumentError(sub ? `unknown photos sub-command "${sub}" (try: photos backup DEST, photos verify DEST)` : 'missing sub-command (try: photos backup DEST, photos verify DEST)');
     const inc = takeRepeated(rest0, '--include');
     const exc = takeRepeated(inc.rest, '--exclude');
     const p = parseCommonArgs(exc.rest, {
