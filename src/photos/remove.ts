@@ -162,6 +162,7 @@ export async function removeImported(o: RemoveOptions): Promise<RemoveSummary> {
 function emptySummary(udid: string, dest: string): BackupSummary {
   return {
     status: 'complete', udid, dest, dryRun: false, found: 0, selected: 0, toCopy: 0, toCopyBytes: 0, copied: 0, copiedBytes: 0,
-    skipped: 0, failed: [], rejected: [], dateFallbacks: [], deleted: [], keptOnDevice: [], wouldCopy: [], wouldCopyBytes: 0, elapsedMs: 0,
+    skipped: 0, failed: [], rejected: [], dateFallbacks: [], repaired: [], deleted: [], keptOnDevice: [], wouldCopy: [], wouldCopyBytes: 0,
+    elapsedMs: 0,
   };
 }
