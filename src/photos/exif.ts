@@ -278,6 +278,8 @@ async function candidates(read: RandomReader, fileSize: number): Promise<DateCan
     return await heifCandidates(read, fileSize);
   }
   if (head.length >= 8 && head.subarray(0, 8).equals(PNG_SIG)) return await pngCandidates(read, fileSize);
+  // Live Photo videos read over AFC may have no 'ftyp': a movie starts with one of these top-level boxes.
+  if (head.length >= 8 && ['wide', 'mdat', 'moov', 'free', 'skip'].includes(head.toString('latin1', 4, 8))) return await movieCandidates(read, fileSize);
   return [];
 }
 

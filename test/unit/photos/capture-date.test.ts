@@ -15,7 +15,8 @@ import { probeCaptureDate, readCaptureDate, type RandomReader } from '../../../s
 import { chooseCaptureDate, fileWallTime, localDateString, targetDirParts, type DeviceFile } from '../../../src/photos/layout.ts';
 import { runBackup } from '../../../src/photos/backup.ts';
 import type { BackupEvent } from '../../../src/photos/events.ts';
-import { makeJpeg } from './media.ts';
+import { makeJpeg, makeMovie } from './media.ts';
+import { movParts } from '../../../src/virtual-iphone/media/formats.ts';
 import { folderDevice } from './afc-device.ts';
 
 const NOW = Date.UTC(2025, 5, 15, 12, 0, 0);
@@ -110,55 +111,23 @@ test('capture-date: EXIF Feb 31 / year 0 / 10001-like values are refused, the ne
   assert.match((await probeCaptureDate(reader(broken), broken.length, NOW)).rejected ?? '', /metadata unreadable/);
 });
 
-function box(type: string, ...body: Buffer[]): Buffer {
-  const payload = Buffer.concat(body);
-  const h = Buffer.alloc(8);
-  h.writeUInt32BE(8 + payload.length, 0);
-  h.write(type, 4, 'latin1');
-  return Buffer.concat([h, payload]);
-}
-
-/** A QuickTime movie with an mvhd time (seconds since 1904, v1 when above 32 bits) and an optional creationdate. */
-function movie(mvhdSecs: number, creation?: string): Buffer {
-  const v1 = mvhdSecs > 0xffffffff;
-  const mvhd = Buffer.alloc(v1 ? 112 : 100);
-  mvhd[0] = v1 ? 1 : 0;
-  if (v1) {
-    mvhd.writeUInt32BE(Math.floor(mvhdSecs / 2 ** 32), 4);
-    mvhd.writeUInt32BE(mvhdSecs % 2 ** 32, 8);
-  } else mvhd.writeUInt32BE(mvhdSecs, 4);
-  const children = [box('mvhd', mvhd)];
-  if (creation !== undefined) {
-    const hdlr = box('hdlr', Buffer.alloc(4), Buffer.from('\0\0\0\0mdta', 'latin1'), Buffer.alloc(13));
-    const key = (name: string): Buffer => box('mdta', Buffer.from(name, 'latin1'));
-    const keys = box('keys', Buffer.alloc(4), Buffer.from([0, 0, 0, 2]), key('com.apple.quicktime.make'), key('com.apple.quicktime.creationdate'));
-    const item = (index: number, value: string): Buffer => {
-      const b = box('data', Buffer.from([0, 0, 0, 1, 0, 0, 0, 0]), Buffer.from(value, 'utf8'));
-      const h = Buffer.alloc(8);
-      h.writeUInt32BE(8 + b.length, 0);
-      h.writeUInt32BE(index, 4);
-      return Buffer.concat([h, b]);
-    };
-    children.push(box('meta', hdlr, keys, box('ilst', item(1, 'Apple'), item(2, creation))));
-  }
-  return Buffer.concat([box('ftyp', Buffer.from('qt  \0\0\0\0qt  ', 'latin1')), box('mdat', Buffer.alloc(64, 7)), box('moov', ...children)]);
-}
-
 const QT = 2_082_844_800;
 
 test('capture-date: QuickTime creationdate (camera wall time) over mvhd; bad values refused with the source named', async () => {
   const mvhdOk = QT + Date.UTC(2022, 6, 4, 12, 30, 0) / 1000;
   const local = localDateString(new Date(Date.UTC(2022, 6, 4, 12, 30, 0)));
   const probe = async (b: Buffer): Promise<{ date?: string; rejected?: string }> => probeCaptureDate(reader(b), b.length, NOW);
-  assert.deepEqual(await probe(movie(mvhdOk, '2022-07-05T09:08:07+0200')), { date: '2022-07-05T09:08:07' });
-  assert.deepEqual(await probe(movie(mvhdOk, '2022-02-30T09:08:07+0200')), { date: local }, 'a bad creationdate: mvhd');
-  assert.deepEqual(await probe(movie(mvhdOk)), { date: local });
-  assert.deepEqual(await probe(movie(0)), {}, 'mvhd 0 = unset, no report');
-  assert.match((await probe(movie(1000))).rejected ?? '', /QuickTime mvhd creation time "1000 s since 1904" is before 1970/);
-  assert.match((await probe(movie(2 ** 52))).rejected ?? '', /mvhd creation time .* is out of range/);
+  assert.deepEqual(await probe(makeMovie(mvhdOk, '2022-07-05T09:08:07+0200')), { date: '2022-07-05T09:08:07' });
+  assert.deepEqual(await probe(makeMovie(mvhdOk, '2022-02-30T09:08:07+0200')), { date: local }, 'a bad creationdate: mvhd');
+  assert.deepEqual(await probe(makeMovie(mvhdOk)), { date: local });
+  assert.deepEqual(await probe(makeMovie(0)), {}, 'mvhd 0 = unset, no report');
+  assert.match((await probe(makeMovie(1000))).rejected ?? '', /QuickTime mvhd creation time "1000 s since 1904" is before 1970/);
+  assert.match((await probe(makeMovie(2 ** 52))).rejected ?? '', /mvhd creation time .* is out of range/);
   const y10001 = QT + Date.UTC(10001, 1, 3) / 1000;
-  assert.match((await probe(movie(y10001))).rejected ?? '', /out of range/);
-  assert.match((await probe(movie(2 ** 52, 'garbage\u0001'))).rejected ?? '', /QuickTime com\.apple\.quicktime\.creationdate "garbage\?" is not a date/);
+  assert.match((await probe(makeMovie(y10001))).rejected ?? '', /out of range/);
+  assert.match((await probe(makeMovie(2 ** 52, 'garbage\u0001'))).rejected ?? '', /QuickTime com\.apple\.quicktime\.creationdate "garbage\?" is not a date/);
+  const noFtyp = Buffer.concat(movParts(4000, new Date(Date.UTC(2022, 6, 4, 12, 30, 0)), { noFtyp: true }).map((x) => (typeof x === 'number' ? Buffer.alloc(x) : x)));
+  assert.deepEqual(await probe(noFtyp), { date: local }, 'a Live Photo video without ftyp (wide/mdat/moov) is still read');
 });
 
 test('capture-date: the file-time fallback is clamped and every fallback carries a reason', () => {
@@ -216,7 +185,7 @@ test('capture-date: a backup with --split-by-date files bad-dated photos by file
     const when = new Date(Date.UTC(2024, 2, 10, 12));
     await writeFile(join(dir, 'IMG_0001.JPG'), bad);
     await writeFile(join(dir, 'IMG_0002.JPG'), makeJpeg('2022:08:09 10:11:12'));
-    await writeFile(join(dir, 'IMG_0003.MOV'), movie(2 ** 52));
+    await writeFile(join(dir, 'IMG_0003.MOV'), makeMovie(2 ** 52));
     for (const n of ['IMG_0001.JPG', 'IMG_0002.JPG', 'IMG_0003.MOV']) await utimes(join(dir, n), when, when);
     const events: BackupEvent[] = [];
     const s = await runBackup({ dest, device: folderDevice(media), layout: 'date', onEvent: (e) => events.push(e) });

@@ -104,3 +104,29 @@ export function noise(n: number, seed: number): Buffer {
   }
   return b;
 }
+
+/** A QuickTime movie with an mvhd time (seconds since 1904, v1 when above 32 bits) and an optional creationdate. */
+export function makeMovie(mvhdSecs: number, creation?: string): Buffer {
+  const v1 = mvhdSecs > 0xffffffff;
+  const mvhd = Buffer.alloc(v1 ? 112 : 100);
+  mvhd[0] = v1 ? 1 : 0;
+  if (v1) {
+    mvhd.writeUInt32BE(Math.floor(mvhdSecs / 2 ** 32), 4);
+    mvhd.writeUInt32BE(mvhdSecs % 2 ** 32, 8);
+  } else mvhd.writeUInt32BE(mvhdSecs, 4);
+  const children = [box('mvhd', mvhd)];
+  if (creation !== undefined) {
+    const hdlr = box('hdlr', Buffer.alloc(4), Buffer.from('\0\0\0\0mdta', 'latin1'), Buffer.alloc(13));
+    const key = (name: string): Buffer => box('mdta', Buffer.from(name, 'latin1'));
+    const keys = box('keys', Buffer.alloc(4), Buffer.from([0, 0, 0, 2]), key('com.apple.quicktime.make'), key('com.apple.quicktime.creationdate'));
+    const item = (index: number, value: string): Buffer => {
+      const b = box('data', Buffer.from([0, 0, 0, 1, 0, 0, 0, 0]), Buffer.from(value, 'utf8'));
+      const h = Buffer.alloc(8);
+      h.writeUInt32BE(8 + b.length, 0);
+      h.writeUInt32BE(index, 4);
+      return Buffer.concat([h, b]);
+    };
+    children.push(box('meta', hdlr, keys, box('ilst', item(1, 'Apple'), item(2, creation))));
+  }
+  return Buffer.concat([box('ftyp', Buffer.from('qt  \0\0\0\0qt  ', 'latin1')), box('mdat', Buffer.alloc(64, 7)), box('moov', ...children)]);
+}
