@@ -3,6 +3,12 @@
  * connection's requests in order), their DATA bytes pushed to the consumer as views of socket chunks.
  * When push() returns false no further READ is issued until _read() is called again, so memory stays
  * below maxInFlight × chunkSize plus the stream's highWaterMark.
+ *
+ * With a known size (from stat) the READs ask for exactly size + 1 bytes in all and the FileRefClose is sent
+ * right behind the last of them, without waiting for an empty EOF read: a file that fits one READ costs
+ * OPEN, then READ + CLOSE pipelined (two round trips, three requests). Getting exactly `size` bytes proves
+ * EOF. Anything else (the device answered short, the file shrank or grew since the stat) falls back: the file
+ * is opened again at the offset reached and read to its real EOF, so the bytes are always the file's.
  */
 import { Readable } from 'node:stream';
 import type { CallOpts } from '../core/abort.ts';
@@ -29,10 +35,15 @@ export class AfcReadStream extends Readable {
   #handle: number | undefined;
   #slots: Slot[] = [];
   #inFlight = 0;
-  #requested = 0;
   #eof = false;
   #wants = false;
   #ended = false;
+  /** Bytes still to request in the fast path (known size: size − start + 1), undefined when reading to EOF. */
+  #budget: number | undefined;
+  /** The handle's CLOSE was sent (fast path). */
+  #closing: Promise<void> | undefined;
+  /** Position in the file of the next byte to deliver. */
+  #pos: number;
   /** Bytes delivered so far. */
   bytesRead = 0;
 
@@ -56,6 +67,8 @@ export class AfcReadStream extends Readable {
     this.#maxInFlight = Math.max(1, opts.maxInFlight ?? 4);
     this.#size = opts.size;
     this.#start = opts.start ?? 0;
+    this.#pos = this.#start;
+    this.#budget = opts.size !== undefined ? Math.max(0, opts.size - this.#start) + 1 : undefined;
     this.#callOpts = opts.signal ? { signal: opts.signal } : {};
   }
 
@@ -65,11 +78,13 @@ export class AfcReadStream extends Readable {
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
-    this.#client.open(this.#path, AfcOpenMode.RDONLY, this.#callOpts).then(async (h) => {
-      this.#handle = h;
-      if (this.#start > 0) await this.#client.seek(h, this.#start, 0, this.#callOpts);
-      cb();
-    }, cb);
+    this.#open(this.#start).then(() => cb(), cb);
+  }
+
+  async #open(at: number): Promise<void> {
+    const h = await this.#client.open(this.#path, AfcOpenMode.RDONLY, this.#callOpts);
+    this.#handle = h;
+    if (at > 0) await this.#client.seek(h, at, 0, this.#callOpts);
   }
 
   override _read(): void {
@@ -80,21 +95,26 @@ export class AfcReadStream extends Readable {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     const h = this.#handle;
     this.#handle = undefined;
-    if (h !== undefined && !this.#client.connection.closed) this.#client.closeFile(h).catch(() => undefined);
+    if (h !== undefined && this.#closing === undefined && !this.#client.connection.closed) this.#client.closeFile(h).catch(() => undefined);
+    this.#closing?.catch(() => undefined);
     cb(err);
   }
 
   #canIssue(): boolean {
     if (this.#eof || !this.#wants || this.#inFlight >= this.#maxInFlight || this.destroyed || this.#handle === undefined) return false;
-    // With a known size, stop after one READ past the end (it confirms EOF) unless the file turned out longer.
-    return this.#size === undefined || this.#requested <= this.#size || this.#inFlight === 0;
+    return this.#budget === undefined || this.#budget > 0;
   }
 
   #pump(): void {
     while (this.#canIssue()) {
-      const remaining = this.#size !== undefined ? this.#size - this.#requested : 0;
-      const size = remaining > 0 ? Math.min(this.#chunkSize, remaining) : this.#chunkSize;
+      const size = this.#budget !== undefined ? Math.min(this.#chunkSize, this.#budget) : this.#chunkSize;
+      if (this.#budget !== undefined) this.#budget -= size;
       this.#issue(size);
+      if (this.#budget === 0 && this.#closing === undefined) {
+        // Every byte up to size + 1 is asked for: close right behind the last READ (served after it, in order).
+        this.#closing = this.#client.closeFile(this.#handle!, this.#callOpts);
+        this.#closing.catch(() => undefined); // observed in #maybeFinish
+      }
     }
   }
 
@@ -102,7 +122,6 @@ export class AfcReadStream extends Readable {
     const slot: Slot = { chunks: [], done: false };
     this.#slots.push(slot);
     this.#inFlight++;
-    this.#requested += size;
     this.#client.readStreaming(this.#handle!, size, (c) => this.#deliver(slot, c), this.#callOpts).then(
       (n) => {
         this.#inFlight--;
@@ -124,6 +143,7 @@ export class AfcReadStream extends Readable {
 
   #push(c: Buffer): void {
     this.bytesRead += c.length;
+    this.#pos += c.length;
     if (!this.push(c)) this.#wants = false;
   }
 
@@ -136,12 +156,47 @@ export class AfcReadStream extends Readable {
   }
 
   #maybeFinish(): void {
-    if (!this.#eof || this.#inFlight > 0 || this.#ended || this.destroyed) return;
+    if (this.#ended || this.destroyed || this.#inFlight > 0) return;
+    if (this.#closing) {
+      if (this.#budget !== 0) return;
+      // Fast path done: exactly `size` bytes prove EOF; otherwise read on from where we are, to the real EOF.
+      const exact = this.#size !== undefined && this.#pos === this.#size;
+      const closing = this.#closing;
+      this.#closing = undefined;
+      this.#handle = undefined;
+      this.#ended = exact;
+      closing.then(
+        () => (exact ? this.push(null) : this.#continueToEof()),
+        (e: Error) => this.destroy(e),
+      );
+      return;
+    }
+    if (!this.#eof) return;
     this.#ended = true;
     const h = this.#handle!;
     this.#handle = undefined;
     this.#client.closeFile(h, this.#callOpts).then(
       () => this.push(null),
+      (e: Error) => this.destroy(e),
+    );
+  }
+
+  /** Fallback of the fast path: reopen at the current position and read until an empty READ. */
+  #continueToEof(): void {
+    if (this.destroyed) return;
+    this.#budget = undefined;
+    this.#eof = false;
+    this.#open(this.#pos).then(
+      () => {
+        if (this.destroyed) {
+          const h = this.#handle;
+          this.#handle = undefined;
+          if (h !== undefined && !this.#client.connection.closed) this.#client.closeFile(h).catch(() => undefined);
+          return;
+        }
+        this.#wants = true;
+        this.#pump();
+      },
       (e: Error) => this.destroy(e),
     );
   }
