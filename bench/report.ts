@@ -56,11 +56,73 @@ export function renderMarkdown(run: BenchRun): string {
 
 const COLORS: Record<string, string> = {
   iosdevice: '#2b7bb9',
+  'iosdevice afc pull': '#2b7bb9',
+  'iosdevice photos backup': '#1f5f8f',
   'iosdevice-afc-socket': '#7fb3dd',
   ifuse: '#d9822b',
+  'appium-ios-device': '#8e5ab5',
   'raw-socket': '#7a7a7a',
   'link-rate': '#b0b0b0',
+  'device-rate': '#b0b0b0',
 };
+
+const README_START = '<!-- bench:generated:start (bench/run.ts rewrites this part from bench/results/latest.json) -->';
+const README_END = '<!-- bench:generated:end -->';
+
+/**
+ * The README's benchmark part, generated from a run: the calibration rows next to their published figures, the
+ * peers table (MB/s and files/s per tree, link and client) and every target.
+ */
+export function renderReadmeSection(run: BenchRun): string {
+  const out: string[] = [README_START, ''];
+  const cal = run.scenarios.find((s) => s.name === 'calibration');
+  const load = (s: BenchScenarioResult): string => (s.loadAvg ? `, load average ${s.loadAvg[0].toFixed(1)} → ${s.loadAvg[1].toFixed(1)} on ${run.cpus} CPUs` : '');
+  if (cal) {
+    out.push(`**Calibration of the \`real\` profile on the peers** (${cal.date?.slice(0, 10) ?? ''}${cal.quick ? ', --quick' : ''}${load(cal)}; docs/emulator-real.md):`, '');
+    out.push('| peer on the emulator (`--link real`) | measured MB/s | published real-phone MB/s | measured / published |', '|---|---|---|---|');
+    for (const m of cal.measurements) {
+      const p = m.published;
+      out.push(`| ${m.client}, ${m.case} | ${m.skipped ? 'skipped' : fmt(m.mbPerSec, 2)} | ${p ? `${p.mbPerSec.toFixed(2)} (${p.source})` : 'none published (prediction)'} | ${p && m.mbPerSec ? `${((m.mbPerSec / p.mbPerSec - 1) * 100).toFixed(0)} %` : '–'} |`);
+    }
+    out.push('');
+  }
+  const peers = run.scenarios.find((s) => s.name === 'peers');
+  if (peers) {
+    const clients = ['iosdevice afc pull', 'iosdevice photos backup', 'ifuse', 'appium-ios-device'];
+    out.push(`**Peers side by side** (${peers.date?.slice(0, 10) ?? ''}${peers.quick ? ', --quick' : ''}${load(peers)}): MB/s (files/s), median of the rounds; ceiling = the same bytes with no protocol.`, '');
+    out.push(`| tree | link | ${clients.join(' | ')} | ceiling |`, `|---|---|${clients.map(() => '---|').join('')}---|`);
+    const keys = [...new Set(peers.measurements.map((m) => `${m.case}|${m.link}`))];
+    for (const k of keys) {
+      const [c, l] = k.split('|') as [string, string];
+      const cell = (cl: string): string => {
+        const m = peers.measurements.find((x) => x.case === c && x.link === l && x.client === cl);
+        if (!m) return '–';
+        if (m.skipped) return 'skipped';
+        return `${fmt(m.mbPerSec)}${m.filesPerSec !== undefined ? ` (${fmt(m.filesPerSec, 0)})` : ''}${m.notes?.includes('time limit') ? '*' : ''}`;
+      };
+      const ceil = peers.measurements.find((x) => x.case === c && x.link === l && ['raw-socket', 'link-rate', 'device-rate'].includes(x.client));
+      out.push(`| ${c} | ${l} | ${clients.map(cell).join(' | ')} | ${ceil?.mbPerSec ? fmt(ceil.mbPerSec) : '–'} |`);
+    }
+    out.push('', '\\* cut at the time limit: the rate of the bytes copied by then.', '');
+  }
+  out.push('**Targets** (every scenario; `bench/results/latest.md` has all rows, CPU s/GB and RSS):', '');
+  out.push('| scenario | target | measured | threshold | result |', '|---|---|---|---|---|');
+  for (const s of run.scenarios) {
+    for (const t of s.targets) {
+      out.push(`| ${s.name}${s.quick ? ' (quick)' : ''} | ${t.name} | ${t.value === undefined ? '–' : t.value.toFixed(3)} | ${t.threshold} | ${t.pass === undefined ? 'n/a' : t.pass ? 'pass' : '**fail**'} — ${t.detail} |`);
+    }
+  }
+  out.push('', README_END);
+  return out.join('\n');
+}
+
+/** `readme` with its generated part replaced (unchanged when the markers are absent). */
+export function replaceReadmeSection(readme: string, section: string): string {
+  const a = readme.indexOf(README_START);
+  const b = readme.indexOf(README_END);
+  if (a < 0 || b < a) return readme;
+  return readme.slice(0, a) + section + readme.slice(b + README_END.length);
+}
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -7,7 +7,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { disposeChildBundles } from './child.ts';
-import { renderMarkdown, renderSvg, type BenchRun } from './report.ts';
+import { renderMarkdown, renderReadmeSection, renderSvg, replaceReadmeSection, type BenchRun } from './report.ts';
 import type { BenchScenario, BenchScenarioResult } from './scenario.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -83,6 +83,13 @@ async function main(): Promise<number> {
   await writeFile(join(outDir, 'latest.json'), `${JSON.stringify(run, null, 2)}\n`);
   await writeFile(join(outDir, 'latest.md'), `${md}\n`);
   await writeFile(join(outDir, 'latest.svg'), `${renderSvg(run)}\n`);
+  if (!quick) {
+    // The README's benchmark tables are generated from the (merged) results of full runs only.
+    const readmePath = join(repoRoot, 'README.md');
+    const readme = await readFile(readmePath, 'utf8');
+    const next = replaceReadmeSection(readme, renderReadmeSection(run));
+    if (next !== readme) await writeFile(readmePath, next);
+  }
   console.log(md);
   return failed ? 1 : 0;
 }

@@ -4,80 +4,22 @@
  * Rows: our client (child process), ifuse + cp -r (needs the emulator), the raw ceiling (the same bytes
  * through a plain unix socket) and the shaped link rate (raw bytes through the same shaper).
  */
-import { mkdir, open, rm, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { linkProfile } from '../../src/virtual-iphone/link.ts';
 import { makeDcim, makeLargeFile } from '../afc/data.ts';
 import { ifuseCopy, ifuseMissing, prepareEmulator, type EmulatorLike } from '../afc/ifuse.ts';
 import { startAfcServer, startRawServer } from '../afc/servers.ts';
+import { verify } from '../afc/verify.ts';
 import { runChild } from '../child.ts';
+import { row, type ClientResult } from '../measure.ts';
 import type { BenchContext, BenchMeasurement, BenchScenario, BenchTarget } from '../scenario.ts';
 
-interface ClientResult {
-  bytes: number;
-  files?: number;
-  seconds: number;
-  cpuSeconds: number;
-  peakRssBytes: number;
-  bytesCopied?: number;
-  /** Peak RSS before the transfer started (Node + bundled code + connection set-up). */
-  baselineRssBytes?: number;
-  /** Sampled peaks of the JS heap and of ArrayBuffers/Buffers during the transfer (diagnostic). */
-  heapUsedBytes?: number;
-  arrayBuffersBytes?: number;
-}
-
 const CHILD_TIMEOUT = 20 * 60_000;
+/** The settings this scenario has always measured (8 files × 4 × 1 MiB reads in flight, window 32). */
+const OUR_OPTS = ['--concurrency', '8', '--chunk', String(1024 * 1024), '--in-flight', '4', '--window', '32'];
 
 const fmtMB = (v: number | undefined): string => (v === undefined ? '–' : v.toFixed(0));
-
-function row(c: string, link: string, client: string, r: ClientResult, notes?: string): BenchMeasurement {
-  const m: BenchMeasurement = {
-    case: c,
-    link,
-    client,
-    payloadBytes: r.bytes,
-    seconds: r.seconds,
-    mbPerSec: r.bytes / r.seconds / 1e6,
-    cpuSecondsPerGB: r.cpuSeconds / (r.bytes / 1e9),
-    peakRssMB: r.peakRssBytes / 1e6,
-  };
-  if (r.files !== undefined) m.files = r.files;
-  if (r.bytesCopied !== undefined) m.bytesCopiedPerPayloadByte = r.bytesCopied / r.bytes;
-  if (r.baselineRssBytes !== undefined) {
-    m.rssBeforeMB = r.baselineRssBytes / 1e6;
-    m.rssGrowthMB = (r.peakRssBytes - r.baselineRssBytes) / 1e6;
-  }
-  const mem =
-    r.heapUsedBytes !== undefined && r.arrayBuffersBytes !== undefined
-      ? `sampled peaks: JS heap ${(r.heapUsedBytes / 1e6).toFixed(0)} MB, Buffers ${(r.arrayBuffersBytes / 1e6).toFixed(0)} MB`
-      : undefined;
-  const all = [notes, mem].filter(Boolean).join('; ');
-  if (all) m.notes = all;
-  return m;
-}
-
-/** Same sizes, and the same first/last 64 KiB, as the source: the pull really delivered the bytes. */
-async function verify(srcFiles: string[], srcRoot: string, dstRoot: string): Promise<void> {
-  for (const f of srcFiles) {
-    const d = join(dstRoot, relative(srcRoot, f));
-    const [a, b] = [await stat(f), await stat(d)];
-    if (a.size !== b.size) throw new Error(`size mismatch for ${d}: ${b.size} != ${a.size}`);
-    for (const pos of [0, Math.max(0, a.size - 65536)]) {
-      const read = async (p: string): Promise<Buffer> => {
-        const fh = await open(p, 'r');
-        try {
-          const buf = Buffer.alloc(Math.min(65536, a.size));
-          await fh.read(buf, 0, buf.length, pos);
-          return buf;
-        } finally {
-          await fh.close();
-        }
-      };
-      if (!(await read(f)).equals(await read(d))) throw new Error(`content mismatch in ${d}`);
-    }
-  }
-}
 
 function target(name: string, num: BenchMeasurement | undefined, den: BenchMeasurement | undefined, min: number, floorMbPerSec = 0): BenchTarget {
   if (!num?.mbPerSec || !den?.mbPerSec) {
@@ -139,10 +81,10 @@ const scenario: BenchScenario = {
           // Our client (through the emulator when it works; then also straight on serveAfc, to show the relay's cost).
           const variants: { client: string; args: string[]; note: string }[] = emu
             ? [
-                { client: 'iosdevice', args: ['--usbmuxd', emu.address], note: 'via emulator usbmuxd + lockdown' },
-                { client: 'iosdevice-afc-socket', args: ['--afc-socket', afcSrv.path], note: 'serveAfc on a unix socket, no usbmux relay (diagnostic)' },
+                { client: 'iosdevice', args: ['--usbmuxd', emu.address, ...OUR_OPTS], note: 'via emulator usbmuxd + lockdown' },
+                { client: 'iosdevice-afc-socket', args: ['--afc-socket', afcSrv.path, ...OUR_OPTS], note: 'serveAfc on a unix socket, no usbmux relay (diagnostic)' },
               ]
-            : [{ client: 'iosdevice', args: ['--afc-socket', afcSrv.path], note: 'AFC on a unix socket (serveAfc)' }];
+            : [{ client: 'iosdevice', args: ['--afc-socket', afcSrv.path, ...OUR_OPTS], note: 'AFC on a unix socket (serveAfc)' }];
           for (const v of variants) {
             await mkdir(dst, { recursive: true });
             try {
@@ -166,7 +108,7 @@ const scenario: BenchScenario = {
             await mkdir(dst, { recursive: true });
             try {
               const r = await ifuseCopy(emu!, c.ifuseSrc, join(dst, 'copy'), ctx.tmpDir, ctx.quick ? 30_000 : 60_000);
-              out.push(row(c.name, linkName, 'ifuse', r, r.partial ? `time limit reached: rate from the ${r.bytes} bytes copied` : 'ifuse -f + cp -r'));
+              out.push(row(c.name, linkName, 'ifuse', r, 'ifuse -f + cp -r'));
             } catch (e) {
               out.push({ case: c.name, link: linkName, client: 'ifuse', skipped: `ifuse failed: ${e instanceof Error ? e.message : String(e)}` });
             } finally {

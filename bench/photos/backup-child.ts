@@ -1,0 +1,32 @@
+/**
+ * Child process of the photo-backup rows: runs the backup engine (runBackup, as `iosdevice photos backup` does,
+ * with its default connections and files in flight) against a usbmuxd socket and prints one JSON line
+ * { baselineRssBytes, bytes, files, seconds, cpuSeconds, peakRssBytes, heapUsedBytes, arrayBuffersBytes, status }.
+ *   --usbmuxd ADDRESS --dest DIR [--connections N]
+ * The timed part is the engine's run (walk + copy + verify + place + manifest); connection set-up is excluded,
+ * as for the other clients.
+ */
+import { connectAfc, openDevice, openLockdownSession } from '../../src/connect.ts';
+import { runBackup } from '../../src/photos/backup.ts';
+import type { PhotoDevice } from '../../src/photos/source.ts';
+import { MemorySampler, peakRssBytes, selfUsage } from '../self-usage.ts';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const dev = await openDevice({ socket: arg('--usbmuxd')! }, { timeoutMs: 10_000 });
+const session = await openLockdownSession(dev, { autoPair: true, timeoutMs: 10_000 });
+session.lockdown.close();
+const device: PhotoDevice = { udid: dev.udid, openAfc: (o) => connectAfc(dev, { autoPair: false, ...(o?.signal ? { signal: o.signal } : {}), timeoutMs: o?.timeoutMs ?? 30_000 }) };
+const conns = arg('--connections');
+const baselineRssBytes = peakRssBytes();
+const mem = new MemorySampler();
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+const s = await runBackup({ dest: arg('--dest')!, device, ...(conns ? { connections: Number(conns) } : {}) });
+const seconds = (performance.now() - t0) / 1000;
+const u = selfUsage(cpu0);
+const peaks = mem.stop();
+console.log(JSON.stringify({ baselineRssBytes, bytes: s.copiedBytes, files: s.copied, seconds, cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, ...peaks, status: s.status, failed: s.failed.length }));
