@@ -153,6 +153,9 @@ export const ERROR_CODES = {
   ERR_PHOTOS_LIMIT: 'a resource cap of the backup was reached (entries walked, per folder, folders, manifest entries)',
   ERR_PHOTOS_REPAIR: 'a damaged copy in DEST could not be restored from the device; nothing was changed',
 
+  // thumbnails (thumbs/)
+  ERR_THUMB_DECODE: 'an image or video frame could not be decoded into a thumbnail (unsupported or corrupt)',
+
   // the virtual iPhone (virtual-iphone/)
   ERR_EMULATOR_DETACHED: 'the virtual iPhone was detached; its open streams end with this',
 } as const satisfies Record<`ERR_${string}`, string>;

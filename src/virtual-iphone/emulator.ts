@@ -20,6 +20,7 @@ import type { PlistDict } from '../plist/types.ts';
 import { seedCrashReports, type CrashEntry } from './crash-reports.ts';
 import { generateDcim, type DcimManifest, type DcimOptions } from './dcim-generator.ts';
 import { setupHostileMedia } from './hostile.ts';
+import { writeThumbnailStore } from './thumbnail-store.ts';
 import type { AfcdTiming } from './afcd-model.ts';
 import type { LinkParams, LinkProfile } from './link.ts';
 import type { TrustPolicy } from './lockdown-device.ts';
@@ -49,6 +50,8 @@ export interface EmulatedDeviceOptions {
   hostile?: boolean;
   /** Seed of the crash report tree (default 1). */
   crashSeed?: number;
+  /** Also write the device's thumbnail store (PhotoData/Thumbnails/V2/…/5005.JPG, real JPEGs) for the generated roll. */
+  thumbnails?: boolean;
 }
 
 /** Options of {@link startEmulator}: either `devices` or the single-device options at the top level. */
@@ -156,6 +159,7 @@ async function prepareDevice(o: EmulatedDeviceOptions, root: string, index: numb
     await mkdir(join(mediaDir, 'DCIM'), { recursive: true });
     for (const d of ['Downloads', 'Books', 'PhotoData']) await mkdir(join(mediaDir, d), { recursive: true });
     manifest = await generateDcim(mediaDir, { seed: index + 1, ...o.dcim, count: o.dcimCount ?? 20 });
+    if (o.thumbnails) await writeThumbnailStore(mediaDir, manifest.files);
   }
   const crashDir = join(devDir, 'crash');
   await mkdir(crashDir, { recursive: true });

@@ -26,6 +26,7 @@ import { PhotosError, PhotosLimitError, UnsafePathError } from '../../../src/pho
 import { LibraryError, MediaFormatError } from '../../../src/photos/library/errors.ts';
 import { TransferTimeoutError } from '../../../src/photos/watch.ts';
 import { EmulatorDetachedError } from '../../../src/virtual-iphone/errors.ts';
+import { ThumbDecodeError } from '../../../src/thumbs/decode.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const codes = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -168,6 +169,7 @@ const cases: Case[] = [
   { name: 'LibraryError', cls: LibraryError, make: () => new LibraryError('m', { cause }), code: 'ERR_PHOTOS_LIBRARY', keepsCause: true },
   { name: 'MediaFormatError', cls: MediaFormatError, make: () => new MediaFormatError('heif', 'bad', 3), code: 'ERR_PHOTOS_MEDIA' },
   { name: 'EmulatorDetachedError', cls: EmulatorDetachedError, make: () => new EmulatorDetachedError('u'), code: 'ERR_EMULATOR_DETACHED' },
+  { name: 'ThumbDecodeError', cls: ThumbDecodeError, make: () => new ThumbDecodeError('m', { cause }), code: 'ERR_THUMB_DECODE', keepsCause: true },
 ];
 
 for (const c of cases) {

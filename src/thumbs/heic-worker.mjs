@@ -1,0 +1,17 @@
+// Worker thread of src/thumbs/decode.ts: decodes HEIC/HEIF images with heic-decode (libheif compiled to WASM)
+// off the main thread, so a 0.8 s full decode never stalls the server. Plain JavaScript: workers do not get
+// the tsx loader. Message in: { id, buf: Uint8Array }; out: { id, width, height, data: Uint8ClampedArray RGBA }
+// (transferred) or { id, error }.
+import { createRequire } from 'node:module';
+import { parentPort } from 'node:worker_threads';
+
+const decode = createRequire(import.meta.url)('heic-decode');
+
+parentPort.on('message', async ({ id, buf }) => {
+  try {
+    const { width, height, data } = await decode({ buffer: buf });
+    parentPort.postMessage({ id, width, height, data }, [data.buffer]);
+  } catch (e) {
+    parentPort.postMessage({ id, error: String((e && e.message) || e) });
+  }
+});
