@@ -59,6 +59,7 @@ export function formatSummary(s: BackupSummary): string {
     const what = s.copied > 0 ? `copied ${s.copied} file(s), ${formatBytes(s.copiedBytes)}` : 'nothing new to copy';
     lines.push(`${what} in ${took}${rate}; ${s.skipped} already backed up; ${s.failed.length} failed`);
   }
+  if (s.stopped) lines.push(`stopped: [${s.stopped.code}] ${s.stopped.message}`);
   if (s.selected !== s.found) lines.push(`${s.selected} of ${s.found} file(s) on the device matched the selection`);
   for (const f of s.failed) lines.push(`  failed: ${f.remote} [${f.code}] ${f.reason}`);
   if (s.rejected.length > 0) {

@@ -129,6 +129,7 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
       if (!stopped) throw e;
     }
     summary.status = endStatus(summary, o.signal, slots);
+    if (summary.status === 'device-lost' && slots.dead) summary.stopped = { code: slots.dead.code, message: slots.dead.message };
     return summary;
   } finally {
     slots.closeAll();

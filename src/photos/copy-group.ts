@@ -93,7 +93,8 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
       // a dropped or stalled connection: retry on a fresh one, unless the device is now given up on; then this
       // file fails with what happened to it (e.g. ERR_TIMEOUT naming the file and the rate)
       if (isConnectionLost(e) && !ctx.slots.dead) continue;
-      fail(ctx, f, e);
+      // a file whose connection was closed because another request on it timed out fails with why
+      fail(ctx, f, errorCode(e) === 'ERR_CLOSED' && ctx.slots.dead ? ctx.slots.dead : e);
       return;
     }
   }

@@ -83,6 +83,8 @@ export interface BackupSummary {
    * copied (the next run copies the new version) or is gone.
    */
   keptOnDevice: KeptOnDevice[];
+  /** Why the run ended early ('device-lost'): the code and message of what ended it (e.g. "… timed out …"). */
+  stopped?: { code: string; message: string };
   /** Why --delete-after-import removed nothing, when it did not run. */
   deleteSkipped?: string;
   /** --dry-run: what would be copied. */

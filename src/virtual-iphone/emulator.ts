@@ -24,7 +24,7 @@ import { writeThumbnailStore } from './thumbnail-store.ts';
 import type { AfcdTiming } from './afcd-model.ts';
 import type { LinkParams, LinkProfile } from './link.ts';
 import type { TrustPolicy } from './lockdown-device.ts';
-import { VirtualIPhone } from './virtual-iphone.ts';
+import { VirtualIPhone, type VirtualIPhoneOptions } from './virtual-iphone.ts';
 
 /** One device of the emulator. */
 export interface EmulatedDeviceOptions {
@@ -48,6 +48,8 @@ export interface EmulatedDeviceOptions {
   afcd?: AfcdTiming;
   /** Hostile names and symlinks in the media folder (./hostile.ts). */
   hostile?: boolean;
+  /** Service handlers replacing or adding built-in ones by name (VirtualIPhoneOptions.services). */
+  services?: VirtualIPhoneOptions['services'];
   /** Seed of the crash report tree (default 1). */
   crashSeed?: number;
   /** Also write the device's thumbnail store (PhotoData/Thumbnails/V2/…/5005.JPG, real JPEGs) for the generated roll. */
@@ -177,6 +179,7 @@ async function prepareDevice(o: EmulatedDeviceOptions, root: string, index: numb
     ...(o.link !== undefined ? { link: o.link } : {}),
     ...(o.afcd !== undefined ? { afcd: o.afcd } : {}),
     ...(afcHooks ? { afcHooks } : {}),
+    ...(o.services ? { services: o.services } : {}),
   });
   // usbmuxd's LocationID is bus << 16 | address: bus 1, addresses 2, 3, …
   return new Device(iphone, mediaDir, crashDir, manifest, crashReports, (1 << 16) | (index + 2));

@@ -47,6 +47,11 @@ export interface VirtualIPhoneOptions {
   afcd?: AfcdTiming;
   /** serveAfc hooks for the media folder (hostile mode). */
   afcHooks?: AfcServerOptions['hooks'];
+  /**
+   * Service handlers by name that replace (or add to) the built-in ones: each StartService of that name gets a
+   * one-shot port whose accepted stream goes to the handler (e.g. a raw AFC responder standing in for afcd).
+   */
+  services?: Readonly<Record<string, ServiceHandler>>;
   /** Further VirtualLockdownDevice options (private key, values, keylog file). */
   lockdown?: Omit<VirtualLockdownDeviceOptions, 'udid' | 'deviceName' | 'productVersion' | 'trust' | 'trustDelayMs' | 'locked' | 'startService'>;
 }
@@ -70,6 +75,7 @@ export class VirtualIPhone extends EventEmitter {
   readonly #ports = new ServiceRegistry();
   readonly #streams = new Set<Duplex>();
   readonly #afcHooks: AfcServerOptions['hooks'];
+  readonly #services: Readonly<Record<string, ServiceHandler>>;
   #detached = false;
 
   /** @throws InvalidArgumentError (ERR_INVALID_ARG) for an iOS version below 10 or a bad link profile. */
@@ -83,6 +89,7 @@ export class VirtualIPhone extends EventEmitter {
     this.mediaDir = opts.mediaDir;
     this.crashDir = opts.crashDir;
     this.#afcHooks = opts.afcHooks;
+    this.#services = opts.services ?? {};
     this.lockdown = new VirtualLockdownDevice({
       ...opts.lockdown,
       ...(opts.udid !== undefined ? { udid: dashedUdid(opts.udid) } : {}),
@@ -115,7 +122,8 @@ export class VirtualIPhone extends EventEmitter {
   }
 
   #startService(name: string): { port: number; enableServiceSSL: boolean } | undefined {
-    let handler: ServiceHandler | undefined;
+    let handler: ServiceHandler | undefined = Object.hasOwn(this.#services, name) ? this.#services[name] : undefined;
+    if (handler) return { port: this.#ports.offer(handler), enableServiceSSL: false };
     switch (name) {
       case 'com.apple.afc':
         handler = (s) =>
