@@ -36,6 +36,7 @@ const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const args = [
   '--import', 'tsx',
   '--conditions=source', // `import 'iosdevice/…'` (examples, self-references) resolves to src/ through tsx
+  '--import', './test/support/fail-on-warning.ts',
   '--test',
   `--test-concurrency=${concurrency}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',

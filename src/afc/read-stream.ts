@@ -11,7 +11,7 @@
  * is opened again at the offset reached and read to its real EOF, so the bytes are always the file's.
  */
 import { Readable } from 'node:stream';
-import type { CallOpts } from '../core/abort.ts';
+import { onAbort, type CallOpts } from '../core/abort.ts';
 import { AbortError, InvalidArgumentError } from '../core/errors.ts';
 import type { AfcFileIo, AfcReadStreamOptions } from './file-io.ts';
 import { AfcOpenMode } from './protocol.ts';
@@ -52,12 +52,9 @@ export class AfcReadStream extends Readable {
     // Abort destroys the stream with our typed AbortError (ERR_ABORTED), not Node's ABORT_ERR.
     const signal = opts.signal;
     if (signal) {
-      const onAbort = (): void => void this.destroy(new AbortError(`AFC ${path}`, signal.reason));
-      if (signal.aborted) queueMicrotask(onAbort);
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.once('close', () => signal.removeEventListener('abort', onAbort));
-      }
+      const aborted = (): void => void this.destroy(new AbortError(`AFC ${path}`, signal.reason));
+      if (signal.aborted) queueMicrotask(aborted);
+      else this.once('close', onAbort(signal, aborted)); // one shared listener per signal (core/abort.ts)
     }
     const chunk = opts.chunkSize ?? 1024 * 1024;
     if (!Number.isInteger(chunk) || chunk < 1024 || chunk > 16 * 1024 * 1024) throw new InvalidArgumentError(`bad chunkSize ${chunk}`);
@@ -78,13 +75,15 @@ export class AfcReadStream extends Readable {
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
-    this.#open(this.#start).then(() => cb(), cb);
+    // A stream its consumer destroyed while the open was in flight ends quietly: the open's failure (e.g. the
+    // connection closed meanwhile) would otherwise surface as an 'error' nobody listens to any more.
+    this.#open(this.#start).then(() => cb(), (e: Error) => cb(this.destroyed ? null : e));
   }
 
   async #open(at: number): Promise<void> {
     const h = await this.#client.open(this.#path, AfcOpenMode.RDONLY, this.#callOpts);
     this.#handle = h;
-    if (at > 0) await this.#client.seek(h, at, 0, this.#callOpts);
+    if (at > 0 && !this.destroyed) await this.#client.seek(h, at, 0, this.#callOpts);
   }
 
   override _read(): void {

@@ -3,7 +3,7 @@
  * chunkSize bytes, several in flight; the file is closed in _final.
  */
 import { Writable } from 'node:stream';
-import type { CallOpts } from '../core/abort.ts';
+import { onAbort, type CallOpts } from '../core/abort.ts';
 import { AbortError, InvalidArgumentError } from '../core/errors.ts';
 import type { AfcFileIo, AfcWriteStreamOptions } from './file-io.ts';
 import type { AfcOpenMode } from './protocol.ts';
@@ -32,12 +32,9 @@ export class AfcWriteStream extends Writable {
     // Abort destroys the stream with our typed AbortError (ERR_ABORTED), not Node's ABORT_ERR.
     const signal = opts.signal;
     if (signal) {
-      const onAbort = (): void => void this.destroy(new AbortError(`AFC ${path}`, signal.reason));
-      if (signal.aborted) queueMicrotask(onAbort);
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.once('close', () => signal.removeEventListener('abort', onAbort));
-      }
+      const aborted = (): void => void this.destroy(new AbortError(`AFC ${path}`, signal.reason));
+      if (signal.aborted) queueMicrotask(aborted);
+      else this.once('close', onAbort(signal, aborted)); // one shared listener per signal (core/abort.ts)
     }
     const chunk = opts.chunkSize ?? 4 * 1024 * 1024;
     if (!Number.isInteger(chunk) || chunk < 1024 || chunk > 16 * 1024 * 1024) throw new InvalidArgumentError(`bad chunkSize ${chunk}`);

@@ -1,9 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { Interrupted, type Command, type CliIO } from './command.ts';
+import { EXIT, Interrupted, interruptedExitCode, type Command, type CliIO } from './command.ts';
 import { COMMAND_SUMMARIES } from './command-summaries.ts';
-import { IDeviceError } from '../core/errors.ts';
+import { errorCode, IDeviceError } from '../core/errors.ts';
 
 const commandsDir = fileURLToPath(new URL('./commands/', import.meta.url));
 /** '.ts' when running from src/ (tsx), '.js' when running the build in dist/. */
@@ -57,6 +57,21 @@ export function errorJson(e: unknown): { error: Record<string, unknown> } {
   return { error: { code: 'ERR_INTERNAL', message: e instanceof Error ? e.message : String(e) } };
 }
 
+/** Codes meaning the device is gone or cannot be reached (exit 3). */
+const DEVICE_LOST = new Set([
+  'ERR_DEVICE_NOT_FOUND', 'ERR_USBMUX_UNREACHABLE', 'ERR_USBMUX_BADDEV', 'ERR_PHOTOS_DISCONNECTED', 'ERR_USB_DETACHED',
+  'ERR_USB_NO_DEVICE',
+]);
+
+/** The exit code for an error a command threw (see EXIT in command.ts). */
+export function exitCodeFor(e: unknown): number {
+  const code = errorCode(e) ?? '';
+  if (code === 'ERR_INVALID_ARG') return EXIT.usage;
+  if (DEVICE_LOST.has(code)) return EXIT.device;
+  if (code.startsWith('ERR_PHOTOS_DEST_')) return EXIT.dest;
+  return EXIT.failed;
+}
+
 /** Entry point: resolves with the exit code. */
 export async function main(argv: string[], io?: Partial<CliIO>): Promise<number> {
   const ac = new AbortController();
@@ -86,9 +101,15 @@ export async function main(argv: string[], io?: Partial<CliIO>): Promise<number>
     }
     return await cmd.run(rest, fullIO);
   } catch (e) {
+    if (fullIO.signal.aborted && errorCode(e) === 'ERR_ABORTED') {
+      // Ctrl-C / SIGTERM: not an error; one line, and the exit code a shell expects for that signal
+      if (argv.includes('--json')) fullIO.stdout.write(JSON.stringify({ type: 'interrupted' }) + '\n');
+      fullIO.stderr.write('interrupted\n');
+      return interruptedExitCode(fullIO.signal);
+    }
     if (argv.includes('--json')) fullIO.stdout.write(JSON.stringify(errorJson(e)) + '\n');
     fullIO.stderr.write(formatError(e) + '\n');
-    return e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG' ? 2 : 1;
+    return exitCodeFor(e);
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);

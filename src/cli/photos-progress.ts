@@ -3,7 +3,28 @@
  * lines otherwise, or JSON lines (`--json`: every event, progress throttled, then the summary).
  * Pure formatting plus a small renderer writing to a stream; no terminal library.
  */
+import { isConnectionLost } from '../core/errors.ts';
 import type { BackupEvent, BackupSummary } from '../photos/events.ts';
+
+/** True for a failure that means the device (connection) went away, not a problem of that file. */
+export function isLostDeviceFailure(f: { code?: string }): boolean {
+  return f.code === 'ERR_PHOTOS_DISCONNECTED' || isConnectionLost(f);
+}
+
+/** "N of M copied" (M: the files the plan meant to copy). */
+function copiedOf(s: BackupSummary): string {
+  return `${s.copied} of ${s.toCopy} copied`;
+}
+
+/**
+ * The one headline for a run that did not go to its end (no trailing newline), else undefined:
+ * `interrupted: N of M copied, rerun to resume` / `device disconnected: N of M copied; plug it back in and run again to resume`.
+ */
+export function formatHeadline(s: BackupSummary): string | undefined {
+  if (s.status === 'interrupted') return `interrupted: ${copiedOf(s)}, rerun to resume`;
+  if (s.status === 'device-lost') return `device disconnected: ${copiedOf(s)}; plug it back in and run again to resume`;
+  return undefined;
+}
 
 /** 1234567 → "1.2 MB" (SI units, as file managers show sizes). */
 export function formatBytes(n: number): string {
@@ -48,8 +69,14 @@ export function formatBar(p: ProgressState, width = 80): string {
   return `[${'#'.repeat(fill)}${'.'.repeat(barWidth - fill)}]${text}`.slice(0, Math.max(20, width - 1));
 }
 
-/** The final human-readable summary (several lines, no trailing newline). */
-export function formatSummary(s: BackupSummary): string {
+/** Options of {@link formatSummary}. */
+export interface SummaryFormat {
+  /** Failures already shown (live, above the bar): not listed again. */
+  shown?: ReadonlySet<string>;
+}
+
+/** The final human-readable summary of a run that went to its end (several lines, no trailing newline). */
+export function formatSummary(s: BackupSummary, f: SummaryFormat = {}): string {
   const lines: string[] = [];
   if (s.dryRun) {
     lines.push(`dry run: ${s.wouldCopy.length} file(s) would be copied (${formatBytes(s.wouldCopyBytes)}), ${s.skipped} already backed up`);
@@ -61,7 +88,7 @@ export function formatSummary(s: BackupSummary): string {
   }
   if (s.stopped) lines.push(`stopped: [${s.stopped.code}] ${s.stopped.message}`);
   if (s.selected !== s.found) lines.push(`${s.selected} of ${s.found} file(s) on the device matched the selection`);
-  for (const f of s.failed) lines.push(`  failed: ${f.remote} [${f.code}] ${f.reason}`);
+  for (const x of s.failed) if (!f.shown?.has(x.remote)) lines.push(`  failed: ${x.remote} [${x.code}] ${x.reason}`);
   if (s.rejected.length > 0) {
     lines.push(`${s.rejected.length} item(s) not copied:`);
     for (const r of s.rejected) lines.push(`  ${r.reason}: ${JSON.stringify(r.remote)} (${r.detail})`);
@@ -80,9 +107,25 @@ export function formatSummary(s: BackupSummary): string {
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
-/** Writes events to a stream in one of the modes; call `finish(summary)` at the end. */
+/** Options of {@link ProgressRenderer}. */
+export interface RendererOptions {
+  /** Where the headline of an interrupted or device-lost run goes (default: the same stream). */
+  err?: NodeJS.WritableStream;
+  /** List every file a lost device left uncopied (text modes; JSON always has them). */
+  verbose?: boolean;
+}
+
+/**
+ * Writes events to a stream in one of the modes; call `finish(summary)` at the end (or `abandon()` when the run
+ * rejected, so the error does not land on the bar's line). Each failed file is shown once: live, above the bar,
+ * unless it failed because the device went away; those are summed up in one headline at the end (listed with
+ * `verbose`).
+ */
 export class ProgressRenderer {
   #out: NodeJS.WritableStream & { columns?: number };
+  #err: NodeJS.WritableStream;
+  #verbose: boolean;
+  #shown = new Set<string>();
   #mode: ProgressMode;
   #now: () => number;
   #start = 0;
@@ -92,8 +135,10 @@ export class ProgressRenderer {
   /** Minimum ms between bar redraws (TTY) / progress lines (plain, json). */
   intervalMs: number;
 
-  constructor(out: NodeJS.WritableStream & { columns?: number }, mode: ProgressMode, now: () => number = () => performance.now()) {
+  constructor(out: NodeJS.WritableStream & { columns?: number }, mode: ProgressMode, now: () => number = () => performance.now(), o: RendererOptions = {}) {
     this.#out = out;
+    this.#err = o.err ?? out;
+    this.#verbose = o.verbose ?? false;
     this.#mode = mode;
     this.#now = now;
     this.intervalMs = mode === 'tty' ? 100 : mode === 'json' ? 500 : 2000;
@@ -137,7 +182,11 @@ export class ProgressRenderer {
         this.#line(`${e.found} file(s) on the device, ${e.selected} selected, ${e.toCopy} to copy (${formatBytes(e.toCopyBytes)})`);
         break;
       case 'file':
-        if (e.status === 'failed') this.#line(`failed: ${e.remote} [${e.code}] ${e.reason ?? ''}`);
+        if (e.status === 'failed') {
+          if (isLostDeviceFailure(e)) break; // summed up in the headline at the end
+          this.#shown.add(e.remote);
+          this.#line(`failed: ${e.remote} [${e.code}] ${e.reason ?? ''}`);
+        }
         else if (e.status === 'would-copy') this.#line(`would copy: ${e.remote} (${formatBytes(e.bytes)})`);
         else if (e.status === 'copied' && this.#mode === 'plain') this.#line(`copied: ${e.remote} -> ${e.local}`);
         break;
@@ -162,17 +211,39 @@ export class ProgressRenderer {
     }
   }
 
-  /** Clears the bar and writes the summary (text, or one JSON line with type "summary"). */
+  /** Ends the bar's line (final state) so what follows starts on a line of its own. */
+  #endBar(): void {
+    if (!this.#barShown) return;
+    this.#draw(true);
+    this.#out.write('\n');
+    this.#barShown = false;
+  }
+
+  /**
+   * Ends the output: the summary (text, or one JSON line with type "summary"); for an interrupted or
+   * device-lost run one headline on `err` instead (plus, with `verbose`, the files a lost device left).
+   */
   finish(s: BackupSummary): void {
+    const headline = formatHeadline(s);
     if (this.#mode === 'json') {
       this.#out.write(JSON.stringify({ type: 'summary', ...s }) + '\n');
+      if (headline) this.#err.write(headline + '\n');
       return;
     }
-    if (this.#barShown) {
-      this.#draw(true);
-      this.#out.write('\n');
-      this.#barShown = false;
+    this.#endBar();
+    if (this.#mode === 'quiet') return;
+    if (!headline) {
+      this.#out.write(formatSummary(s, { shown: this.#shown }) + '\n');
+      return;
     }
-    if (this.#mode !== 'quiet') this.#out.write(formatSummary(s) + '\n');
+    const lines = [headline];
+    const left = s.failed.filter((f) => !this.#shown.has(f.remote));
+    if (this.#verbose) for (const f of left) lines.push(`  not copied: ${f.remote} [${f.code}]`);
+    this.#err.write(lines.join('\n') + '\n');
+  }
+
+  /** The run rejected: end the bar's line so the error message that follows starts on its own line. */
+  abandon(): void {
+    this.#endBar();
   }
 }

@@ -13,6 +13,8 @@ import { trustPrinter } from './trust-prompt.ts';
 /** Options of {@link runPhotoBackup} beyond the engine's. */
 export interface PhotoRunOptions extends Omit<BackupOptions, 'device' | 'onEvent' | 'signal'> {
   json: boolean;
+  /** List every file a lost device left uncopied (text output). */
+  verbose?: boolean;
 }
 
 /** Bounds of {@link openPhotoDevice}, ms. */
@@ -49,8 +51,15 @@ export async function openPhotoDevice(sel: ReturnType<typeof deviceSelector>, io
 /** Runs a backup with progress output; resolves with the summary and the exit code. */
 export async function runPhotoBackup(device: PhotoDevice, o: PhotoRunOptions, io: CliIO): Promise<{ summary: BackupSummary; exitCode: number }> {
   const mode: ProgressMode = o.json ? 'json' : io.stdout.isTTY ? 'tty' : 'plain';
-  const r = new ProgressRenderer(io.stdout, mode);
-  const summary = await runBackup({ ...o, device, signal: io.signal, onEvent: (e) => r.onEvent(e) });
+  const r = new ProgressRenderer(io.stdout, mode, undefined, { err: io.stderr, verbose: o.verbose ?? false });
+  const { json: _json, verbose: _verbose, ...engine } = o;
+  let summary: BackupSummary;
+  try {
+    summary = await runBackup({ ...engine, device, signal: io.signal, onEvent: (e) => r.onEvent(e) });
+  } catch (e) {
+    r.abandon(); // the error that main() prints must not land on the bar's line
+    throw e;
+  }
   r.finish(summary);
   return { summary, exitCode: backupExitCode(summary, io.signal) };
 }

@@ -10,7 +10,7 @@
  */
 import { generateKeyPair, randomUUID, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { throwIfAborted, withCallOpts, type CallOpts } from '../core/abort.ts';
+import { onAbort, throwIfAborted, withCallOpts, type CallOpts } from '../core/abort.ts';
 import { AbortError, IDeviceError, InvalidArgumentError, TimeoutError } from '../core/errors.ts';
 import type { PlistDict, PlistValue } from '../plist/types.ts';
 import { generatePairingCertificates, type PairingCertificateOptions } from './certificates.ts';
@@ -66,15 +66,14 @@ function deviceErrorString(e: unknown): string | undefined {
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
     const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      unsubscribe();
       resolve();
     }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = onAbort(signal, () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
   });
 }
 
@@ -84,10 +83,8 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
  */
 async function bounded<T>(what: string, o: CallOpts, emit: (e: TrustEvent) => void, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
-  const onAbort = (): void => ac.abort(new AbortError(what, o.signal?.reason));
   const timer = o.timeoutMs !== undefined ? setTimeout(() => ac.abort(new TimeoutError(what, o.timeoutMs!)), o.timeoutMs) : undefined;
-  if (o.signal?.aborted) onAbort();
-  else o.signal?.addEventListener('abort', onAbort, { once: true });
+  const unsubscribe = o.signal ? onAbort(o.signal, () => ac.abort(new AbortError(what, o.signal?.reason))) : undefined;
   try {
     return await fn(ac.signal);
   } catch (e) {
@@ -97,7 +94,7 @@ async function bounded<T>(what: string, o: CallOpts, emit: (e: TrustEvent) => vo
     throw reason;
   } finally {
     if (timer) clearTimeout(timer);
-    o.signal?.removeEventListener('abort', onAbort);
+    unsubscribe?.();
   }
 }
 

@@ -47,7 +47,7 @@ export async function copyGroup(ctx: RunContext, plan: Plan, g: FileGroup, slot:
 function fail(ctx: RunContext, f: DeviceFile, e: unknown): void {
   const ff: FailedFile = { remote: f.remote, code: errorCode(e) ?? 'ERR_INTERNAL', reason: e instanceof Error ? e.message : String(e) };
   ctx.summary.failed.push(ff);
-  ctx.progress.filesDone++;
+  if (!ctx.slots.dead) ctx.progress.filesDone++; // a file the lost device left is not done
   ctx.emit({ type: 'file', status: 'failed', remote: f.remote, bytes: f.size, code: ff.code, reason: ff.reason });
   tick(ctx);
 }

@@ -7,6 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { onAbort } from '../core/abort.ts';
 import { AbortError } from '../core/errors.ts';
 import { PhotosError, UnsafePathError } from './errors.ts';
 import type { RandomReader } from './exif.ts';
@@ -36,14 +37,16 @@ export interface Received {
 export async function receive(
   conn: PhotoAfc, f: DeviceFile, partsDir: string, onBytes: (n: number) => void, signal: AbortSignal | undefined, watch: WatchOptions,
 ): Promise<Received> {
+  if (signal?.aborted) throw new AbortError(`reading ${f.remote}`, signal.reason);
   const part = join(partsDir, `${randomUUID()}.part`);
   const fh = await openExclusive(part);
   let ok = false;
   const rs = conn.createReadStream(f.remote, { size: f.size });
-  const onAbort = (): void => void rs.destroy(new AbortError(`reading ${f.remote}`, signal?.reason));
-  signal?.addEventListener('abort', onAbort, { once: true });
+  // Errors reach us through the iterator below; this keeps one that comes after the loop (a destroy racing the
+  // connection's close) from being an unhandled 'error' event.
+  rs.on('error', () => undefined);
+  const unsubscribe = signal ? onAbort(signal, () => void rs.destroy(new AbortError(`reading ${f.remote}`, signal.reason))) : undefined;
   try {
-    if (signal?.aborted) throw new AbortError(`reading ${f.remote}`, signal.reason);
     const hash = createHash('sha256');
     let n = 0;
     for await (const chunk of watched(rs, `reading ${f.remote}`, watch)) {
@@ -59,7 +62,7 @@ export async function receive(
     ok = true;
     return { part, size: n, sha256: hash.digest('hex') };
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    unsubscribe?.();
     if (!rs.destroyed) rs.destroy();
     await fh.close().catch(() => undefined);
     if (!ok) await fsp.unlink(part).catch(() => undefined);

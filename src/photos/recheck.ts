@@ -18,6 +18,7 @@
  * check and the remove is not seen.
  */
 import { createHash } from 'node:crypto';
+import { onAbort } from '../core/abort.ts';
 import { AbortError, errorCode } from '../core/errors.ts';
 import type { KeptOnDevice } from './events.ts';
 import type { ManifestEntry } from './manifest.ts';
@@ -100,8 +101,9 @@ export async function recheckDeviceFile(conn: PhotoAfc, e: ManifestEntry, o: Rec
 export async function hashDeviceFile(conn: PhotoAfc, remote: string, size: number, o: Omit<RecheckOptions, 'mode'>): Promise<string | undefined> {
   if (o.signal?.aborted) throw new AbortError(`re-reading ${remote}`, o.signal.reason);
   const rs = conn.createReadStream(remote, { size });
-  const onAbort = (): void => void rs.destroy(new AbortError(`re-reading ${remote}`, o.signal?.reason));
-  o.signal?.addEventListener('abort', onAbort, { once: true });
+  rs.on('error', () => undefined); // errors reach us through the iterator; a late one must not be unhandled
+  const sig = o.signal;
+  const unsubscribe = sig ? onAbort(sig, () => void rs.destroy(new AbortError(`re-reading ${remote}`, sig.reason))) : undefined;
   try {
     const h = createHash('sha256');
     let n = 0;
@@ -113,7 +115,7 @@ export async function hashDeviceFile(conn: PhotoAfc, remote: string, size: numbe
     }
     return n === size ? h.digest('hex') : undefined;
   } finally {
-    o.signal?.removeEventListener('abort', onAbort);
+    unsubscribe?.();
     if (!rs.destroyed) rs.destroy();
   }
 }

@@ -2,6 +2,7 @@
  * The event queue behind `UsbmuxClient.listen()`: events pushed by the socket reader, pulled by an
  * async iterator. Ends with the first error (after the queued events), or when the consumer leaves.
  */
+import { onAbort } from '../core/abort.ts';
 import { AbortError, TooLargeError } from '../core/errors.ts';
 import type { DeviceEvent } from './device.ts';
 
@@ -18,10 +19,8 @@ export class ListenFeed {
   constructor(signal?: AbortSignal) {
     if (signal?.aborted) this.fail(new AbortError('usbmux Listen', signal.reason));
     else if (signal) {
-      const onAbort = (): void => this.fail(new AbortError('usbmux Listen', signal.reason));
-      signal.addEventListener('abort', onAbort, { once: true });
       // a long-lived signal must not collect one listener per Listen that has ended
-      this.#detach = () => signal.removeEventListener('abort', onAbort);
+      this.#detach = onAbort(signal, () => this.fail(new AbortError('usbmux Listen', signal.reason)));
     }
   }
 

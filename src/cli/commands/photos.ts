@@ -34,10 +34,21 @@ options:
   --delete-check MODE    how: hash (default: re-read, compare SHA-256 with the copy) or stat (size and
                          ns mtime; still hashes files up to 1 MiB and whole-second mtimes)
   --connections N        AFC connections to use (1-4, default 2)
+  -v, --verbose          when the device is unplugged mid-run, list every file that was not copied
+                         (without it: one line with the counts; --json always has the list)
 ${COMMON_OPTIONS_USAGE}
 
-exit status: 0 everything selected is backed up; 1 something failed or was refused (see the summary);
-2 bad arguments
+Ctrl-C stops the run cleanly: what was copied is kept and recorded, the next run resumes
+("interrupted: N of M copied, rerun to resume"). With --json the last line is always the summary
+object; its "status" is complete, partial, interrupted or device-lost.
+
+exit status:
+  0    everything selected is backed up
+  1    some files failed or were refused (see the summary)
+  2    usage: bad arguments
+  3    the device was lost or unreachable (unplugged, no such device, no usbmuxd, reconnects spent)
+  4    DEST is unusable (read-only, not a folder, no permission, no space)
+  130  interrupted (Ctrl-C, SIGINT); 143: terminated (SIGTERM)
 
 ${VERIFY_USAGE}`;
 
@@ -72,7 +83,8 @@ const command: Command = {
     const inc = takeRepeated(rest0, '--include');
     const exc = takeRepeated(inc.rest, '--exclude');
     const p = parseCommonArgs(exc.rest, {
-      flags: ['--dry-run', '--split-by-date', '--delete-after-import'],
+      flags: ['--dry-run', '--split-by-date', '--delete-after-import', '--verbose'],
+      aliases: { '-v': '--verbose' },
       options: ['--since', '--until', '--connections', '--delete-check'],
     });
     if (p.positionals.length !== 1) throw new InvalidArgumentError('expected exactly one DEST folder');
@@ -91,6 +103,7 @@ const command: Command = {
       deleteCheck,
       connections: conns,
       json: p.common.json,
+      verbose: p.flags.has('--verbose'),
     }, io);
     return exitCode;
   },

@@ -209,3 +209,19 @@ test('aborting a read stream destroys it with ERR_ABORTED', async () => {
   );
   client.close();
 });
+
+test('a read stream destroyed while its open is in flight ends quietly when the connection then closes (no unhandled error)', async () => {
+  const [a, dev] = duplexPair();
+  dev.on('data', () => undefined); // never answers the open
+  const client = new AfcClient(a);
+  const rs = client.createReadStream('/f');
+  const errors: unknown[] = [];
+  const closed = new Promise<void>((r) => rs.once('close', () => r()));
+  await settle(5);
+  rs.destroy(); // the consumer gives up (no error listener from here on would be a crash before the fix)
+  rs.on('error', (e) => errors.push(e));
+  client.close(); // the pending open now rejects with ERR_CLOSED
+  await closed;
+  await settle(5);
+  assert.deepEqual(errors, []);
+});

@@ -23,7 +23,7 @@ function io(): { stdout: PassThrough; stderr: PassThrough; out: () => string; er
 test('--json: a failure is also printed as one JSON object with the stable code', async () => {
   const x = io();
   const rc = await main(['list', '--json', '--socket', 'UNIX:/nonexistent/iosdevice-test.sock'], { stdout: x.stdout, stderr: x.stderr });
-  assert.equal(rc, 1);
+  assert.equal(rc, 3, 'exit 3: usbmuxd (so the device) unreachable, per the exit-code contract');
   const obj = JSON.parse(x.out().trim()) as { error: { code: string; message: string } };
   assert.equal(obj.error.code, 'ERR_USBMUX_UNREACHABLE');
   assert.match(x.err(), /ERR_USBMUX_UNREACHABLE/);

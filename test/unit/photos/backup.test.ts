@@ -337,7 +337,11 @@ test('backup: status is "complete" for a clean run, "partial" when a file fails,
     // every connection drops early and no reconnect is allowed: an unplug
     dev.dropPlan = [20_000, 20_000, 20_000, 20_000];
     dev.opened = 0;
-    const lost = await runBackup({ dest: join(dest, 'c'), device: dev, maxReconnects: 0 });
+    const events: BackupEvent[] = [];
+    const lost = await runBackup({ dest: join(dest, 'c'), device: dev, maxReconnects: 0, onEvent: (e) => events.push(e) });
+    const last = events.filter((e) => e.type === 'progress').at(-1);
+    assert.ok(last?.type === 'progress' && last.filesDone <= lost.copied + lost.failed.filter((f) => f.code !== 'ERR_PHOTOS_DISCONNECTED').length,
+      'files the lost device left are not counted done');
     assert.equal(lost.status, 'device-lost');
     assert.ok(lost.copied < lost.toCopy);
     assert.equal(lost.copied + lost.failed.length, lost.toCopy, 'each file not copied is reported once');

@@ -112,3 +112,50 @@ test('demo CLI: device options do not apply and are refused with exit 2 (before 
     assert.match(text, /ERR_INVALID_ARG/);
   }
 });
+
+test('progress: a failure is shown once (live, not again in the summary); interrupted and device-lost runs end in one headline on stderr', () => {
+  const out = sink(true);
+  const err = sink();
+  let t = 0;
+  const r = new ProgressRenderer(out, 'tty', () => t, { err });
+  r.onEvent({ type: 'plan', found: 5, selected: 4, toCopy: 4, toCopyBytes: 4_000_000 });
+  r.onEvent({ type: 'file', status: 'failed', remote: '/DCIM/100APPLE/IMG_0004.JPG', bytes: 1, code: 'ERR_AFC_PERM_DENIED', reason: 'denied' });
+  t = 500;
+  r.onEvent({ type: 'progress', filesDone: 4, filesTotal: 4, bytesDone: 4_000_000, bytesTotal: 4_000_000 });
+  r.finish(summary);
+  assert.equal(out.text().split('IMG_0004.JPG').length - 1, 1, 'listed once');
+  assert.equal(err.text(), '');
+
+  for (const [status, headline] of [
+    ['interrupted', 'interrupted: 3 of 4 copied, rerun to resume'],
+    ['device-lost', 'device disconnected: 3 of 4 copied; plug it back in and run again to resume'],
+  ] as const) {
+    for (const verbose of [false, true]) {
+      const o = sink(true);
+      const e = sink();
+      const rr = new ProgressRenderer(o, 'tty', () => t, { err: e, verbose });
+      rr.onEvent({ type: 'plan', found: 5, selected: 4, toCopy: 4, toCopyBytes: 4_000_000 });
+      t += 200;
+      rr.onEvent({ type: 'progress', filesDone: 3, filesTotal: 4, bytesDone: 3_000_000, bytesTotal: 4_000_000 });
+      const lost = { remote: '/DCIM/100APPLE/IMG_0005.JPG', code: 'ERR_PHOTOS_DISCONNECTED', reason: 'gone' };
+      if (status === 'device-lost') rr.onEvent({ type: 'file', status: 'failed', bytes: 1, ...lost });
+      rr.finish({ ...summary, status, failed: status === 'device-lost' ? [lost] : [] });
+      assert.ok(o.text().endsWith('\n'), 'the bar line is ended before the headline');
+      assert.doesNotMatch(o.text(), /IMG_0005|copied 3 file/, 'no per-file line, no summary block');
+      const want = status === 'device-lost' && verbose ? `${headline}\n  not copied: ${lost.remote} [${lost.code}]\n` : `${headline}\n`;
+      assert.equal(e.text(), want, `${status} verbose=${verbose}`);
+    }
+  }
+});
+
+test('progress: abandon() ends the bar line so an error printed next starts on its own line', () => {
+  const out = sink(true);
+  let t = 0;
+  const r = new ProgressRenderer(out, 'tty', () => t);
+  r.onEvent({ type: 'plan', found: 1, selected: 1, toCopy: 1, toCopyBytes: 10 });
+  t = 200;
+  r.onEvent({ type: 'progress', filesDone: 0, filesTotal: 1, bytesDone: 5, bytesTotal: 10 });
+  assert.ok(!out.text().endsWith('\n'));
+  r.abandon();
+  assert.ok(out.text().endsWith('\n'));
+});

@@ -46,9 +46,9 @@ test('list: human and --json output; --socket beats USBMUXD_SOCKET_ADDRESS', asy
   }
 });
 
-test('list: no usbmuxd reachable → exit 1, says how to start one; bare path → exit 2', async () => {
+test('list: no usbmuxd reachable → exit 3, says how to start one; bare path → exit 2', async () => {
   const a = io();
-  assert.equal(await main(['list', '--socket', 'UNIX:/nonexistent/usbmuxd'], a.io), 1);
+  assert.equal(await main(['list', '--socket', 'UNIX:/nonexistent/usbmuxd'], a.io), 3);
   assert.match(a.text().stderr, /ERR_USBMUX_UNREACHABLE/);
   assert.match(a.text().stderr, /usbmuxd -f/);
   assert.match(a.text().stderr, /iosdevice emulator/);

@@ -1,0 +1,7 @@
+// Loaded into every test process by scripts/run-tests.mjs (--import): a Node warning (MaxListenersExceededWarning,
+// a deprecation, an unhandled-rejection warning…) fails the test that caused it instead of scrolling by on stderr.
+process.on('warning', (w) => {
+  setImmediate(() => {
+    throw new Error(`Node printed a warning during the tests: ${w.name}: ${w.message}`);
+  });
+});
