@@ -36,7 +36,7 @@ const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const args = [
   '--import', 'tsx',
   '--conditions=source', // `import 'iosdevice/…'` (examples, self-references) resolves to src/ through tsx
-  '--import', './test/support/fail-on-warning.ts',
+  '--import', './test/support/fail-on-warning.mjs',
   '--test',
   `--test-concurrency=${concurrency}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',
