@@ -32,10 +32,12 @@ export {
   type LockdownErrorCode,
 } from './lockdown/errors.ts';
 export { PairingError, type PairingErrorCode } from './pairing/errors.ts';
-export { AfcError, type AfcErrorCode } from './afc/errors.ts';
+export { AfcBadReplyError, AfcError, AfcTooManyEntriesError, type AfcErrorCode } from './afc/errors.ts';
 export { PlistError, type PlistErrorCode } from './plist/errors.ts';
 export { DetachedError, MuxRefusedError, MuxResetError, UsbError, type UsbErrorCode } from './usb/errors.ts';
 export { CaptureError, type CaptureErrorCode } from './capture/errors.ts';
 export { ReplayMismatchError } from './capture/replay-script.ts';
-export { PhotosError, UnsafePathError, type PhotosErrorCode } from './photos/errors.ts';
+export { PhotosError, PhotosLimitError, UnsafePathError, type PhotosErrorCode } from './photos/errors.ts';
+export { TransferTimeoutError } from './photos/watch.ts';
+export { LibraryError, MediaFormatError } from './photos/library/errors.ts';
 export { EmulatorDetachedError } from './virtual-iphone/errors.ts';

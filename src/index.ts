@@ -24,6 +24,9 @@ export {
   type LockdownSession,
 } from './connect.ts';
 export { selectDevice, type DeviceProvider, type DeviceSelector, type SelectableDevice, type SelectWording } from './provider.ts';
+export { listDevices, watchDevices, type DeviceChange, type DeviceSource, type ListDevicesOptions, type WatchDevicesOptions } from './devices.ts';
+export { pair, type PairOptions } from './pair.ts';
+export { backupPhotos, photoDevice, type BackupPhotosOptions } from './photo-backup.ts';
 export type { CallOpts } from './core/abort.ts';
 // the types these functions hand out (their full APIs live in the layer entries)
 export type { AfcClient, AfcClientOptions } from './afc/client.ts';

@@ -252,6 +252,11 @@ export class AfcClient {
     this.#conn.close();
   }
 
+  /** `using afc = await connectAfc(dev)` closes the connection at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();

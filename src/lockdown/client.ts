@@ -219,6 +219,11 @@ export class LockdownClient {
     this.#transport.close();
   }
 
+  /** `using lockdown = await connectLockdown(dev)` closes the connection at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   async #roundTrip(req: PlistDict): Promise<PlistDict> {
     if (this.#closed) throw this.#closedWith ?? new ClosedError(`lockdown ${String(req.Request)}`);
     return new Promise<PlistDict>((resolve, reject) => {

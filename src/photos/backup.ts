@@ -20,7 +20,7 @@ import { ConnectionSlots } from './connections.ts';
 import { copyGroup } from './copy-group.ts';
 import { deleteImported } from './delete.ts';
 import type { BackupEvent, BackupStatus, BackupSummary } from './events.ts';
-import { checkEventName, groupFiles, type FileGroup, type Layout } from './layout.ts';
+import { checkEventName, groupFiles, type CustomLayout, type FileGroup, type Layout } from './layout.ts';
 import { runPool } from './limit.ts';
 import { resolveLimits, type BackupLimits } from './limits.ts';
 import { acquireLock } from './lock.ts';
@@ -43,8 +43,8 @@ export interface BackupOptions {
   /** Device folder to back up. Default '/DCIM'. */
   root?: string;
   selection?: Selection;
-  /** 'device' (default) keeps device folders; 'date' = --split-by-date. */
-  layout?: Layout;
+  /** 'device' (default) keeps device folders; 'date' = --split-by-date; or your own {@link CustomLayout}. */
+  layout?: Layout | CustomLayout;
   /** Event name (`--event`): files go under DEST/<event>/… in either layout. Checked with checkEventName. */
   event?: string;
   /** List what would be copied; touch neither DEST nor the device. */

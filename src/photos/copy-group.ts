@@ -10,7 +10,7 @@ import { errorCode, isConnectionLost } from '../core/errors.ts';
 import { place, receive, withLocalReader } from './copy.ts';
 import type { FailedFile } from './events.ts';
 import { probeCaptureDate, type DateProbe } from './exif.ts';
-import { chooseCaptureDate, mayHaveExif, suffixOf, targetDirParts, type DeviceFile, type FileGroup } from './layout.ts';
+import { chooseCaptureDate, mayHaveExif, needsCaptureDate, suffixOf, targetDirParts, type DeviceFile, type FileGroup } from './layout.ts';
 import type { Manifest } from './manifest.ts';
 import type { Plan, Repair } from './plan.ts';
 import { replaceInPlace } from './repair.ts';
@@ -69,7 +69,7 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
         return;
       }
       // (a repair whose device bytes differ from the record is a new version: placed like any new file)
-      if (ctx.layout === 'date' && st.captured === undefined) st.captured = await groupDate(ctx, g, f, r.part);
+      if (needsCaptureDate(ctx.layout) && st.captured === undefined) st.captured = await groupDate(ctx, g, f, r.part);
       const dirParts = targetDirParts(ctx.layout, f, st.captured, ctx.event);
       const placed = await place(ctx.dest, dirParts, f.rel[f.rel.length - 1]!, r, st.suffix ?? 0);
       st.suffix ??= placed.suffix;

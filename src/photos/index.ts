@@ -13,10 +13,12 @@
 export { runBackup, type BackupOptions } from './backup.ts';
 export type { BackupEvent, BackupStatus, BackupSummary, FailedFile, KeptOnDevice } from './events.ts';
 export type { PhotoAfc, PhotoDevice, PhotoFileInfo } from './source.ts';
-export { checkEventName, MAX_EVENT_NAME, type DeviceFile, type Layout } from './layout.ts';
+export { checkEventName, MAX_EVENT_NAME, type CustomLayout, type DeviceFile, type Layout } from './layout.ts';
 export { makeSelection, parseDateArg, type Selection } from './selection.ts';
 export type { Rejected } from './walk.ts';
 export { STATE_DIR, type ManifestEntry } from './manifest.ts';
 export type { DeleteCheck } from './recheck.ts';
 export { removeImported, verifyImported, type NotRemovable, type RemoveOptions, type RemoveSummary, type VerifyResult } from './remove.ts';
-export { PhotosError, UnsafePathError, type PhotosErrorCode } from './errors.ts';
+export { DEFAULT_LIMITS, type BackupLimits } from './limits.ts';
+export { PhotosError, PhotosLimitError, UnsafePathError, type PhotosErrorCode } from './errors.ts';
+export { TransferTimeoutError } from './watch.ts';

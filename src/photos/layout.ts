@@ -42,7 +42,32 @@ export interface FileGroup {
   members: DeviceFile[];
 }
 
+/** The built-in layouts: 'device' keeps the device folders, 'date' is YYYY/YYYY-MM-DD by capture date. */
 export type Layout = 'device' | 'date';
+
+/**
+ * A destination layout of your own (the engine's destination seam): which folder below DEST each file goes to.
+ * Everything else stays the engine's: streaming to a .part, SHA-256, never overwriting, the manifest, resume.
+ */
+export interface CustomLayout {
+  /**
+   * Folder components below DEST for `file` (e.g. `['2024', 'March']`; `[]` = DEST itself). Each must be a plain name
+   * (no '/', '\\', '..', NUL, control characters): a file whose folder is refused fails with ERR_PHOTOS_UNSAFE_PATH.
+   * Members of one group (a Live Photo pair, its .AAE) get the same `captured` and should get the same folder.
+   * A top-level folder that spells the tool's state folder is renamed, as in the built-in layouts.
+   */
+  folderFor(file: Readonly<DeviceFile>, captured: string | undefined): string[];
+  /**
+   * Pass each group's capture date as `captured` ("YYYY-MM-DDTHH:MM:SS" local wall time: EXIF / QuickTime of its
+   * image, else the file's time), at the cost of reading the head of each image. Default false (`undefined`).
+   */
+  needsCaptureDate?: boolean;
+}
+
+/** True when the layout places files by capture date (the copy stage then reads it). */
+export function needsCaptureDate(layout: Layout | CustomLayout): boolean {
+  return layout === 'date' || (typeof layout === 'object' && layout.needsCaptureDate === true);
+}
 
 const IMAGE_RANK: Record<string, number> = { heic: 0, heif: 0, jpg: 1, jpeg: 1, dng: 2, png: 3, tif: 4, tiff: 4, gif: 5, webp: 5 };
 const VIDEO_RANK: Record<string, number> = { mov: 10, mp4: 11, m4v: 11, hevc: 12 };
@@ -138,8 +163,9 @@ export function chooseCaptureDate(f: DeviceFile, probe: DateProbe | undefined, n
  * With 'date', `captured` is used only when it is a usable date (e.g. not a bad value from an old manifest), else the
  * file's clamped time: the result is always [YYYY, YYYY-MM-DD] of a real date.
  */
-export function targetDirParts(layout: Layout, f: DeviceFile, captured: string | undefined, event?: string, now = Date.now()): string[] {
+export function targetDirParts(layout: Layout | CustomLayout, f: DeviceFile, captured: string | undefined, event?: string, now = Date.now()): string[] {
   if (event !== undefined) return [event, ...targetDirParts(layout, f, captured, undefined, now)];
+  if (typeof layout === 'object') return avoidReserved(layout.folderFor(f, captured));
   if (layout === 'device') return avoidReserved(f.rel.slice(0, -1));
   const day = (usableWallTime(captured, now) ?? fileWallTime(f, now).date).slice(0, 10);
   return [day.slice(0, 4), day];

@@ -4,7 +4,7 @@
  */
 import type { ConnectionSlots } from './connections.ts';
 import type { BackupEvent, BackupSummary } from './events.ts';
-import type { Layout } from './layout.ts';
+import type { CustomLayout, Layout } from './layout.ts';
 import type { BackupLimits } from './limits.ts';
 import type { Manifest } from './manifest.ts';
 import type { WatchOptions } from './watch.ts';
@@ -15,7 +15,7 @@ export interface RunContext {
   /** DEST/.iosdevice/parts, where .part files are received. */
   partsDir: string;
   udid: string;
-  layout: Layout;
+  layout: Layout | CustomLayout;
   /** --event NAME: files go under DEST/NAME/ (already checked). */
   event?: string;
   /** Per request (stat, listing, remove) bound, ms. */

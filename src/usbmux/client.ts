@@ -229,6 +229,11 @@ export class UsbmuxClient {
     this.#socket.destroy();
   }
 
+  /** `using client = await UsbmuxClient.open()` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /** Closes the connection (`await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();

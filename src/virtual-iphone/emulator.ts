@@ -90,7 +90,10 @@ export interface Emulator {
   attach(udid?: string): EmulatedDevice;
   /** Unplugs a device: its streams error out, listeners get Detached. */
   detach(udid?: string): EmulatedDevice;
+  /** Stops the socket and every device, and removes the temp folder. Idempotent. */
   close(): Promise<void>;
+  /** `await using emu = await startEmulator()` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** ConnectionSpeed of USB 2.0 high speed, bits per second. */
@@ -240,7 +243,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       return d;
     };
     let closed = false;
-    return {
+    const emu: Emulator = {
       address,
       devices,
       dir,
@@ -263,7 +266,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         await rm(dir, { recursive: true, force: true });
         liveDirs.delete(dir);
       },
+      [Symbol.asyncDispose](): Promise<void> {
+        return emu.close();
+      },
     };
+    return emu;
   } catch (e) {
     for (const d of devices) d.iphone.close();
     await server?.close().catch(() => undefined);
