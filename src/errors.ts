@@ -41,3 +41,4 @@ export { PhotosError, PhotosLimitError, UnsafePathError, type PhotosErrorCode } 
 export { TransferTimeoutError } from './photos/watch.ts';
 export { LibraryError, MediaFormatError } from './photos/library/errors.ts';
 export { EmulatorDetachedError } from './virtual-iphone/errors.ts';
+export { ThumbDecodeError } from './thumbs/decode.ts';
