@@ -121,6 +121,7 @@ export class AfcConnection {
     });
     if (this.#inFlight < this.#maxInFlight) this.#send(entry);
     else this.#queue.push(entry);
+    if (!opts.signal && opts.timeoutMs === undefined) return work; // the common bulk case: no label, no race
     return withCallOpts(`AFC ${opcodeName(operation)}`, work, opts, () => {
       entry.abandoned = true;
       const i = this.#queue.indexOf(entry);

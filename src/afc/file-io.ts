@@ -45,8 +45,8 @@ export interface AfcFileIo {
   writePacket(handle: number, data: Buffer | readonly Buffer[], o?: CallOpts): Promise<void>;
   seek(handle: number, offset: number, whence?: number, o?: CallOpts): Promise<void>;
   closeFile(handle: number, o?: CallOpts): Promise<void>;
-  /** The connection underneath (streams skip a CLOSE on a closed one). */
-  readonly connection: { readonly closed: boolean };
+  /** The connection underneath (streams skip a CLOSE on a closed one; a pull's window watches the pending requests). */
+  readonly connection: { readonly closed: boolean; readonly pendingCount?: number };
 }
 
 /** Tree operations pull/push use on top of {@link AfcFileIo}. */

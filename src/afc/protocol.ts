@@ -66,10 +66,11 @@ export const AfcOpcode = {
 } as const;
 export type AfcOpcode = (typeof AfcOpcode)[keyof typeof AfcOpcode];
 
+const OPCODE_NAMES = new Map<number, string>(Object.entries(AfcOpcode).map(([k, v]) => [v, k]));
+
 /** Name of an opcode for messages ("0x2a" when unknown). */
 export function opcodeName(op: number): string {
-  for (const [k, v] of Object.entries(AfcOpcode)) if (v === op) return k;
-  return `0x${op.toString(16)}`;
+  return OPCODE_NAMES.get(op) ?? `0x${op.toString(16)}`;
 }
 
 /** Status codes exactly as the device sends them (0-23). Local errors never use this space. */

@@ -1,14 +1,18 @@
 /**
  * pull / push of files and trees. Files are written to `<name>.part` and renamed when complete; mtimes
  * are kept. Several files are in flight at once on the one connection (the request window pipelines
- * their stat/open/read/close round trips), which is what makes thousands of small /DCIM files fast.
+ * their open/read/close round trips), which is what makes thousands of small /DCIM files fast. A pull admits
+ * files through an adaptive window (core/window.ts): it starts with 4 files, grows while the connection runs
+ * dry, up to `concurrency`, and a byte budget bounds what the files in flight may have outstanding.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { basename, join, posix, relative, resolve, sep } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CallOpts } from '../core/abort.ts';
-import { InvalidArgumentError, ProtocolError } from '../core/errors.ts';
+import { ClosedError, InvalidArgumentError, ProtocolError } from '../core/errors.ts';
+import { AdaptiveWindow, runWindowed } from '../core/window.ts';
 import type { AfcFileIo, AfcTreeIo } from './file-io.ts';
 import type { AfcFileInfo } from './file-info.ts';
 
@@ -27,8 +31,10 @@ export interface TransferProgress {
 
 /** Options of pull / push. */
 export interface TransferOptions extends CallOpts {
-  /** Files copied at once. Default 8. */
+  /** Files copied at once: for a pull the cap of the adaptive window (default 16), for a push the count (default 8). */
   concurrency?: number;
+  /** Pull: bytes the files in flight may have outstanding (READs sent, not yet delivered). Default 16 MiB. */
+  maxBytesInFlight?: number;
   /** READ / WRITE size. Default 1 MiB for reads (4 in flight), 4 MiB for writes. */
   chunkSize?: number;
   /** READs (or WRITEs) in flight per file. Default 4 for reads, 3 for writes. */
@@ -42,6 +48,38 @@ export interface TransferResult {
   dirs: number;
   links: number;
   bytes: number;
+}
+
+/** Pull defaults: READ size, READs in flight per file, cap of files in flight, byte budget of the window. */
+const DEFAULT_READ_CHUNK = 1024 * 1024;
+const DEFAULT_READS_IN_FLIGHT = 4;
+const DEFAULT_PULL_FILES = 16;
+const DEFAULT_PULL_BYTES = 16 * 1024 * 1024;
+
+/**
+ * `rs.pipe(ws)` resolving once `ws` has closed its file; either side's error destroys both and rejects.
+ * (stream.pipeline costs an AbortController and a DOMException per call: noticeable per file of a 20,000-file pull.)
+ */
+function pipeTo(rs: Readable, ws: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: Error): void => {
+      if (settled) return;
+      settled = true;
+      rs.destroy();
+      ws.destroy();
+      reject(e);
+    };
+    rs.once('error', fail);
+    ws.once('error', fail);
+    ws.once('close', () => {
+      if (settled) return;
+      settled = true;
+      if (ws.writableFinished) resolve();
+      else reject(new ClosedError('the local file (closed before all bytes were written)'));
+    });
+    rs.pipe(ws);
+  });
 }
 
 interface Job {
@@ -122,7 +160,17 @@ export async function pullPath(client: AfcTransferClient, remote: string, local:
     jobs.length,
     opts.onProgress,
   );
-  await runPool(jobs, opts.concurrency ?? 8, async (j) => {
+  const chunk = opts.chunkSize ?? DEFAULT_READ_CHUNK;
+  const perFile = chunk * (opts.maxInFlight ?? DEFAULT_READS_IN_FLIGHT);
+  const maxFiles = opts.concurrency ?? DEFAULT_PULL_FILES;
+  const window = new AdaptiveWindow({
+    initialFiles: Math.min(4, maxFiles),
+    maxFiles,
+    maxBytes: opts.maxBytesInFlight ?? DEFAULT_PULL_BYTES,
+    starved: () => (client.connection.pendingCount ?? 0) < 2,
+  });
+  // a file can have its size + 1 bytes (the READs of a known size) but never more than one stream's reads outstanding
+  await runWindowed(jobs, window, (j) => Math.min(j.size + 1, perFile), async (j) => {
     const part = `${j.dst}.part`;
     const rs = client.createReadStream(j.src, {
       size: j.size,
@@ -132,7 +180,7 @@ export async function pullPath(client: AfcTransferClient, remote: string, local:
     });
     rs.on('data', (c: Buffer) => progress.add(j.src, c.length));
     try {
-      await pipeline(rs, createWriteStream(part));
+      await pipeTo(rs, createWriteStream(part));
       const t = new Date(Number(j.mtimeNs / 1_000_000n));
       await fs.utimes(part, t, t);
       await fs.rename(part, j.dst);
@@ -142,7 +190,7 @@ export async function pullPath(client: AfcTransferClient, remote: string, local:
     }
     progress.files++;
     result.files++;
-  });
+  }, opts.signal);
   for (const l of links) {
     await fs.rm(l.dst, { force: true });
     await fs.symlink(l.target, l.dst);

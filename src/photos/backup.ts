@@ -21,7 +21,7 @@ import { copyGroup } from './copy-group.ts';
 import { deleteImported } from './delete.ts';
 import type { BackupEvent, BackupStatus, BackupSummary } from './events.ts';
 import { checkEventName, groupFiles, type CustomLayout, type FileGroup, type Layout } from './layout.ts';
-import { runPool } from './limit.ts';
+import { AdaptiveWindow, runWindowed } from '../core/window.ts';
 import { resolveLimits, type BackupLimits } from './limits.ts';
 import { acquireLock } from './lock.ts';
 import { Manifest, STATE_DIR } from './manifest.ts';
@@ -139,6 +139,10 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   }
 }
 
+/** What one file's read stream can have outstanding (4 READs of 1 MiB), and the byte budget of the copy window. */
+const READ_BYTES_PER_FILE = 4 * 1024 * 1024;
+const GROUP_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+
 /** walk → select → plan → copy → delete, filling `ctx.summary`. */
 async function runStages(o: BackupOptions, ctx: RunContext): Promise<void> {
   const { summary, slots, emit } = ctx;
@@ -163,8 +167,13 @@ async function runStages(o: BackupOptions, ctx: RunContext): Promise<void> {
   ctx.progress.bytesTotal = plan.todoBytes;
   // Groups never cross folders: they are formed one folder at a time and pulled by a fixed pool of workers,
   // so no promise or queue slot exists for work not started yet.
+  // Admission through an adaptive window (core/window.ts): count × filesPerConnection groups at first, growing while
+  // the connections run dry, up to twice that; a group is charged what its planned members can have outstanding.
   let next = 0;
-  await runPool(groupsByFolder(selected), slots.count * (o.filesPerConnection ?? 4), (g) => copyGroup(ctx, plan, g, next++ % slots.count));
+  const initial = slots.count * (o.filesPerConnection ?? 4);
+  const window = new AdaptiveWindow({ initialFiles: initial, maxFiles: 2 * initial, maxBytes: GROUP_BYTES_IN_FLIGHT, starved: () => slots.starved() });
+  const charge = (g: FileGroup): number => g.members.reduce((n, f) => n + (plan.todo.has(f) ? Math.min(f.size + 1, READ_BYTES_PER_FILE) : 0), 0);
+  await runWindowed(groupsByFolder(selected), window, charge, (g) => copyGroup(ctx, plan, g, next++ % slots.count));
   if (o.signal?.aborted) return; // interrupted: nothing is removed from the device
 
   if (o.deleteAfterImport) await deleteImported(ctx, selected, o.deleteCheck);

@@ -34,6 +34,21 @@ export class ConnectionSlots {
     return this.#slots.length;
   }
 
+  /**
+   * True when every open connection has fewer than 2 requests pending (the device may run out of work: admit more
+   * files). False when a connection does not say (a PhotoAfc without `connection.pendingCount`) or none is open.
+   */
+  starved(): boolean {
+    let open = 0;
+    for (const s of this.#slots) {
+      if (!s.client) continue;
+      const n = s.client.connection?.pendingCount;
+      if (n === undefined || n >= 2) return false;
+      open++;
+    }
+    return open > 0;
+  }
+
   /** Set once the device could not be (re)connected: everything after that fails fast. */
   get dead(): PhotosError | undefined {
     return this.#dead;

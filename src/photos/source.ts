@@ -29,6 +29,8 @@ export interface PhotoAfc {
   createReadStream(path: string, opts?: { size?: number }): Readable;
   remove(path: string, o?: CallOpts): Promise<void>;
   close(): void;
+  /** Requests pending on the connection (AfcClient has it): lets the copy window grow while the device is starved. */
+  readonly connection?: { readonly pendingCount?: number };
 }
 
 /** A device the engine may open several AFC connections to. */
