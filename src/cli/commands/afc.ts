@@ -29,7 +29,7 @@ commands:
 options:
   -l, --long             ls: long listing
   -r, --recursive        rm: remove a tree
-  --concurrency N        pull/push: files in flight at once (default 8)
+  --concurrency N        pull: most files in flight (adaptive window, default 16); push: files at once (default 8)
 ${COMMON_OPTIONS_USAGE}
 `;
 
@@ -134,11 +134,11 @@ async function runSub(afc: AfcClient, p: ParsedArgs, io: CliIO): Promise<number>
       const args = p.positionals.slice(1);
       if (args.length < (sub === 'pull' ? 1 : 2) || args.length > 2) throw new InvalidArgumentError(`afc ${sub}: expected ${sub === 'pull' ? 'REMOTE [LOCAL]' : 'LOCAL REMOTE'}`);
       const conc = p.options.get('--concurrency');
-      const concurrency = conc === undefined ? 8 : Number(conc);
-      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new InvalidArgumentError('--concurrency must be 1..64');
+      const concurrency = conc === undefined ? undefined : Number(conc);
+      if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)) throw new InvalidArgumentError('--concurrency must be 1..64');
       const pr = progressPrinter(io, sub === 'pull' ? 'pulled' : 'pushed');
       const t0 = performance.now();
-      const opts = { concurrency, signal: io.signal, onProgress: pr.onProgress };
+      const opts = { ...(concurrency !== undefined ? { concurrency } : {}), signal: io.signal, onProgress: pr.onProgress };
       const r =
         sub === 'pull'
           ? await afc.pull(args[0]!, args[1] ?? (posix.basename(args[0]!) || '.'), opts)
