@@ -2,7 +2,7 @@ import { fixErrorName, IDeviceError } from '../core/errors.ts';
 import { AfcStatus, opcodeName } from './protocol.ts';
 
 /** The name of each non-zero status (0 is success and never an error). */
-type AfcStatusName = Exclude<keyof typeof AfcStatus, 'SUCCESS'>;
+export type AfcStatusName = Exclude<keyof typeof AfcStatus, 'SUCCESS'>;
 
 /** The codes of AFC statuses: `ERR_AFC_<STATUS NAME>`, ERR_AFC_UNRECOGNISED_STATUS for a value outside the table. */
 export type AfcErrorCode = `ERR_AFC_${AfcStatusName}` | 'ERR_AFC_UNRECOGNISED_STATUS';

@@ -3,10 +3,11 @@
  * files and folders; requests pipelined on one connection), the wire constants and the status error, and the
  * device side ({@link serveAfc}: a folder served as the media partition). The codec is internal.
  */
-export { AfcClient, type AfcClientOptions } from './client.ts';
-export { AfcBadReplyError, AfcError, afcErrorCode, AfcTooManyEntriesError, type AfcErrorCode } from './errors.ts';
+export { AfcClient, type AfcClientOptions, type ReaddirOpts } from './client.ts';
+export { AfcBadReplyError, AfcError, afcErrorCode, AfcTooManyEntriesError, type AfcErrorCode, type AfcStatusName } from './errors.ts';
 export { AFC_DEFAULT_READ_SIZE, AfcLinkType, AfcLockOp, AfcOpcode, AfcOpenMode, AfcStatus, AfcWhence, opcodeName } from './protocol.ts';
 export type { AfcDeviceInfo, AfcFileInfo, AfcFileType } from './file-info.ts';
 export type { AfcFileIo, AfcReadStreamOptions, AfcTreeIo, AfcWriteStreamOptions } from './file-io.ts';
 export { pullPath, pushPath, type AfcTransferClient, type TransferOptions, type TransferProgress, type TransferResult } from './transfer.ts';
 export { serveAfc, type AfcServerHandle, type AfcServerOptions } from './server.ts';
+export type { AfcServicePacer } from './server-pacer.ts';

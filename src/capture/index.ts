@@ -6,7 +6,7 @@
  * ({@link ReplayServer}, {@link replayAgainst}).
  */
 export { CaptureError, type CaptureErrorCode } from './errors.ts';
-export { LinkType, PcapngWriter, readPcapng, type PcapInterface, type PcapngFile, type PcapPacket, type PcapSecret, type ReadOptions, type TimeResolution, type WriterOptions } from './pcapng.ts';
+export { LinkType, MAX_BLOCK, PcapngWriter, readPcapng, type PcapInterface, type PcapngFile, type PcapPacket, type PcapSecret, type ReadOptions, type TimeResolution, type WriterOptions } from './pcapng.ts';
 export { decodeCapture, type DecodeCaptureOptions, type DecodedCapture } from './decode.ts';
 export type { AfcEvent, CaptureEvent, DataEvent, Dir, LockdownEvent, NoteEvent, StreamSummary, TlsEvent, UsbmuxEvent } from './events.ts';
 export { eventJson, eventLine, plistToJson, streamLine } from './format.ts';
@@ -15,4 +15,5 @@ export { CaptureRecorder, RecordedConnection, type RecorderOptions } from './rec
 export { startRecordingProxy, type ProxyOptions, type RecordingProxy } from './proxy.ts';
 export { recordProvider } from './record-provider.ts';
 export { buildReplayScript, replayAgainst, ReplayMismatchError, ReplayServer, type ReplayClientOptions, type ReplayClientResult, type ReplayConnection, type ReplayServerOptions, type ReplayStep } from './replay.ts';
+export type { StepLayer } from './replay-script.ts';
 export type { Diff } from './compare.ts';

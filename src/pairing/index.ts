@@ -18,4 +18,4 @@ export type { PairRecordStore } from './record-store.ts';
 export { defaultUserStoreDir, UserRecordStore } from './user-store.ts';
 export { chooseStore, UsbmuxdRecordStore, type ChooseStoreOptions, type UsbmuxdStoreOptions, type UsbmuxRecordClient } from '../providers/usbmuxd-records.ts';
 export { attachKeylog, tlsClientOptions, tlsServerOptions, type KeylogHandle, type TlsProfileOptions } from './tls.ts';
-export { pairAndSave, pairDevice, unpairDevice, validatePair, type PairDeviceOptions, type PairingLockdown, type TrustEvent } from './trust.ts';
+export { pairAndSave, pairDevice, unpairDevice, validatePair, type PairDeviceOptions, type PairingLockdown, type SavingStore, type TrustEvent } from './trust.ts';

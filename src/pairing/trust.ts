@@ -205,7 +205,7 @@ export async function unpairDevice(lockdown: PairingLockdown, record: PairRecord
 }
 
 /** Minimal store shape for {@link pairAndSave} (see ./store.ts PairRecordStore). */
-interface SavingStore {
+export interface SavingStore {
   save(udid: string, record: PairRecord, deviceId?: number, o?: CallOpts): Promise<void>;
   systemBuid(o?: CallOpts): Promise<string>;
 }

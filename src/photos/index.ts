@@ -11,10 +11,11 @@
  * "keep or remove from the device" afterwards, deleting only verified, recorded copies.
  */
 export { runBackup, type BackupOptions } from './backup.ts';
-export type { BackupEvent, BackupStatus, BackupSummary, FailedFile, KeptOnDevice } from './events.ts';
+export type { BackupEvent, BackupStatus, BackupSummary, DateFallback, FailedFile, KeptOnDevice } from './events.ts';
 export type { PhotoAfc, PhotoDevice, PhotoFileInfo } from './source.ts';
 export { checkEventName, MAX_EVENT_NAME, type CustomLayout, type DeviceFile, type Layout } from './layout.ts';
 export { makeSelection, parseDateArg, type Selection } from './selection.ts';
+export type { Glob } from './glob.ts';
 export type { Rejected } from './walk.ts';
 export { STATE_DIR, type ManifestEntry } from './manifest.ts';
 export type { DeleteCheck } from './recheck.ts';

@@ -5,7 +5,9 @@
  * end), {@link createVirtualUsbPair} (both ends in memory, for tests).
  */
 export { findUsbDevice, listUsbDevices, openUsbDevice, type UsbDeviceProvider } from '../providers/usb.ts';
-export { UsbBulkTransport, type UsbDeviceInfo } from './usb-transport.ts';
+export { UsbBulkTransport, type NativeUsbDevice, type UsbDeviceInfo } from './usb-transport.ts';
+export type { MuxInterfaceChoice } from './usb-device-info.ts';
+export type { MuxVersion } from './header.ts';
 export type { BulkTransport } from './transport.ts';
 export { HostMux, type HostMuxOptions } from './host-mux.ts';
 export { DeviceMux, type DeviceMuxOptions, type ServiceLookup, type StreamHandler } from './device-mux.ts';

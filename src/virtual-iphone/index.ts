@@ -7,8 +7,13 @@
  */
 export { describeDevice, startEmulator, type EmulatedDevice, type EmulatedDeviceOptions, type Emulator, type EmulatorOptions } from './emulator.ts';
 export { VirtualIPhone, type VirtualIPhoneOptions } from './virtual-iphone.ts';
-export type { TrustPolicy } from './lockdown-device.ts';
+export type { TrustPolicy, VirtualLockdownDevice, VirtualLockdownDeviceOptions } from './lockdown-device.ts';
+export type { AfcdTiming } from './afcd-model.ts';
+export type { DeviceFaults } from './faults.ts';
+export type { ServiceHandler } from './services.ts';
+export type { CrashEntry } from './crash-reports.ts';
+export type { MediaKind } from './media/formats.ts';
 export { linkProfile, type LinkParams, type LinkProfile } from './link.ts';
-export { generateDcim, planDcim, type DcimFile, type DcimManifest, type DcimOptions } from './dcim-generator.ts';
+export { generateDcim, planDcim, type DcimFile, type DcimManifest, type DcimOptions, type PlannedFile } from './dcim-generator.ts';
 export type { FaultSpec } from './faults.ts';
 export { EmulatorDetachedError } from './errors.ts';
