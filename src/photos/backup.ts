@@ -19,6 +19,7 @@ import { errorCode, isConnectionLost } from '../core/errors.ts';
 import { ConnectionSlots } from './connections.ts';
 import { copyGroup } from './copy-group.ts';
 import { deleteImported } from './delete.ts';
+import { resolveDeviceFolder } from './device-folder.ts';
 import type { BackupEvent, BackupStatus, BackupSummary } from './events.ts';
 import { checkEventName, groupFiles, type CustomLayout, type FileGroup, type Layout } from './layout.ts';
 import { AdaptiveWindow, runWindowed } from '../core/window.ts';
@@ -115,8 +116,11 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   try {
     if (!o.dryRun) release = await prepareDest(dest, stateDir);
     manifest = await Manifest.open(dest, { readOnly: !!o.dryRun, maxEntries: limits.maxManifestEntries });
+    const device = resolveDeviceFolder(manifest, o.device);
+    if (device.isNew && !o.dryRun) await manifest.recordDevice(o.device.udid, o.device.name, device.folder);
+    summary.deviceFolder = device.folder;
     const ctx: RunContext = {
-      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, layout: o.layout ?? 'device', ...(event !== undefined ? { event } : {}), idleMs, watch, limits, signal: o.signal,
+      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, deviceDir: device.parts, claims: new Set(), layout: o.layout ?? 'device', ...(event !== undefined ? { event } : {}), idleMs, watch, limits, signal: o.signal,
       slots, manifest, summary, emit, progress: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 },
     };
     try {

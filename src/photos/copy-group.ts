@@ -13,6 +13,7 @@ import { probeCaptureDate, type DateProbe } from './exif.ts';
 import { chooseCaptureDate, mayHaveExif, needsCaptureDate, suffixOf, targetDirParts, type DeviceFile, type FileGroup } from './layout.ts';
 import type { Manifest } from './manifest.ts';
 import type { Plan, Repair } from './plan.ts';
+import { pickGroupSuffix, releaseClaims, suffixMembers } from './group-suffix.ts';
 import { replaceInPlace } from './repair.ts';
 import { tick, type RunContext } from './run-context.ts';
 import type { PhotoAfc } from './source.ts';
@@ -21,6 +22,8 @@ import type { PhotoAfc } from './source.ts';
 interface GroupState {
   captured?: string;
   suffix?: number;
+  /** Names this group claimed in ctx.claims (group-suffix.ts), released when the group is done. */
+  claimed?: string[];
 }
 
 /**
@@ -29,6 +32,14 @@ interface GroupState {
  */
 export async function copyGroup(ctx: RunContext, plan: Plan, g: FileGroup, slot: number): Promise<void> {
   const st = initGroupState(g, ctx.manifest, ctx.udid);
+  try {
+    await copyMembers(ctx, plan, g, slot, st);
+  } finally {
+    if (st.claimed) releaseClaims(ctx.claims, st.claimed);
+  }
+}
+
+async function copyMembers(ctx: RunContext, plan: Plan, g: FileGroup, slot: number, st: GroupState): Promise<void> {
   for (const f of g.members) {
     if (!plan.todo.has(f)) {
       ctx.summary.skipped++;
@@ -70,9 +81,14 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
       }
       // (a repair whose device bytes differ from the record is a new version: placed like any new file)
       if (needsCaptureDate(ctx.layout) && st.captured === undefined) st.captured = await groupDate(ctx, g, f, r.part);
-      const dirParts = targetDirParts(ctx.layout, f, st.captured, ctx.event);
-      const placed = await place(ctx.dest, dirParts, f.rel[f.rel.length - 1]!, r, st.suffix ?? 0);
-      st.suffix ??= placed.suffix;
+      const dirParts = destDirParts(ctx, f, st.captured);
+      if (st.suffix === undefined) {
+        // one suffix for the whole group, free for every member, before the first one is placed
+        const pick = await pickGroupSuffix(ctx.dest, dirParts, suffixMembers(g.members, (m) => ctx.manifest.get(ctx.udid, m.remote)?.local), ctx.claims);
+        st.suffix = pick.suffix;
+        st.claimed = pick.claimed;
+      }
+      const placed = await place(ctx.dest, dirParts, f.rel[f.rel.length - 1]!, r, st.suffix);
       await ctx.manifest.record({
         udid: ctx.udid, remote: f.remote, size: f.size, mtimeNs: f.mtimeNs.toString(), sha256: r.sha256, local: placed.local,
         ...(f === g.members[0] && st.captured ? { captured: st.captured } : {}),
@@ -98,6 +114,15 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
       return;
     }
   }
+}
+
+/**
+ * DEST-relative folder of a file: [--event NAME], then the device's folder (device-folder.ts), then the layout's.
+ * A CustomLayout says the whole path below DEST itself (it decides how devices are kept apart).
+ */
+function destDirParts(ctx: RunContext, f: DeviceFile, captured: string | undefined): string[] {
+  const device = typeof ctx.layout === 'object' ? [] : ctx.deviceDir;
+  return [...(ctx.event !== undefined ? [ctx.event] : []), ...device, ...targetDirParts(ctx.layout, f, captured)];
 }
 
 /** Puts the re-fetched, verified bytes of a recorded file back under its recorded name (repair.ts). */

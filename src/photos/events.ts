@@ -54,6 +54,8 @@ export interface BackupSummary {
   status: BackupStatus;
   udid: string;
   dest: string;
+  /** This device's folder below DEST (device-folder.ts; '' = DEST's top level, a DEST from before device folders). */
+  deviceFolder?: string;
   dryRun: boolean;
   /** Regular files found under /DCIM. */
   found: number;

@@ -9,6 +9,8 @@
  *   (capture-date.ts: real, 1970-01-01 .. now + 1 day) name a folder; a refused metadata date falls back to the
  *   file's time and a file time out of range is clamped, both with a reason ({@link chooseCaptureDate}).
  * - an event name (--event NAME) puts either layout one level down: DEST/NAME/100APPLE/…, DEST/NAME/YYYY/….
+ * Below DEST (and below the event folder) each device has its own folder first (device-folder.ts): the paths
+ * here are relative to it, and copy-group.ts puts [event, device folder, …these] together.
  *
  * Groups: files in the same device folder with the same stem (case-insensitive) travel together,
  * so a Live Photo (IMG_0001.HEIC + IMG_0001.MOV), its .AAE sidecar and Apple's edited/original

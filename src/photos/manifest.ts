@@ -10,6 +10,8 @@
  *   {"v":1,"op":"deleted","udid":"…","remote":"…","at":"…"}   after --delete-after-import removed it
  *   {"v":1,"op":"stale","udid":"…","remote":"…","at":"…"}     the device file is no longer the recorded one
  *     although its size and mtime are (found by the delete re-check): the next run copies it again
+ *   {"v":1,"op":"device","udid":"…","name":"Anna's iPhone","folder":"Anna's iPhone","at":"…"}
+ *     the folder below DEST this device's files go to ('' = DEST's top level; device-folder.ts)
  * Readers that do not know an `op` ignore its line (counted in `badLines`), so old versions still read new files.
  */
 import { constants, createReadStream, promises as fsp } from 'node:fs';
@@ -78,6 +80,8 @@ export class Manifest {
   #count = 0;
   /** Recorded local files no live entry points to any more (superseded versions, files removed from the device). */
   readonly #retired = new Map<string, RecordedFile>();
+  /** udid → its folder below DEST (op: device lines). */
+  readonly #devices = new Map<string, string>();
   #maxEntries: number = DEFAULT_LIMITS.maxManifestEntries;
   #fh: fsp.FileHandle | undefined;
   #pending: { line: string; resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -153,6 +157,10 @@ export class Manifest {
   #apply(v: unknown): void {
     if (typeof v !== 'object' || v === null) return void this.#badLines++;
     const o = v as Record<string, unknown>;
+    if (o.v === 1 && o.op === 'device' && typeof o.udid === 'string' && typeof o.folder === 'string') {
+      this.#devices.set(o.udid, o.folder);
+      return;
+    }
     if (o.v !== 1 || typeof o.udid !== 'string' || typeof o.remote !== 'string') return void this.#badLines++;
     if (o.op === 'deleted') {
       this.#delete(o.udid, o.remote);
@@ -265,6 +273,29 @@ export class Manifest {
   recordDeleted(udid: string, remote: string): Promise<void> {
     this.#delete(udid, remote);
     return this.#append(JSON.stringify({ v: 1, op: 'deleted', udid, remote, at: new Date().toISOString() }));
+  }
+
+  /** The folder below DEST recorded for a device ('' = DEST's top level), if any. */
+  deviceFolder(udid: string): string | undefined {
+    return this.#devices.get(udid);
+  }
+
+  /** Every recorded device → folder. */
+  deviceFolders(): ReadonlyMap<string, string> {
+    return this.#devices;
+  }
+
+  /** True when any line records a file of this device (live, superseded or removed from the device). */
+  knows(udid: string): boolean {
+    if ((this.#byDevice.get(udid)?.size ?? 0) > 0) return true;
+    for (const r of this.#retired.values()) if (r.udid === udid) return true;
+    return false;
+  }
+
+  /** Records the folder of a device (device-folder.ts); `name` is the device name it was chosen from. */
+  recordDevice(udid: string, name: string | undefined, folder: string): Promise<void> {
+    this.#devices.set(udid, folder);
+    return this.#append(JSON.stringify({ v: 1, op: 'device', udid, ...(name !== undefined ? { name } : {}), folder, at: new Date().toISOString() }));
   }
 
   /** Records that the device file of an entry is not the recorded one (same size and mtime, other bytes). */

@@ -139,7 +139,7 @@ export async function removeImported(o: RemoveOptions): Promise<RemoveSummary> {
     if (out.failed.length > 0) return out; // as the delete stage: nothing is removed when anything failed
     const summary = emptySummary(o.device.udid, dest);
     const ctx: RunContext = {
-      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, layout: 'device', idleMs, watch: { ...DEFAULT_WATCH, idleMs }, limits: resolveLimits(undefined),
+      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, deviceDir: [], claims: new Set(), layout: 'device', idleMs, watch: { ...DEFAULT_WATCH, idleMs }, limits: resolveLimits(undefined),
       signal: o.signal, slots, manifest, summary, emit,
       progress: { filesDone: 0, filesTotal: files.length, bytesDone: 0, bytesTotal: 0 },
     };

@@ -16,7 +16,14 @@ export interface RunContext {
   partsDir: string;
   udid: string;
   layout: Layout | CustomLayout;
-  /** --event NAME: files go under DEST/NAME/ (already checked). */
+  /** This device's folder below DEST (device-folder.ts): [] for DEST's top level, else [name]. */
+  deviceDir: string[];
+  /**
+   * DEST-relative paths that groups being placed right now have picked (group-suffix.ts), so two
+   * groups of one run never pick the same names.
+   */
+  claims: Set<string>;
+  /** --event NAME: files go under DEST/NAME/<device folder>/ (already checked). */
   event?: string;
   /** Per request (stat, listing, remove) bound, ms. */
   idleMs: number;

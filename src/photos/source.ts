@@ -37,6 +37,8 @@ export interface PhotoAfc {
 export interface PhotoDevice {
   /** Manifest key: the device's UDID. */
   udid: string;
+  /** The device's name (lockdown DeviceName, "Anna's iPhone"): names its folder in DEST (device-folder.ts). */
+  name?: string;
   /** Opens a fresh AFC connection (called once per connection slot and again after a drop). */
   openAfc(o?: CallOpts): Promise<PhotoAfc>;
 }

@@ -68,10 +68,10 @@ test('afc: --split-by-date uses EXIF (JPEG/PNG) else the file date; Live Photo h
         const local = m.get(dev.udid, `/${f.path}`)!.local;
         const folder = local.slice(0, local.lastIndexOf('/'));
         const utcDay = f.captureDate.toISOString().slice(0, 10);
-        if (f.kind === 'jpg' || f.kind === 'png') assert.equal(folder, `${utcDay.slice(0, 4)}/${utcDay}`, f.path); // EXIF is UTC wall time
+        if (f.kind === 'jpg' || f.kind === 'png') assert.equal(folder, `${dev.name}/${utcDay.slice(0, 4)}/${utcDay}`, f.path); // EXIF is UTC wall time
         if ((f.kind === 'heic' || f.kind === 'mov') && !f.livePhoto) {
           const day = localDateString(f.captureDate).slice(0, 10); // HEIC without EXIF: the mtime; MOV: mvhd (UTC instant) in local time
-          assert.equal(folder, `${day.slice(0, 4)}/${day}`, f.path);
+          assert.equal(folder, `${dev.name}/${day.slice(0, 4)}/${day}`, f.path);
         }
         if (f.livePhoto) {
           const key = `${f.path.split('/')[1]}/${f.livePhoto}`;
@@ -159,7 +159,7 @@ test('afc: the hostile device (traversal names, slash, NUL, outward symlinks) wr
     assert.deepEqual(await readdir(join(root, 'a', 'b', 'c')), ['dest']);
     const tree = await treeHashes(dest);
     assert.equal(tree.size, gen.files.length);
-    for (const k of tree.keys()) assert.match(k, /^10\dAPPLE\/IMG_\d{4}\.[A-Z]{3,4}$/);
+    for (const k of tree.keys()) assert.match(k, /^Folder iPhone\/10\dAPPLE\/IMG_\d{4}\.[A-Z]{3,4}$/);
     assert.ok(s.rejected.some((r) => r.remote.endsWith('/103APPLE') && r.reason === 'symlink'));
   } finally {
     await rm(media, { recursive: true, force: true });

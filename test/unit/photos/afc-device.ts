@@ -16,6 +16,7 @@ export interface FolderDevice extends PhotoDevice {
 export function folderDevice(root: string, hooks?: AfcServerOptions['hooks']): FolderDevice {
   const dev: FolderDevice = {
     udid: '00008101-000A1B2C3D4E5F60',
+    name: 'Folder iPhone',
     faults: new DeviceFaults(() => undefined),
     opened: 0,
     async openAfc() {

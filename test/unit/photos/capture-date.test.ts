@@ -188,18 +188,20 @@ test('capture-date: a backup with --split-by-date files bad-dated photos by file
     await writeFile(join(dir, 'IMG_0003.MOV'), makeMovie(2 ** 52));
     for (const n of ['IMG_0001.JPG', 'IMG_0002.JPG', 'IMG_0003.MOV']) await utimes(join(dir, n), when, when);
     const events: BackupEvent[] = [];
-    const s = await runBackup({ dest, device: folderDevice(media), layout: 'date', onEvent: (e) => events.push(e) });
+    const device = folderDevice(media);
+    const s = await runBackup({ dest, device, layout: 'date', onEvent: (e) => events.push(e) });
     assert.deepEqual(s.failed, []);
     assert.equal(s.copied, 3);
     const day = localDateString(when).slice(0, 10);
-    assert.deepEqual((await readdir(join(dest, day.slice(0, 4), day))).sort(), ['IMG_0001.JPG', 'IMG_0003.MOV']);
-    assert.deepEqual(await readdir(join(dest, '2022', '2022-08-09')), ['IMG_0002.JPG']);
+    const mine = join(dest, device.name!); // the device's folder below DEST
+    assert.deepEqual((await readdir(join(mine, day.slice(0, 4), day))).sort(), ['IMG_0001.JPG', 'IMG_0003.MOV']);
+    assert.deepEqual(await readdir(join(mine, '2022', '2022-08-09')), ['IMG_0002.JPG']);
     const fb = [...s.dateFallbacks].sort((a, b) => (a.remote < b.remote ? -1 : 1));
     assert.deepEqual(fb.map((x) => x.remote), ['/DCIM/100APPLE/IMG_0001.JPG', '/DCIM/100APPLE/IMG_0003.MOV']);
     assert.match(fb[0]!.reason, /EXIF DateTimeOriginal "2023:02:31 10:00:00" is not a real date.*dated \d{4}-\d\d-\d\d by the file's time/);
     assert.match(fb[1]!.reason, /mvhd creation time .* out of range/);
     assert.deepEqual(events.filter((e) => e.type === 'date-fallback').map((e) => (e as { remote: string }).remote).sort(), fb.map((x) => x.remote));
-    const top = (await readdir(dest)).filter((n) => n !== '.iosdevice').sort();
+    const top = (await readdir(mine)).sort();
     assert.ok(top.every((n) => /^\d{4}$/.test(n)), top.join(','));
   } finally {
     await rm(media, { recursive: true, force: true });

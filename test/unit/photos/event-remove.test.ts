@@ -34,10 +34,11 @@ test('selection.paths: only the picked device files are copied', () =>
     const s = await runBackup({ dest, device: dev, selection: { ...makeSelection(), paths: new Set(picked) } });
     assert.equal(s.selected, 3);
     assert.equal(s.copied, 3);
-    assert.deepEqual([...(await treeHashes(dest)).keys()].sort(), ['100APPLE/IMG_0010.HEIC', '100APPLE/IMG_0010.MOV', '101APPLE/IMG_0003.PNG']);
+    const D = dev.name; // the device's folder below DEST
+    assert.deepEqual([...(await treeHashes(dest)).keys()].sort(), [`${D}/100APPLE/IMG_0010.HEIC`, `${D}/100APPLE/IMG_0010.MOV`, `${D}/101APPLE/IMG_0003.PNG`]);
   }));
 
-test('--event NAME: files go under DEST/NAME/ in both layouts; a rerun under another event copies nothing twice', () =>
+test('--event NAME: files go under DEST/NAME/<device folder>/ in both layouts; a rerun under another event copies nothing twice', () =>
   withDest(async (dest) => {
     const dev = new MemDevice();
     addLibrary(dev, 6);
@@ -46,8 +47,8 @@ test('--event NAME: files go under DEST/NAME/ in both layouts; a rerun under ano
     const s2 = await runBackup({ dest, device: dev, event: 'Birthday', layout: 'date' });
     assert.equal(s2.skipped, 1, 'already imported under the first event');
     const keys = [...(await treeHashes(dest)).keys()];
-    assert.ok(keys.includes('Summer trip/101APPLE/IMG_0001.JPG'), keys.join(','));
-    assert.ok(keys.filter((k) => k !== 'Summer trip/101APPLE/IMG_0001.JPG').every((k) => /^Birthday\/\d{4}\/\d{4}-\d{2}-\d{2}\/IMG_\d{4}\.\w+$/.test(k)), keys.join(','));
+    assert.ok(keys.includes('Summer trip/Test iPhone/101APPLE/IMG_0001.JPG'), keys.join(','));
+    assert.ok(keys.filter((k) => k !== 'Summer trip/Test iPhone/101APPLE/IMG_0001.JPG').every((k) => /^Birthday\/Test iPhone\/\d{4}\/\d{4}-\d{2}-\d{2}\/IMG_\d{4}\.\w+$/.test(k)), keys.join(','));
     assert.equal(keys.length, dev.files().size);
   }));
 

@@ -23,6 +23,8 @@ const CHUNK = 64 * 1024;
 
 export class MemDevice implements PhotoDevice {
   udid = '00008030-FAKE00000000001E';
+  /** DeviceName: the folder below DEST (device-folder.ts). */
+  name = 'Test iPhone';
   nodes = new Map<string, Node>();
   /** Per opened connection (in order): drop after this many file-data bytes. */
   dropPlan: (number | undefined)[] = [];

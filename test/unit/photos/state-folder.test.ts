@@ -50,7 +50,7 @@ test('state folder: /DCIM/.iosdevice/parts/IMG_7777.JPG with --delete-after-impo
     const m1 = await Manifest.open(dest, { readOnly: true });
     assert.equal(m1.size, 0, 'both were deleted from the device: the manifest forgets them (op deleted)');
     await m1.close();
-    const kept = join(dest, '_.iosdevice', 'parts', 'IMG_7777.JPG');
+    const kept = join(dest, dev.name, '_.iosdevice', 'parts', 'IMG_7777.JPG');
     assert.equal(sha(await readFile(kept)), sha(photo));
 
     const s2 = await runBackup({ dest, device: dev });
@@ -58,7 +58,7 @@ test('state folder: /DCIM/.iosdevice/parts/IMG_7777.JPG with --delete-after-impo
     assert.deepEqual(s2.failed, []);
     assert.equal(sha(await readFile(kept)), sha(photo), 'the next run did not clean it away');
     const tree = await treeHashes(dest);
-    assert.deepEqual([...tree.keys()].sort(), ['100APPLE/IMG_0001.JPG', '_.iosdevice/parts/IMG_7777.JPG']);
+    assert.deepEqual([...tree.keys()].sort(), [`${dev.name}/100APPLE/IMG_0001.JPG`, `${dev.name}/_.iosdevice/parts/IMG_7777.JPG`]);
   }));
 
 test('state folder: case and Unicode spellings of the state folder name each land in their own visible folder', () =>
@@ -71,7 +71,7 @@ test('state folder: case and Unicode spellings of the state folder name each lan
     assert.deepEqual(s.failed, []);
     assert.equal(s.copied, names.length + 1);
     const tree = await treeHashes(dest);
-    names.forEach((n, i) => assert.equal(tree.get(`_${n}/lock`), sha(Buffer.from(`photo ${i}`)), n));
+    names.forEach((n, i) => assert.equal(tree.get(`${dev.name}/_${n}/lock`), sha(Buffer.from(`photo ${i}`)), n));
     const m = await Manifest.open(dest, { readOnly: true });
     assert.equal(m.size, names.length + 1, 'the device\'s "manifest.jsonl" is a photo, not our manifest');
     assert.equal(m.badLines, 0);
@@ -106,5 +106,5 @@ test('walk: a name listed twice is copied once and deleted at most once', () =>
     assert.equal(s.found, 1);
     assert.equal(s.copied, 1);
     assert.deepEqual(dev.removed, ['/DCIM/100APPLE/IMG_0001.JPG']);
-    assert.deepEqual([...(await treeHashes(dest)).entries()], [['100APPLE/IMG_0001.JPG', sha(data)]]);
+    assert.deepEqual([...(await treeHashes(dest)).entries()], [[`${dev.name}/100APPLE/IMG_0001.JPG`, sha(data)]]);
   }));

@@ -13,6 +13,11 @@ import { verifyDest, type VerifyEvent } from '../../../src/photos/verify.ts';
 import { MemDevice } from './fake-device.ts';
 import { addLibrary, assertComplete, sha, treeHashes } from './helpers.ts';
 
+/** The device's folder below DEST. */
+const D = new MemDevice().name;
+/** The device path of a local path below the device folder. */
+const remoteOf = (local: string): string => `/DCIM/${local.slice(D.length + 1)}`;
+
 async function withDest(fn: (dest: string) => Promise<void>): Promise<void> {
   const dest = await mkdtemp(join(tmpdir(), 'photos-verify-'));
   try {
@@ -30,9 +35,9 @@ async function damaged(dest: string): Promise<{ dev: MemDevice; corrupt: string;
   addLibrary(dev, 12);
   const s = await runBackup({ dest, device: dev });
   assert.deepEqual(s.failed, []);
-  const corrupt = '100APPLE/IMG_0004.HEIC';
-  const cut = '101APPLE/IMG_0005.MOV';
-  const gone = '101APPLE/IMG_0003.PNG';
+  const corrupt = `${D}/100APPLE/IMG_0004.HEIC`;
+  const cut = `${D}/101APPLE/IMG_0005.MOV`;
+  const gone = `${D}/101APPLE/IMG_0003.PNG`;
   const buf = await readFile(join(dest, corrupt));
   buf[Math.floor(buf.length / 2)]! ^= 0x01; // one bit, same size
   await writeFile(join(dest, corrupt), buf);
@@ -44,7 +49,7 @@ async function damaged(dest: string): Promise<{ dev: MemDevice; corrupt: string;
 test('verify: a same-size corruption, a truncation, a removal and an extra file are reported; nothing is written', () =>
   withDest(async (dest) => {
     const { dev, corrupt, cut, gone } = await damaged(dest);
-    await writeFile(join(dest, '100APPLE', 'notes.txt'), 'mine');
+    await writeFile(join(dest, D, '100APPLE', 'notes.txt'), 'mine');
     const before = await treeHashes(dest);
     const events: VerifyEvent[] = [];
     const r = await verifyDest({ dest, onEvent: (e) => events.push(e) });
@@ -53,9 +58,9 @@ test('verify: a same-size corruption, a truncation, a removal and an extra file 
     assert.deepEqual(r.missing.map((p) => p.local), [gone]);
     assert.deepEqual(r.changed.map((p) => [p.local, p.detail]), [
       [corrupt, 'same size, but its SHA-256 differs from the record'],
-      [cut, `size 100 bytes, recorded ${dev.files().get(`/DCIM/${cut}`)!.length}`],
+      [cut, `size 100 bytes, recorded ${dev.files().get(remoteOf(cut))!.length}`],
     ]);
-    assert.deepEqual(r.extra, ['100APPLE/notes.txt']);
+    assert.deepEqual(r.extra, [`${D}/100APPLE/notes.txt`]);
     assert.equal(r.clean, false);
     assert.equal(r.unrepaired.length, 3);
     assert.deepEqual(await treeHashes(dest), before, 'verify alone changes nothing');
@@ -84,7 +89,7 @@ test('verify --repair: byte-identical files under the original names; the damage
 test('verify --repair: never restores from a device file that changed since, and never touches extra files', () =>
   withDest(async (dest) => {
     const { dev, corrupt } = await damaged(dest);
-    dev.editFile(`/DCIM/${corrupt}`, Buffer.alloc(dev.files().get(`/DCIM/${corrupt}`)!.length, 7)); // same size, new bytes
+    dev.editFile(remoteOf(corrupt), Buffer.alloc(dev.files().get(remoteOf(corrupt))!.length, 7)); // same size, new bytes
     await writeFile(join(dest, 'extra.bin'), 'x');
     const bad = await readFile(join(dest, corrupt));
     const r = await verifyDest({ dest, repair: true, device: dev });
@@ -131,8 +136,8 @@ test('backup run: a truncated or missing copy of an unchanged device file is fet
     const dev = new MemDevice();
     addLibrary(dev, 10);
     await runBackup({ dest, device: dev });
-    const cut = '100APPLE/IMG_0004.HEIC';
-    const gone = '101APPLE/IMG_0005.MOV';
+    const cut = `${D}/100APPLE/IMG_0004.HEIC`;
+    const gone = `${D}/101APPLE/IMG_0005.MOV`;
     await truncate(join(dest, cut), 10);
     await unlink(join(dest, gone));
     const s = await runBackup({ dest, device: dev });
@@ -142,9 +147,9 @@ test('backup run: a truncated or missing copy of an unchanged device file is fet
     assert.match(s.repaired.find((x) => x.local === cut)!.keptAside!, /^\.iosdevice\/damaged\/.*IMG_0004\.HEIC$/);
     await assertComplete(dev, dest); // no IMG_0004-1.HEIC: one local file per device file, byte-identical
     const m = await Manifest.open(dest, { readOnly: true });
-    assert.equal(m.get(dev.udid, `/DCIM/${cut}`)!.local, cut);
+    assert.equal(m.get(dev.udid, remoteOf(cut))!.local, cut);
     await m.close();
-    assert.equal((await treeHashes(dest)).get(cut), sha(dev.files().get(`/DCIM/${cut}`)!));
+    assert.equal((await treeHashes(dest)).get(cut), sha(dev.files().get(remoteOf(cut))!));
   }));
 
 test('backup run: a folder standing where a recorded file was is left alone; the file is backed up beside it', () =>
@@ -152,11 +157,11 @@ test('backup run: a folder standing where a recorded file was is left alone; the
     const dev = new MemDevice();
     addLibrary(dev, 3);
     await runBackup({ dest, device: dev });
-    const p = '101APPLE/IMG_0001.JPG';
+    const p = `${D}/101APPLE/IMG_0001.JPG`;
     await unlink(join(dest, p));
     await mkdir(join(dest, p));
     const s = await runBackup({ dest, device: dev });
     assert.deepEqual(s.failed, []);
     assert.deepEqual(s.repaired, []);
-    assert.ok((await treeHashes(dest)).has('101APPLE/IMG_0001-1.JPG'));
+    assert.ok((await treeHashes(dest)).has(`${D}/101APPLE/IMG_0001-1.JPG`));
   }));
