@@ -101,7 +101,7 @@ export function formatSummary(s: BackupSummary, f: SummaryFormat = {}): string {
   if (s.deleted.length > 0) lines.push(`removed ${s.deleted.length} verified file(s) from the device`);
   if (s.keptOnDevice.length > 0) lines.push(`kept ${s.keptOnDevice.length} file(s) on the device: changed since their copy (the next run copies them) or gone`);
   if (s.deleteSkipped) lines.push(`nothing removed from the device: ${s.deleteSkipped}`);
-  if (!s.dryRun) lines.push(`backup folder: ${s.dest}`);
+  if (!s.dryRun) lines.push(`backup folder: ${s.deviceFolder ? `${s.dest}/${s.deviceFolder}` : s.dest}`);
   return lines.join('\n');
 }
 

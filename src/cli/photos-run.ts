@@ -41,9 +41,12 @@ export async function openPhotoDevice(sel: ReturnType<typeof deviceSelector>, io
     timeoutMs,
     pairTimeoutMs: t.pairMs ?? 120_000,
   });
+  // DeviceName names the device's folder in DEST (photos/device-folder.ts); without it the UDID does
+  const name = await session.lockdown.getValue('DeviceName', undefined, { signal: io.signal, timeoutMs }).catch(() => undefined);
   session.lockdown.close();
   return {
     udid: dev.udid,
+    ...(typeof name === 'string' ? { name } : {}),
     openAfc: (o) => connectAfc(dev, { autoPair: false, signal: o?.signal ?? io.signal, ...(o?.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) }),
   };
 }

@@ -63,16 +63,20 @@ async function sha(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
 }
 
-/** DEST holds exactly the generated files (device layout), byte-identical, and no .part file. */
+/** The emulated device's name: its folder below DEST. */
+const DEVICE_FOLDER = 'Virtual iPhone';
+
+/** DEST holds exactly the generated files (device layout, in the device's folder), byte-identical, and no .part file. */
 async function assertBackup(gen: DcimManifest, dest: string, only?: (path: string) => boolean): Promise<void> {
   const want = gen.files.filter((f) => !only || only(f.path));
+  assert.deepEqual((await readdir(dest)).filter((n) => n !== '.iosdevice'), [DEVICE_FOLDER], 'one folder: the device\'s');
+  const mine = join(dest, DEVICE_FOLDER);
   const got: string[] = [];
-  for (const dir of await readdir(dest)) {
-    if (dir === '.iosdevice') continue;
-    for (const name of await readdir(join(dest, dir))) got.push(`${dir}/${name}`);
+  for (const dir of await readdir(mine)) {
+    for (const name of await readdir(join(mine, dir))) got.push(`${dir}/${name}`);
   }
   assert.deepEqual(got.sort(), want.map((f) => f.path.slice('DCIM/'.length)).sort(), 'each device file exactly once');
-  for (const f of want) assert.equal(await sha(join(dest, f.path.slice('DCIM/'.length))), f.sha256, f.path);
+  for (const f of want) assert.equal(await sha(join(mine, f.path.slice('DCIM/'.length))), f.sha256, f.path);
   assert.deepEqual(await readdir(join(dest, '.iosdevice', 'parts')), []);
 }
 

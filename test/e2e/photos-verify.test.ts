@@ -34,7 +34,8 @@ test('e2e verify: corrupt and truncated copies are reported (exit 1); --repair r
     const dest = join(tmp, 'dest');
     const b = await cli(emu, ['photos', 'backup', dest, '--json']);
     assert.equal(b.code, 0, b.stderr);
-    const localOf = (p: string): string => join(dest, p.slice('DCIM/'.length));
+    const rel = (p: string): string => `Virtual iPhone/${p.slice('DCIM/'.length)}`; // the device's folder, then the device folders
+    const localOf = (p: string): string => join(dest, rel(p));
     const [a, c] = [gen.files[1]!, gen.files[4]!];
     const buf = await readFile(localOf(a.path));
     buf[buf.length >> 1]! ^= 0x80;
@@ -43,8 +44,8 @@ test('e2e verify: corrupt and truncated copies are reported (exit 1); --repair r
 
     const v1 = await cli(emu, ['photos', 'verify', dest]);
     assert.equal(v1.code, 1, v1.stderr + v1.stdout);
-    assert.match(v1.stdout, new RegExp(`changed: ${a.path.slice(5)} \\(same size, but its SHA-256 differs`));
-    assert.match(v1.stdout, new RegExp(`changed: ${c.path.slice(5)} \\(size ${Math.floor(c.size / 3)} bytes, recorded ${c.size}\\)`));
+    assert.match(v1.stdout, new RegExp(`changed: ${rel(a.path)} \\(same size, but its SHA-256 differs`));
+    assert.match(v1.stdout, new RegExp(`changed: ${rel(c.path)} \\(size ${Math.floor(c.size / 3)} bytes, recorded ${c.size}\\)`));
     assert.match(v1.stdout, /0 missing, 2 changed, 0 extra/);
     assert.doesNotMatch(v1.stderr + v1.stdout, /\n\s+at /, 'no stack trace');
 
@@ -52,7 +53,7 @@ test('e2e verify: corrupt and truncated copies are reported (exit 1); --repair r
     assert.equal(v2.code, 0, v2.stderr + v2.stdout);
     const summary = jsonLines(v2).find((e) => e.type === 'summary') as unknown as { clean: boolean; repaired: { local: string }[] };
     assert.equal(summary.clean, true);
-    assert.deepEqual(summary.repaired.map((p) => p.local).sort(), [a.path.slice(5), c.path.slice(5)].sort());
+    assert.deepEqual(summary.repaired.map((p) => p.local).sort(), [rel(a.path), rel(c.path)].sort());
     for (const f of gen.files) assert.equal(await sha(localOf(f.path)), f.sha256, f.path);
     assert.deepEqual(await readdir(join(dest, '.iosdevice', 'parts')), [], 'no .part left');
 

@@ -16,10 +16,17 @@ Copies the photos and videos of the device's camera roll (/DCIM) into DEST. Runs
 (a rerun copies only new or changed files) and resumable (an interrupted run continues where it
 stopped). Files are written as DEST/.iosdevice/parts/*.part, flushed, verified (size; SHA-256
 recorded) and only then moved into place; DEST/.iosdevice/manifest.jsonl records what was imported.
-Layout: DEST/100APPLE/IMG_0001.HEIC (device folders), or with --split-by-date
-DEST/YYYY/YYYY-MM-DD/IMG_0001.HEIC by EXIF/QuickTime capture date (else the file date; an impossible
+Each device gets its own folder, DEST/<device>/, named by the device's name (as set on the phone),
+made safe for any file system: / \\ : * ? " < > | and control characters become _, leading and
+trailing dots and spaces are dropped, at most 100 bytes; when another device in DEST already has that
+name (ignoring case), the UDID is added: "Anna's iPhone (00008030-001A2B3C4D5E6F70)". The folder is
+chosen on the first backup and kept (renaming the phone moves nothing). A DEST made before device
+folders (files at DEST/100APPLE/...) keeps its device at the top level; other devices get folders.
+Layout in that folder: 100APPLE/IMG_0001.HEIC (device folders), or with --split-by-date
+YYYY/YYYY-MM-DD/IMG_0001.HEIC by EXIF/QuickTime capture date (else the file date; an impossible
 or out-of-range date falls back to the file date and is listed in the summary); Live Photo pairs and
-.AAE sidecars stay together; a name clash never overwrites (IMG_0001-1.HEIC).
+.AAE sidecars stay together and share one suffix when a name clashes (IMG_0001-1.HEIC with
+IMG_0001-1.MOV); a name clash never overwrites.
 
 options:
   --since DATE           only files created on/after DATE (YYYY-MM-DD or ISO date-time)
