@@ -41,6 +41,9 @@ export interface BackupPhotosOptions extends Omit<BackupOptions, 'device'> {
 export async function backupPhotos(dev: DeviceProvider, opts: BackupPhotosOptions): Promise<BackupSummary> {
   const { onTrustEvent, timeoutMs = 30_000, pairTimeoutMs = 120_000, ...engine } = opts;
   const session = await openLockdownSession(dev, { autoPair: true, onTrustEvent, signal: opts.signal, timeoutMs, pairTimeoutMs });
+  // DeviceName names the device's folder in DEST (photos/device-folder.ts)
+  const name = await session.lockdown.getValue('DeviceName', undefined, { signal: opts.signal, timeoutMs }).catch(() => undefined);
   session.lockdown.close();
-  return runBackup({ ...engine, device: photoDevice(dev, { signal: opts.signal, timeoutMs }) });
+  const device = photoDevice(dev, { signal: opts.signal, timeoutMs });
+  return runBackup({ ...engine, device: typeof name === 'string' ? { ...device, name } : device });
 }
