@@ -3,6 +3,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { EXIT, Interrupted, interruptedExitCode, type Command, type CliIO } from './command.ts';
 import { COMMAND_SUMMARIES } from './command-summaries.ts';
+import { watchLauncher } from './launcher-watch.ts';
 import { errorCode, IDeviceError } from '../core/errors.ts';
 
 const commandsDir = fileURLToPath(new URL('./commands/', import.meta.url));
@@ -80,6 +81,8 @@ export async function main(argv: string[], io?: Partial<CliIO>): Promise<number>
   process.once('SIGINT', onInt);
   process.once('SIGTERM', onTerm);
   const fullIO: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal, ...io };
+  // started by npx / npm run: a kill of npm never reaches us, so its going away counts as SIGTERM
+  const stopWatch = watchLauncher(fullIO.env, onTerm);
   try {
     const [name, ...rest] = argv;
     if (!name || name === 'help' || name === '--help' || name === '-h') {
@@ -111,6 +114,7 @@ export async function main(argv: string[], io?: Partial<CliIO>): Promise<number>
     fullIO.stderr.write(formatError(e) + '\n');
     return exitCodeFor(e);
   } finally {
+    stopWatch();
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   }

@@ -14,8 +14,10 @@ import type { TrustPolicy } from '../../virtual-iphone/lockdown-device.ts';
 
 const usage = `usage: iosdevice emulator [options]
 
-Runs a virtual iPhone behind a usbmuxd-compatible socket until SIGINT/SIGTERM. Point tools at it with
-the printed USBMUXD_SOCKET_ADDRESS line (libimobiledevice, ifuse, iosdevice --socket).
+Runs a virtual iPhone behind a usbmuxd-compatible socket until SIGINT/SIGTERM (also when started with
+\`npx iosdevice emulator … &\` and npx is killed). Point tools at it with the printed
+USBMUXD_SOCKET_ADDRESS line (libimobiledevice, ifuse, iosdevice --socket). A socket left behind by an
+emulator that died (kill -9) is taken over; one a live daemon answers on is refused (exit 2).
 
 options:
   --socket ADDR       listen on UNIX:/path, /path or host:port (default: a socket in a new temp dir)
@@ -101,6 +103,7 @@ const command: Command = {
     say(`device: ${describeDevice(dev)}`);
     say(`media: ${dev.mediaDir}`);
     say(`crash reports: ${dev.crashDir}`);
+    say(`pid: ${process.pid} (stop with kill ${process.pid}, Ctrl-C, or q on stdin)`);
     const mf = manifestPath(args);
     if (mf !== undefined) {
       await writeFile(mf, JSON.stringify(dev.manifest ?? { files: [] }, null, 1) + '\n');
