@@ -92,7 +92,7 @@ const scenario: BenchScenario = {
     'the same bytes with no protocol (raw socket; usb2 shaper; for real also paced at the device read ceiling).',
   async run(ctx: BenchContext) {
     const rounds = ctx.quick ? 1 : 3;
-    const limitMs = ctx.quick ? 60_000 : 300_000;
+    const limitMs = ctx.quick ? 60_000 : 180_000;
     const trees: Tree[] = [];
     for (const n of ['mixed', 'small', 'large'] as const) {
       trees.push(await makeTree(n, join(ctx.tmpDir, 'trees'), ctx.quick));
