@@ -4,6 +4,7 @@
  * Pure formatting plus a small renderer writing to a stream; no terminal library.
  */
 import { isConnectionLost } from '../core/errors.ts';
+import type { LibrarySummary } from '../photos/library/inventory.ts';
 import type { BackupEvent, BackupSummary } from '../photos/events.ts';
 
 /** True for a failure that means the device (connection) went away, not a problem of that file. */
@@ -69,6 +70,30 @@ export function formatBar(p: ProgressState, width = 80): string {
   return `[${'#'.repeat(fill)}${'.'.repeat(barWidth - fill)}]${text}`.slice(0, Math.max(20, width - 1));
 }
 
+/** One line on what the library inventory found. */
+function libraryLine(l: LibrarySummary): string {
+  const src = l.source === 'photos.sqlite' ? `Photos.sqlite (${l.schema}), ${l.assets} asset(s)` : 'file-only inventory';
+  return `library: ${src}; ${l.files.dcim} camera-roll file(s), ${l.files.icloud} iCloud original(s), ${l.files.edits} edit file(s), ${l.files.shared} shared-album file(s); ${l.livePairedById} Live Photo(s) paired by content identifier`;
+}
+
+/** The library part of the summary: cloud-only assets (never skipped silently), sidecars, warnings. */
+function libraryLines(s: BackupSummary): string[] {
+  const l = s.library!;
+  const out = [libraryLine(l)];
+  if (l.warning) out.push(`warning: ${l.warning}`);
+  const n = l.cloudOnly.length;
+  if (n > 0) {
+    out.push(`${n} photo${n === 1 ? ' is' : 's are'} only in iCloud: turn on Download and Keep Originals (Settings → Photos) or download them on the phone, then run again:`);
+    for (const c of l.cloudOnly.slice(0, 20)) out.push(`  ${c.filename}${c.createdMs !== undefined ? ` (${new Date(c.createdMs).toISOString().slice(0, 10)})` : ''}${c.reason === 'missing' ? ' — listed as on the phone, but its file is missing' : ''}`);
+    if (n > 20) out.push(`  … and ${n - 20} more (--json lists all)`);
+  }
+  if (s.sidecars) {
+    out.push(`--albums: ${s.sidecars.xmp} XMP sidecar(s), ${s.sidecars.albums} album file(s) in ${s.sidecars.dir}/Albums, ${s.sidecars.dir}/library.json`);
+    if (s.sidecars.keptForeign.length > 0) out.push(`  ${s.sidecars.keptForeign.length} sidecar(s) written by another program left as they are`);
+  }
+  return out;
+}
+
 /** Options of {@link formatSummary}. */
 export interface SummaryFormat {
   /** Failures already shown (live, above the bar): not listed again. */
@@ -100,7 +125,9 @@ export function formatSummary(s: BackupSummary, f: SummaryFormat = {}): string {
   }
   if (s.deleted.length > 0) lines.push(`removed ${s.deleted.length} verified file(s) from the device`);
   if (s.keptOnDevice.length > 0) lines.push(`kept ${s.keptOnDevice.length} file(s) on the device: changed since their copy (the next run copies them) or gone`);
+  if (s.library) lines.push(...libraryLines(s));
   if (s.deleteSkipped) lines.push(`nothing removed from the device: ${s.deleteSkipped}`);
+  if (s.safeToDelete) lines.push(`safe-to-delete report: ${s.safeToDelete.path} (${s.safeToDelete.items} item(s) in ${s.safeToDelete.ranges.length} date range(s))`);
   if (!s.dryRun) lines.push(`backup folder: ${s.deviceFolder ? `${s.dest}/${s.deviceFolder}` : s.dest}`);
   return lines.join('\n');
 }
@@ -207,6 +234,10 @@ export class ProgressRenderer {
         break;
       case 'delete-skipped':
         this.#line(`not removing anything from the device: ${e.reason}`);
+        break;
+      case 'library':
+        this.#line(libraryLine(e));
+        if (e.warning) this.#line(`warning: ${e.warning}`);
         break;
     }
   }

@@ -18,10 +18,10 @@ import { throwIfAborted } from '../core/abort.ts';
 import { errorCode, isConnectionLost } from '../core/errors.ts';
 import { ConnectionSlots } from './connections.ts';
 import { copyGroup } from './copy-group.ts';
-import { deleteImported } from './delete.ts';
 import { resolveDeviceFolder } from './device-folder.ts';
+import { libraryDeleteStage, libraryInventoryStage, librarySelect, librarySidecarsStage } from './library/stage.ts';
 import type { BackupEvent, BackupStatus, BackupSummary } from './events.ts';
-import { checkEventName, groupFiles, type CustomLayout, type FileGroup, type Layout } from './layout.ts';
+import { checkEventName, groupFiles, type CustomLayout, type DeviceFile, type FileGroup, type Layout } from './layout.ts';
 import { AdaptiveWindow, runWindowed } from '../core/window.ts';
 import { resolveLimits, type BackupLimits } from './limits.ts';
 import { acquireLock } from './lock.ts';
@@ -52,6 +52,22 @@ export interface BackupOptions {
   dryRun?: boolean;
   /** Remove verified files from the device afterwards (never in dry-run, never when anything failed). */
   deleteAfterImport?: boolean;
+  /**
+   * With deleteAfterImport on a phone that has a Photos library: delete over AFC anyway, although the Photos app
+   * then shows the deleted photos as broken (library/safe-delete.ts). Without it nothing is removed there and a
+   * safe-to-delete report is written instead.
+   */
+  deleteEvenIfPhotosBreaks?: boolean;
+  /**
+   * The whole photo library (library/inventory.ts): /DCIM plus iCloud originals, edits (copied as IMG_E…) and
+   * shared albums, described by Photos.sqlite; cloud-only assets listed. The CLI's default (`--dcim-only` turns it
+   * off); off by default here, and whenever `root` is given.
+   */
+  library?: boolean;
+  /** Library mode: only the assets of this album (title, or "Folder / Title"). */
+  album?: string;
+  /** Library mode: write XMP sidecars, album sidecars and library.json (library/sidecars.ts). */
+  albums?: boolean;
   /**
    * How each device file is re-checked right before its removal (recheck.ts): 'hash' (default) re-reads it and
    * compares its SHA-256 with the copy; 'stat' trusts a matching size + ns mtime for files over 1 MiB.
@@ -152,11 +168,14 @@ async function runStages(o: BackupOptions, ctx: RunContext): Promise<void> {
   const { summary, slots, emit } = ctx;
   throwIfAborted('photo backup', o.signal);
   const walked = await walkDevice(slots, o.root ?? '/DCIM', { inFlight: o.walkInFlight ?? 32, timeoutMs: ctx.idleMs, limits: ctx.limits, signal: o.signal });
-  summary.found = walked.files.length;
-  summary.rejected = walked.rejected;
-  for (const r of walked.rejected) emit({ type: 'rejected', ...r });
+  const inv = o.library && o.root === undefined ? await libraryInventoryStage(ctx, walked.files, { walkInFlight: o.walkInFlight ?? 32, dryRun: !!o.dryRun }) : undefined;
+  summary.found = (inv?.files ?? walked.files).length;
+  summary.rejected = [...walked.rejected, ...(inv?.rejected ?? [])];
+  for (const r of summary.rejected) emit({ type: 'rejected', ...r });
 
-  const selected = walked.files.filter((f) => isSelected(o.selection, f));
+  const groups = inv ? librarySelect(ctx, inv, o.selection, o.album) : undefined;
+  const picked = groups ? [] : walked.files.filter((f) => isSelected(o.selection, f));
+  const selected: readonly DeviceFile[] = groups ? groups.flatMap((g) => g.members) : picked;
   summary.selected = selected.length;
   const plan = await planCopies(ctx.dest, ctx.manifest, ctx.udid, selected);
   summary.toCopy = plan.todo.size;
@@ -177,17 +196,18 @@ async function runStages(o: BackupOptions, ctx: RunContext): Promise<void> {
   const initial = slots.count * (o.filesPerConnection ?? 4);
   const window = new AdaptiveWindow({ initialFiles: initial, maxFiles: 2 * initial, maxBytes: GROUP_BYTES_IN_FLIGHT, starved: () => slots.starved() });
   const charge = (g: FileGroup): number => g.members.reduce((n, f) => n + (plan.todo.has(f) ? Math.min(f.size + 1, READ_BYTES_PER_FILE) : 0), 0);
-  await runWindowed(groupsByFolder(selected), window, charge, (g) => copyGroup(ctx, plan, g, next++ % slots.count));
+  await runWindowed(groups ?? groupsByFolder(picked), window, charge, (g) => copyGroup(ctx, plan, g, next++ % slots.count));
   if (o.signal?.aborted) return; // interrupted: nothing is removed from the device
+  if (inv && groups && o.albums) await librarySidecarsStage(ctx, inv, groups);
 
-  if (o.deleteAfterImport) await deleteImported(ctx, selected, o.deleteCheck);
+  if (o.deleteAfterImport) await libraryDeleteStage(ctx, groups ?? groupFiles(picked), inv, { ...(o.deleteCheck ? { check: o.deleteCheck } : {}), evenIfPhotosBreaks: !!o.deleteEvenIfPhotosBreaks });
 }
 
 /** The run's status from what the stages left in the summary. */
 function endStatus(s: BackupSummary, signal: AbortSignal | undefined, slots: ConnectionSlots): BackupStatus {
   if (signal?.aborted) return 'interrupted';
   if (slots.dead) return 'device-lost';
-  return s.failed.length > 0 || s.rejected.some((r) => r.reason !== 'vanished') ? 'partial' : 'complete';
+  return s.failed.length > 0 || s.rejected.some((r) => r.reason !== 'vanished') || s.albumNotFound !== undefined ? 'partial' : 'complete';
 }
 
 /** A .part name this tool gives a file it receives (copy.ts receive(): a random UUID). */

@@ -1,5 +1,8 @@
 /** Events and the summary of a backup run (also the `--json` output shape). */
 import type { Rejected } from './walk.ts';
+import type { LibrarySummary } from './library/inventory.ts';
+import type { SafeToDelete } from './library/safe-delete.ts';
+import type { SidecarReport } from './library/sidecars.ts';
 
 export interface FailedFile {
   remote: string;
@@ -37,7 +40,8 @@ export type BackupEvent =
   | { type: 'delete-skipped'; reason: string }
   | ({ type: 'delete-kept' } & KeptOnDevice)
   | { type: 'delete-progress'; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number }
-  | ({ type: 'date-fallback' } & DateFallback);
+  | ({ type: 'date-fallback' } & DateFallback)
+  | ({ type: 'library' } & LibrarySummary);
 
 /**
  * How a run ended (once it started, i.e. DEST was locked):
@@ -89,6 +93,18 @@ export interface BackupSummary {
   stopped?: { code: string; message: string };
   /** Why --delete-after-import removed nothing, when it did not run. */
   deleteSkipped?: string;
+  /**
+   * The whole-library inventory (library mode): where the asset list came from, iCloud originals and edits found,
+   * Live Photos paired by content identifier, and the assets only in iCloud (`cloudOnly`), which are never
+   * skipped silently: they are not on the phone, so they are listed here instead of copied.
+   */
+  library?: LibrarySummary;
+  /** --album NAME that matched no album (nothing was selected). */
+  albumNotFound?: string;
+  /** --albums: sidecars written. */
+  sidecars?: SidecarReport;
+  /** --delete-after-import on a phone with a Photos library: the safe-to-delete report written instead. */
+  safeToDelete?: SafeToDelete;
   /** --dry-run: what would be copied. */
   wouldCopy: { remote: string; size: number }[];
   wouldCopyBytes: number;

@@ -97,11 +97,14 @@ export function groupKeyOf(f: DeviceFile): string {
   return `${dir}/${stem}`;
 }
 
-/** Groups files (order of first appearance; members sorted primary first, then by name). */
-export function groupFiles(files: readonly DeviceFile[]): FileGroup[] {
+/**
+ * Groups files (order of first appearance; members sorted primary first, then by name). `keyOf` defaults to
+ * {@link groupKeyOf}; the library inventory passes its own (asset groups, Live pairs by content identifier).
+ */
+export function groupFiles(files: readonly DeviceFile[], keyOf: (f: DeviceFile) => string = groupKeyOf): FileGroup[] {
   const map = new Map<string, DeviceFile[]>();
   for (const f of files) {
-    const k = groupKeyOf(f);
+    const k = keyOf(f);
     const list = map.get(k);
     if (list) list.push(f);
     else map.set(k, [f]);

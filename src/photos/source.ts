@@ -25,8 +25,11 @@ export interface PhotoAfc {
   stat(path: string, o?: CallOpts): Promise<PhotoFileInfo>;
   /** Without '.' and '..'. With `maxEntries`, a longer listing fails with ERR_AFC_TOO_MANY_ENTRIES (checked while parsing). */
   readdir(path: string, o?: CallOpts & { maxEntries?: number }): Promise<string[]>;
-  /** `size` (from stat) lets the reader pipeline its final EOF read. */
-  createReadStream(path: string, opts?: { size?: number }): Readable;
+  /**
+   * `size` (from stat, or the bytes wanted from `start`) lets the reader pipeline its final EOF read; `start` is a
+   * byte offset (seek after open); `chunkSize` the READ size (≥ 1024; small for header reads).
+   */
+  createReadStream(path: string, opts?: { size?: number; start?: number; chunkSize?: number }): Readable;
   remove(path: string, o?: CallOpts): Promise<void>;
   close(): void;
   /** Requests pending on the connection (AfcClient has it): lets the copy window grow while the device is starved. */

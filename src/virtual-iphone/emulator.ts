@@ -25,6 +25,7 @@ import type { AfcdTiming } from './afcd-model.ts';
 import type { LinkParams, LinkProfile } from './link.ts';
 import type { TrustPolicy } from './lockdown-device.ts';
 import { VirtualIPhone, type VirtualIPhoneOptions } from './virtual-iphone.ts';
+import { generateLibrary, type LibraryManifest, type LibraryOptions } from './library-generator.ts';
 
 /** One device of the emulator. */
 export interface EmulatedDeviceOptions {
@@ -36,6 +37,11 @@ export interface EmulatedDeviceOptions {
   dcimCount?: number;
   /** Generator options besides count (seed, scale, dates, mix…). Default scale 1 (realistic sizes). */
   dcim?: Omit<DcimOptions, 'count'>;
+  /**
+   * Generate a whole photo library (./library-generator.ts: CPLAssets, edits, albums, cloud-only assets, Live pairs
+   * by content identifier, PhotoData/Photos.sqlite + -wal) instead of a bare camera roll; ignored with `mediaDir`.
+   */
+  library?: LibraryOptions | boolean;
   /** Serve this existing folder as the AFC root instead of generating one (it must contain DCIM/). Never deleted. */
   mediaDir?: string;
   /** Same as `mediaDir` (the name the CLI flag `--dcim-dir` uses): the folder that contains DCIM/. */
@@ -73,6 +79,8 @@ export interface EmulatedDevice {
   readonly crashDir: string;
   /** What was generated (undefined when an existing folder is served). */
   readonly manifest: DcimManifest | undefined;
+  /** The generated library (with `library`): assets, albums, cloud-only paths, edits, Live pairs. */
+  readonly library: LibraryManifest | undefined;
   readonly crashReports: CrashEntry[];
   readonly attached: boolean;
 }
@@ -111,6 +119,7 @@ class Device implements EmulatedDevice {
     readonly manifest: DcimManifest | undefined,
     readonly crashReports: CrashEntry[],
     readonly location: number,
+    readonly library: LibraryManifest | undefined,
   ) {}
   get udid(): string {
     return this.iphone.udid;
@@ -150,6 +159,7 @@ async function prepareDevice(o: EmulatedDeviceOptions, root: string, index: numb
   const devDir = join(root, `device-${index + 1}`);
   let mediaDir: string;
   let manifest: DcimManifest | undefined;
+  let library: LibraryManifest | undefined;
   const given = o.mediaDir ?? o.dcimDir;
   if (o.mediaDir !== undefined && o.dcimDir !== undefined && resolve(o.mediaDir) !== resolve(o.dcimDir)) {
     throw new InvalidArgumentError('mediaDir and dcimDir name different folders');
@@ -163,7 +173,11 @@ async function prepareDevice(o: EmulatedDeviceOptions, root: string, index: numb
     mediaDir = join(devDir, 'media');
     await mkdir(join(mediaDir, 'DCIM'), { recursive: true });
     for (const d of ['Downloads', 'Books', 'PhotoData']) await mkdir(join(mediaDir, d), { recursive: true });
-    manifest = await generateDcim(mediaDir, { seed: index + 1, ...o.dcim, count: o.dcimCount ?? 20 });
+    const dcim = { seed: index + 1, ...o.dcim, count: o.dcimCount ?? 20 };
+    if (o.library) {
+      library = await generateLibrary(mediaDir, dcim, o.library === true ? {} : o.library);
+      manifest = { seed: library.seed, files: library.files, totalBytes: library.totalBytes };
+    } else manifest = await generateDcim(mediaDir, dcim);
     if (o.thumbnails) await writeThumbnailStore(mediaDir, manifest.files);
   }
   const crashDir = join(devDir, 'crash');
@@ -185,7 +199,7 @@ async function prepareDevice(o: EmulatedDeviceOptions, root: string, index: numb
     ...(o.services ? { services: o.services } : {}),
   });
   // usbmuxd's LocationID is bus << 16 | address: bus 1, addresses 2, 3, …
-  return new Device(iphone, mediaDir, crashDir, manifest, crashReports, (1 << 16) | (index + 2));
+  return new Device(iphone, mediaDir, crashDir, manifest, crashReports, (1 << 16) | (index + 2), library);
 }
 
 /**

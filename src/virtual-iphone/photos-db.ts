@@ -20,7 +20,9 @@ import { chmodSync, copyFileSync, rmSync } from 'node:fs';
 import { SqliteDatabase as Database, type SqliteDatabase } from '../core/sqlite-wasm.ts';
 import { encodeBinaryPlist } from '../plist/index.ts';
 
-export type DbLayout = 'ios17' | 'ios18' | 'ios13' | 'future';
+/** The layouts {@link writePhotosDb} can write. */
+export const DB_LAYOUTS = ['ios17', 'ios18', 'ios13', 'future'] as const;
+export type DbLayout = (typeof DB_LAYOUTS)[number];
 
 /** One asset row (plus its attributes, caption and original resource). */
 export interface DbAsset {

@@ -179,7 +179,10 @@ test('e2e: --dry-run with --include lists what would be copied, with the total s
     const r = await cli(['photos', 'backup', dest, '--socket', emu.address, '--json', '--dry-run', '--include', '*.heic', '--include', '*.mov']);
     assert.equal(r.code, 0, r.stderr);
     const s = summaryOf(r) as unknown as { wouldCopy: { remote: string; size: number }[]; wouldCopyBytes: number };
-    const want = gen.files.filter((f) => /\.(HEIC|MOV)$/.test(f.path));
+    const picked = gen.files.filter((f) => /\.(HEIC|MOV)$/.test(f.path));
+    // an .AAE sidecar is never orphaned: it travels with its selected photo (issue 16)
+    const stems = new Set(picked.map((f) => f.path.replace(/\.\w+$/, '')));
+    const want = [...picked, ...gen.files.filter((f) => f.path.endsWith('.AAE') && stems.has(f.path.replace(/\.\w+$/, '')))];
     assert.deepEqual(s.wouldCopy.map((w) => w.remote).sort(), want.map((f) => `/${f.path}`).sort());
     assert.equal(s.wouldCopyBytes, want.reduce((a, f) => a + f.size, 0));
     assert.equal(existsSync(dest), false);

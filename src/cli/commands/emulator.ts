@@ -11,6 +11,7 @@ import { InvalidArgumentError } from '../../core/errors.ts';
 import { describeDevice, startEmulator, type EmulatorOptions } from '../../virtual-iphone/emulator.ts';
 import { LINK_PROFILES, type LinkProfile } from '../../virtual-iphone/link.ts';
 import type { TrustPolicy } from '../../virtual-iphone/lockdown-device.ts';
+import { DB_LAYOUTS, type DbLayout } from '../../virtual-iphone/photos-db.ts';
 
 const usage = `usage: iosdevice emulator [options]
 
@@ -28,6 +29,10 @@ options:
   --scale F           size factor of generated files, 0 < F ≤ 10 (default 1: photos ~1-5 MB, videos larger)
   --seed N            generator seed (default 1)
   --dcim-dir PATH     serve an existing folder that contains DCIM/ instead of generating one
+  --library           generate a whole photo library: DCIM plus PhotoData (iCloud originals in CPLAssets, edits
+                      in Mutations, a shared album, cloud-only assets) and PhotoData/Photos.sqlite (+ -wal) with
+                      albums, favourites, hidden and captions
+  --library-layout L  the Photos.sqlite schema: ios17 (default) | ios18 | ios13 | future (an unknown layout)
   --trust MODE        auto | prompt | deny: how the virtual user answers "Trust this computer?" (default auto)
   --trust-delay MS    with auto: tap Trust after MS milliseconds (default 0)
   --locked            start locked with a passcode (Pair answers PasswordProtected until unlocked)
@@ -50,8 +55,8 @@ function intOption(v: string | undefined, name: string, min: number, max: number
 /** Builds the emulator options from the command line. @throws InvalidArgumentError (ERR_INVALID_ARG). */
 export function emulatorOptions(args: string[]): EmulatorOptions {
   const p = parseCommonArgs(args, {
-    flags: ['--locked', '--hostile'],
-    options: ['--name', '--ios', '--dcim', '--dcim-dir', '--trust', '--trust-delay', '--link', '--scale', '--seed', '--manifest'],
+    flags: ['--locked', '--hostile', '--library'],
+    options: ['--name', '--ios', '--dcim', '--dcim-dir', '--trust', '--trust-delay', '--link', '--scale', '--seed', '--manifest', '--library-layout'],
   });
   if (p.positionals.length) throw new InvalidArgumentError(`unexpected argument "${p.positionals[0]}"`);
   const o = p.options;
@@ -78,6 +83,13 @@ export function emulatorOptions(args: string[]): EmulatorOptions {
   if (delay !== undefined) opts.trustDelayMs = delay;
   if (p.flags.has('--locked')) opts.locked = true;
   if (p.flags.has('--hostile')) opts.hostile = true;
+  const layout = o.get('--library-layout');
+  if (layout !== undefined && !(DB_LAYOUTS as readonly string[]).includes(layout)) throw new InvalidArgumentError(`--library-layout must be ${DB_LAYOUTS.join(', ')}`);
+  if (layout !== undefined && !p.flags.has('--library')) throw new InvalidArgumentError('--library-layout needs --library');
+  if (p.flags.has('--library')) {
+    if (o.has('--dcim-dir')) throw new InvalidArgumentError('--library and --dcim-dir exclude each other');
+    opts.library = { layout: (layout ?? 'ios17') as DbLayout };
+  }
   return opts;
 }
 
@@ -106,7 +118,7 @@ const command: Command = {
     say(`pid: ${process.pid} (stop with kill ${process.pid}, Ctrl-C, or q on stdin)`);
     const mf = manifestPath(args);
     if (mf !== undefined) {
-      await writeFile(mf, JSON.stringify(dev.manifest ?? { files: [] }, null, 1) + '\n');
+      await writeFile(mf, JSON.stringify(dev.library ?? dev.manifest ?? { files: [] }, null, 1) + '\n');
       say(`manifest: ${mf}`);
     }
     say(`export USBMUXD_SOCKET_ADDRESS=${emu.address}`);

@@ -12,7 +12,10 @@ import { runVerifyCommand, VERIFY_USAGE } from '../photos-verify.ts';
 
 const usage = `usage: iosdevice photos backup DEST [options]
 
-Copies the photos and videos of the device's camera roll (/DCIM) into DEST. Runs are incremental
+Copies the device's whole photo library into DEST: the camera roll (/DCIM), iCloud Photos originals
+kept on the phone (/PhotoData/CPLAssets, as DEST/iCloud/…), edits (the rendered edit as IMG_E1234.HEIC
+beside IMG_1234.HEIC, the recipe as IMG_1234.AAE) and shared albums (DEST/Shared/…), read from
+Photos.sqlite; photos that are only in iCloud are listed in the summary. Runs are incremental
 (a rerun copies only new or changed files) and resumable (an interrupted run continues where it
 stopped). Files are written as DEST/.iosdevice/parts/*.part, flushed, verified (size; SHA-256
 recorded) and only then moved into place; DEST/.iosdevice/manifest.jsonl records what was imported.
@@ -43,6 +46,18 @@ options:
   --connections N        AFC connections to use (1-4, default 2)
   -v, --verbose          when the device is unplugged mid-run, list every file that was not copied
                          (without it: one line with the counts; --json always has the list)
+  --dcim-only            only the camera roll (/DCIM), as plain files: no Photos.sqlite, no iCloud
+                         originals or edits
+  --album NAME           only the assets of this album ("Title" or "Folder / Title"), with their Live
+                         videos, edits and .AAE
+  --albums               write what only the phone's library knows: an XMP sidecar per photo
+                         (IMG_0001.HEIC.xmp: favourite = rating 5, caption, title, albums as keywords,
+                         hidden), DEST/Albums/<album>.json per album, DEST/library.json
+  --delete-even-if-photos-breaks
+                         with --delete-after-import on a phone with a Photos library: delete over USB
+                         anyway. Without it nothing is deleted there: AFC deletion leaves the photos in
+                         the Photos database, which then shows them as broken; DEST/safe-to-delete.txt
+                         lists the backed-up date ranges to delete in the Photos app instead
 ${COMMON_OPTIONS_USAGE}
 
 Ctrl-C stops the run cleanly: what was copied is kept and recorded, the next run resumes
@@ -90,9 +105,9 @@ const command: Command = {
     const inc = takeRepeated(rest0, '--include');
     const exc = takeRepeated(inc.rest, '--exclude');
     const p = parseCommonArgs(exc.rest, {
-      flags: ['--dry-run', '--split-by-date', '--delete-after-import', '--verbose'],
+      flags: ['--dry-run', '--split-by-date', '--delete-after-import', '--verbose', '--dcim-only', '--albums', '--delete-even-if-photos-breaks'],
       aliases: { '-v': '--verbose' },
-      options: ['--since', '--until', '--connections', '--delete-check'],
+      options: ['--since', '--until', '--connections', '--delete-check', '--album'],
     });
     if (p.positionals.length !== 1) throw new InvalidArgumentError('expected exactly one DEST folder');
     const selection = makeSelection({ since: p.options.get('--since'), until: p.options.get('--until'), include: inc.values, exclude: exc.values });
@@ -100,6 +115,12 @@ const command: Command = {
     if (!Number.isInteger(conns) || conns < 1 || conns > 4) throw new InvalidArgumentError('--connections must be 1-4');
     const deleteCheck = p.options.get('--delete-check') ?? 'hash';
     if (deleteCheck !== 'hash' && deleteCheck !== 'stat') throw new InvalidArgumentError('--delete-check must be hash or stat');
+    const dcimOnly = p.flags.has('--dcim-only');
+    for (const f of ['--album', '--albums'] as const) {
+      if (dcimOnly && (p.options.has(f) || p.flags.has(f))) throw new InvalidArgumentError(`${f} needs the library (drop --dcim-only)`);
+    }
+    if (p.flags.has('--delete-even-if-photos-breaks') && !p.flags.has('--delete-after-import')) throw new InvalidArgumentError('--delete-even-if-photos-breaks goes with --delete-after-import');
+    const album = p.options.get('--album');
     const device = await openPhotoDevice(deviceSelector(p.common), io, p.common.json);
     const { exitCode } = await runPhotoBackup(device, {
       dest: p.positionals[0]!,
@@ -108,6 +129,10 @@ const command: Command = {
       dryRun: p.flags.has('--dry-run'),
       deleteAfterImport: p.flags.has('--delete-after-import'),
       deleteCheck,
+      deleteEvenIfPhotosBreaks: p.flags.has('--delete-even-if-photos-breaks'),
+      library: !dcimOnly,
+      ...(album !== undefined ? { album } : {}),
+      albums: p.flags.has('--albums'),
       connections: conns,
       json: p.common.json,
       verbose: p.flags.has('--verbose'),

@@ -151,8 +151,8 @@ class MemAfc implements PhotoAfc {
     return names;
   }
 
-  createReadStream(path: string): Readable {
-    let pos = 0;
+  createReadStream(path: string, opts?: { start?: number }): Readable {
+    let pos = opts?.start ?? 0;
     let data: Buffer | undefined;
     const s = new Readable({
       highWaterMark: CHUNK,
