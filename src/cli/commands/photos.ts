@@ -13,23 +13,28 @@ import { runVerifyCommand, VERIFY_USAGE } from '../photos-verify.ts';
 const usage = `usage: iosdevice photos backup DEST [options]
 
 Copies the device's whole photo library into DEST: the camera roll (/DCIM), iCloud Photos originals
-kept on the phone (/PhotoData/CPLAssets, as DEST/iCloud/…), edits (the rendered edit as IMG_E1234.HEIC
-beside IMG_1234.HEIC, the recipe as IMG_1234.AAE) and shared albums (DEST/Shared/…), read from
-Photos.sqlite; photos that are only in iCloud are listed in the summary. Runs are incremental
-(a rerun copies only new or changed files) and resumable (an interrupted run continues where it
-stopped). Files are written as DEST/.iosdevice/parts/*.part, flushed, verified (size; SHA-256
-recorded) and only then moved into place; DEST/.iosdevice/manifest.jsonl records what was imported.
+kept on the phone (/PhotoData/CPLAssets), edits (the rendered edit as IMG_E1234.HEIC beside
+IMG_1234.HEIC, the recipe as IMG_1234.AAE) and shared albums, read from Photos.sqlite; photos that
+are only in iCloud are listed in the summary. Runs are incremental (a rerun copies only new or
+changed files) and resumable (an interrupted run continues where it stopped). Files are written as
+DEST/.iosdevice/parts/*.part, flushed, verified (size; SHA-256 recorded) and only then moved into
+place; DEST/.iosdevice/manifest.jsonl records what was imported.
 Each device gets its own folder, DEST/<device>/, named by the device's name (as set on the phone),
 made safe for any file system: / \\ : * ? " < > | and control characters become _, leading and
 trailing dots and spaces are dropped, at most 100 bytes; when another device in DEST already has that
 name (ignoring case), the UDID is added: "Anna's iPhone (00008030-001A2B3C4D5E6F70)". The folder is
 chosen on the first backup and kept (renaming the phone moves nothing). A DEST made before device
 folders (files at DEST/100APPLE/...) keeps its device at the top level; other devices get folders.
-Layout in that folder: 100APPLE/IMG_0001.HEIC (device folders), or with --split-by-date
-YYYY/YYYY-MM-DD/IMG_0001.HEIC by EXIF/QuickTime capture date (else the file date; an impossible
-or out-of-range date falls back to the file date and is listed in the summary); Live Photo pairs and
-.AAE sidecars stay together and share one suffix when a name clashes (IMG_0001-1.HEIC with
-IMG_0001-1.MOV); a name clash never overwrites.
+Layout in that folder (DEST/<device>/):
+  100APPLE/IMG_0001.HEIC        the camera roll, device folders kept (edits beside: IMG_E0001.HEIC)
+  iCloud/group3/IMG_7001.HEIC   iCloud originals, under the name Photos shows
+  Shared/<album>/IMG_0001.JPG   shared albums
+  Albums/<album>.json, library.json    with --albums; safe-to-delete.txt with --delete-after-import
+or with --split-by-date YYYY/YYYY-MM-DD/IMG_0001.HEIC for all of them (iCloud and shared files too),
+by EXIF/QuickTime capture date (else the file date; an impossible or out-of-range date falls back
+to the file date and is listed in the summary). With --event NAME all of it is below DEST/NAME/.
+Live Photo pairs (by content identifier) and .AAE sidecars stay together and share one suffix when a
+name clashes (IMG_0001-1.HEIC with IMG_0001-1.MOV); a name clash never overwrites.
 
 options:
   --since DATE           only files created on/after DATE (YYYY-MM-DD or ISO date-time)
@@ -37,7 +42,7 @@ options:
   --include GLOB         only files matching GLOB (repeatable; *.heic, 100APPLE/*, **/*.mov; case-insensitive)
   --exclude GLOB         leave out files matching GLOB (repeatable)
   --dry-run              list what would be copied and the total size; change nothing
-  --split-by-date        DEST/YYYY/YYYY-MM-DD/ layout by capture date
+  --split-by-date        DEST/<device>/YYYY/YYYY-MM-DD/ layout by capture date
   --delete-after-import  remove each file from the device once its copy is verified and recorded;
                          nothing is removed when any file failed; right before removal each file is
                          re-checked on the device and kept (and reported) when it changed since its copy
@@ -52,12 +57,12 @@ options:
                          videos, edits and .AAE
   --albums               write what only the phone's library knows: an XMP sidecar per photo
                          (IMG_0001.HEIC.xmp: favourite = rating 5, caption, title, albums as keywords,
-                         hidden), DEST/Albums/<album>.json per album, DEST/library.json
+                         hidden), DEST/<device>/Albums/<album>.json per album, DEST/<device>/library.json
   --delete-even-if-photos-breaks
                          with --delete-after-import on a phone with a Photos library: delete over USB
                          anyway. Without it nothing is deleted there: AFC deletion leaves the photos in
-                         the Photos database, which then shows them as broken; DEST/safe-to-delete.txt
-                         lists the backed-up date ranges to delete in the Photos app instead
+                         the Photos database, which then shows them as broken;
+                         DEST/<device>/safe-to-delete.txt lists the backed-up date ranges to delete in the Photos app instead
 ${COMMON_OPTIONS_USAGE}
 
 Ctrl-C stops the run cleanly: what was copied is kept and recorded, the next run resumes

@@ -22,6 +22,8 @@ import { folderDevice } from '../afc-device.ts';
 interface Rig {
   root: string;
   dest: string;
+  /** The device's folder below DEST (device-folder.ts: its name), where Albums/, library.json, safe-to-delete.* go. */
+  devDir: string;
   m: LibraryManifest;
   run: (o?: Partial<BackupOptions>) => Promise<BackupSummary>;
   locals: () => Promise<Map<string, string>>;
@@ -36,7 +38,7 @@ async function rig(layout: DbLayout = 'ios17', count = 40): Promise<Rig> {
   const dest = join(base, 'dest');
   const dev = folderDevice(root);
   return {
-    root, dest, m,
+    root, dest, devDir: join(dest, dev.name!), m,
     run: (o = {}) => runBackup({ dest, device: dev, library: true, ...o }),
     locals: async () => {
       const man = await Manifest.open(dest, { readOnly: true });
@@ -83,7 +85,7 @@ test('library backup: DCIM + iCloud originals + edits + shared album, byte-ident
     assert.ok((s.library?.livePairedById ?? 0) >= 3, `paired by id: ${s.library?.livePairedById}`);
     const cpl = Object.entries(r.m.livePairs).find(([st]) => st.startsWith('PhotoData/CPLAssets/'))!;
     assert.equal(locals.get(cpl[1])!.replace(/\.MOV$/, ''), locals.get(cpl[0])!.replace(/\.(HEIC|JPG)$/, ''), 'an iCloud Live video takes its still\'s name');
-    assert.match(locals.get(cpl[0])!, /^iCloud\/group\d+\/IMG_7\d{3}\.(HEIC|JPG)$/, 'iCloud originals keep their original file name');
+    assert.match(locals.get(cpl[0])!, /^Folder iPhone\/iCloud\/group\d+\/IMG_7\d{3}\.(HEIC|JPG)$/, 'iCloud originals keep their original file name');
     // cloud-only: counted and listed, never silently skipped
     assert.deepEqual(s.library!.cloudOnly.map((c) => c.path).sort(), [...r.m.cloudOnly].sort());
     assert.ok(s.library!.cloudOnly.every((c) => c.reason === 'icloud'));
@@ -122,9 +124,9 @@ print(json.dumps({'assets': len(live), 'cloudOnly': len(missing), 'icloudFlag': 
     assert.deepEqual(s.library!.albums.map((a) => [a.title, a.count]), py3['albums']);
     assert.equal(s.library!.albums.filter((a) => !a.shared).length, 3);
     // --albums: one sidecar per album, XMP for flagged assets
-    assert.equal(readdirSync(join(r.dest, 'Albums')).length, 4);
+    assert.equal(readdirSync(join(r.devDir, 'Albums')).length, 4);
     assert.equal(s.sidecars!.albums, 4);
-    const lib = JSON.parse(readFileSync(join(r.dest, 'library.json'), 'utf8')) as { assets: { favorite: boolean }[] };
+    const lib = JSON.parse(readFileSync(join(r.devDir, 'library.json'), 'utf8')) as { assets: { favorite: boolean }[] };
     assert.equal(lib.assets.filter((a) => a.favorite).length, py3['favorites']);
   } finally {
     r.done();
@@ -154,7 +156,7 @@ test('library backup --split-by-date: Live pairs with different names and edits 
     assert.equal(s.status, 'complete');
     const locals = await r.locals();
     for (const [still, video] of Object.entries(r.m.livePairs)) {
-      assert.match(locals.get(still)!, /^\d{4}\/\d{4}-\d{2}-\d{2}\//);
+      assert.match(locals.get(still)!, /^Folder iPhone\/\d{4}\/\d{4}-\d{2}-\d{2}\//);
       assert.equal(dirname(locals.get(video)!), dirname(locals.get(still)!), `${still} + ${video}`);
     }
     for (const [orig, renders] of Object.entries(r.m.edits)) for (const p of renders) assert.equal(dirname(locals.get(p)!), dirname(locals.get(orig)!));
@@ -202,9 +204,9 @@ test('library backup --albums: XMP sidecars photo managers read (exiftool), albu
     const out = JSON.parse(execFileSync('exiftool', ['-j', '-XMP:all', x1, x2], { encoding: 'utf8' })) as Record<string, unknown>[];
     assert.equal(out[0]!['Rating'], 5);
     assert.equal(out[1]!['Description'], cap.caption);
-    const holidays = JSON.parse(readFileSync(join(r.dest, 'Albums', 'Holidays.json'), 'utf8')) as { items: { files: string[] }[] };
+    const holidays = JSON.parse(readFileSync(join(r.devDir, 'Albums', 'Holidays.json'), 'utf8')) as { items: { files: string[] }[] };
     assert.ok(holidays.items.every((i) => i.files.every((f) => existsSync(join(r.dest, f)))));
-    assert.ok(existsSync(join(r.dest, 'Albums', 'Family_Kids.json')), 'a "/" in a title never makes a folder');
+    assert.ok(existsSync(join(r.devDir, 'Albums', 'Family_Kids.json')), 'a "/" in a title never makes a folder');
     writeFileSync(x2, '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="darktable"/>\n');
     const s2 = await r.run({ albums: true });
     assert.ok(s2.sidecars!.keptForeign.some((p) => x2.endsWith(p)), 'reported');
@@ -221,7 +223,7 @@ test('library backup --delete-after-import: refused on a phone with a Photos lib
     assert.equal(s.deleted.length, 0);
     assert.match(s.deleteSkipped ?? '', /broken/);
     assert.ok(s.safeToDelete && s.safeToDelete.items > 0 && s.safeToDelete.ranges.length > 0);
-    assert.match(readFileSync(join(r.dest, 'safe-to-delete.txt'), 'utf8'), /Date ranges/);
+    assert.match(readFileSync(join(r.devDir, 'safe-to-delete.txt'), 'utf8'), /Date ranges/);
     assert.deepEqual(brokenPhotos(r.root), [], 'nothing deleted, nothing broken');
     const f = await r.run({ deleteAfterImport: true, deleteEvenIfPhotosBreaks: true });
     assert.ok(f.deleted.length > 0);
