@@ -19,4 +19,14 @@ export default tseslint.config(
       globals: { console: 'readonly', process: 'readonly', AbortController: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
     },
   },
+  {
+    // the consumer-package test's plain-Node programs (ES module and CommonJS), as a package user would write them
+    files: ['test/e2e/consumer/**/*.mjs', 'test/e2e/consumer/**/*.cjs'],
+    languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
+  },
+  {
+    files: ['test/e2e/consumer/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );
