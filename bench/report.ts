@@ -27,8 +27,8 @@ export function renderMarkdown(run: BenchRun): string {
   out.push('MB = 10^6 bytes. CPU s/GB and peak RSS are those of the client process (each client runs in a child process of its own); RSS before = peak RSS before the transfer started, growth = peak − before.', '');
   for (const s of run.scenarios) {
     out.push(`## ${s.name}`, '', s.description, '');
-    const load = s.loadAvg ? `, load average ${s.loadAvg[0].toFixed(1)} → ${s.loadAvg[1].toFixed(1)} on ${run.cpus} CPUs` : '';
-    if (s.date) out.push(`Run ${s.date}${s.quick ? ' with --quick' : ''}, ${s.seconds.toFixed(0)} s${load}.`, '');
+    if (s.date) out.push(`Run ${s.date}${s.quick ? ' with --quick' : ''}, ${s.seconds.toFixed(0)} s${loadText(s, run.cpus)}.`, '');
+    if (s.reduced) out.push(`**Reduced run:** ${s.reduced}`, '');
     if (s.error) out.push(`**Error:** ${s.error}`, '');
     const pub = s.measurements.some((m) => m.published);
     out.push(`| case | link | client | payload | files | s | MB/s |${pub ? ' published MB/s | measured / published |' : ''} files/s | CPU s/GB | peak RSS MB | RSS before MB | RSS growth MB | copied/byte | notes |`);
@@ -54,6 +54,12 @@ export function renderMarkdown(run: BenchRun): string {
   return out.join('\n');
 }
 
+function loadText(s: BenchScenarioResult, cpus: number): string {
+  if (!s.loadAvg) return '';
+  const sampled = s.loadAvgSampled ? ` (sampled every 10 s: mean ${s.loadAvgSampled.mean.toFixed(1)}, max ${s.loadAvgSampled.max.toFixed(1)})` : '';
+  return `, load average ${s.loadAvg[0].toFixed(1)} → ${s.loadAvg[1].toFixed(1)}${sampled} on ${cpus} CPUs`;
+}
+
 const COLORS: Record<string, string> = {
   iosdevice: '#2b7bb9',
   'iosdevice afc pull': '#2b7bb9',
@@ -76,7 +82,7 @@ const README_END = '<!-- bench:generated:end -->';
 export function renderReadmeSection(run: BenchRun): string {
   const out: string[] = [README_START, ''];
   const cal = run.scenarios.find((s) => s.name === 'calibration');
-  const load = (s: BenchScenarioResult): string => (s.loadAvg ? `, load average ${s.loadAvg[0].toFixed(1)} → ${s.loadAvg[1].toFixed(1)} on ${run.cpus} CPUs` : '');
+  const load = (s: BenchScenarioResult): string => loadText(s, run.cpus);
   if (cal) {
     out.push(`**Calibration of the \`real\` profile on the peers** (${cal.date?.slice(0, 10) ?? ''}${cal.quick ? ', --quick' : ''}${load(cal)}; docs/emulator-real.md):`, '');
     out.push('| peer on the emulator (`--link real`) | measured MB/s | published real-phone MB/s | measured / published |', '|---|---|---|---|');
@@ -90,6 +96,7 @@ export function renderReadmeSection(run: BenchRun): string {
   if (peers) {
     const clients = ['iosdevice afc pull', 'iosdevice photos backup', 'ifuse', 'appium-ios-device'];
     out.push(`**Peers side by side** (${peers.date?.slice(0, 10) ?? ''}${peers.quick ? ', --quick' : ''}${load(peers)}): MB/s (files/s), median of the rounds; ceiling = the same bytes with no protocol.`, '');
+    if (peers.reduced) out.push(`Reduced run: ${peers.reduced}`, '');
     out.push(`| tree | link | ${clients.join(' | ')} | ceiling |`, `|---|---|${clients.map(() => '---|').join('')}---|`);
     const keys = [...new Set(peers.measurements.map((m) => `${m.case}|${m.link}`))];
     for (const k of keys) {
@@ -97,7 +104,7 @@ export function renderReadmeSection(run: BenchRun): string {
       const cell = (cl: string): string => {
         const m = peers.measurements.find((x) => x.case === c && x.link === l && x.client === cl);
         if (!m) return '–';
-        if (m.skipped) return 'skipped';
+        if (m.skipped) return m.skipped.startsWith('not run') ? 'not run' : 'skipped';
         return `${fmt(m.mbPerSec)}${m.filesPerSec !== undefined ? ` (${fmt(m.filesPerSec, 0)})` : ''}${m.notes?.includes('time limit') ? '*' : ''}`;
       };
       const ceil = peers.measurements.find((x) => x.case === c && x.link === l && ['raw-socket', 'link-rate', 'device-rate'].includes(x.client));

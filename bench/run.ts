@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --quick] [-- --only NAME]`: runs every bench/scenarios/*.ts (default export: a
- * BenchScenario), prints a Markdown summary and writes bench/results/latest.{json,md,svg}.
+ * `npm run bench [-- --quick] [-- --only NAME] [-- scenario options]`: runs every bench/scenarios/*.ts (default
+ * export: a BenchScenario), prints a Markdown summary and writes bench/results/latest.{json,md,svg}. The whole
+ * command line reaches each scenario as ctx.args (peers: --rounds, --peer-limit-s, --cells; see its header).
  */
 import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -37,18 +38,29 @@ async function main(): Promise<number> {
     const tmp = await mkdtemp(join(tmpdir(), `iosdevice-bench-${sc.name}-`));
     const t0 = performance.now();
     const l0 = loadavg()[0]!;
+    const loads = [l0];
+    const sampler = setInterval(() => loads.push(loadavg()[0]!), 10_000);
+    sampler.unref();
+    const sampled = (): { mean: number; max: number; samples: number } => ({
+      mean: loads.reduce((a, b) => a + b, 0) / loads.length,
+      max: Math.max(...loads),
+      samples: loads.length,
+    });
     console.error(`bench: ${sc.name}${quick ? ' (quick)' : ''}`);
     try {
-      const r = await sc.run({ quick, tmpDir: tmp, repoRoot, log: (l) => console.error(`  ${sc.name}: ${l}`) });
+      const r = await sc.run({ quick, tmpDir: tmp, repoRoot, args, log: (l) => console.error(`  ${new Date().toISOString().slice(11, 19)} load ${loadavg()[0]!.toFixed(1)} ${sc.name}: ${l}`) });
+      loads.push(loadavg()[0]!);
       results.push({
         name: sc.name,
         description: sc.description,
         date: new Date().toISOString(),
         quick,
         loadAvg: [l0, loadavg()[0]!],
+        loadAvgSampled: sampled(),
         seconds: (performance.now() - t0) / 1000,
         measurements: r.measurements,
         targets: r.targets ?? [],
+        ...(r.reduced ? { reduced: r.reduced } : {}),
       });
     } catch (e) {
       failed = true;
@@ -56,6 +68,7 @@ async function main(): Promise<number> {
       console.error(`bench: ${sc.name} failed: ${msg}`);
       results.push({ name: sc.name, description: sc.description, date: new Date().toISOString(), quick, seconds: (performance.now() - t0) / 1000, measurements: [], targets: [], error: msg });
     } finally {
+      clearInterval(sampler);
       await rm(tmp, { recursive: true, force: true });
     }
   }

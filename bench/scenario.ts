@@ -57,6 +57,8 @@ export interface BenchContext {
   tmpDir: string;
   /** Repository root. */
   repoRoot: string;
+  /** The command line after `npm run bench --` (scenario-specific options, e.g. peers' --rounds). */
+  args: readonly string[];
   log(line: string): void;
 }
 
@@ -64,7 +66,7 @@ export interface BenchContext {
 export interface BenchScenario {
   name: string;
   description: string;
-  run(ctx: BenchContext): Promise<{ measurements: BenchMeasurement[]; targets?: BenchTarget[] }>;
+  run(ctx: BenchContext): Promise<{ measurements: BenchMeasurement[]; targets?: BenchTarget[]; reduced?: string }>;
 }
 
 /** Result of one scenario in latest.json. */
@@ -76,6 +78,10 @@ export interface BenchScenarioResult {
   quick?: boolean;
   /** 1-minute load average when the scenario started and ended (the machine may be shared). */
   loadAvg?: [number, number];
+  /** 1-minute load average sampled every 10 s while the scenario ran: mean and maximum. */
+  loadAvgSampled?: { mean: number; max: number; samples: number };
+  /** Set when the scenario ran less than its full plan (fewer rounds, cells, shorter limits): exactly what. */
+  reduced?: string;
   seconds: number;
   measurements: BenchMeasurement[];
   targets: BenchTarget[];

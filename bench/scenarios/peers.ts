@@ -5,10 +5,17 @@
  * clients run in interleaved rounds (A B C D, A B C D, …) and the median round is reported; the ceiling row (the
  * same bytes with no protocol: a plain unix socket, through the usb2 shaper, and for `real` also paced at the
  * device's read ceiling) runs once. --quick: smaller trees, one round.
+ *
+ * A reduced run (when the full matrix does not fit the time at hand) is chosen on the command line and recorded in
+ * the results (`reduced`, and a `not run` row for every cell left out), never implied:
+ *   --rounds N          rounds per cell (default 3)
+ *   --peer-limit-s S    time limit of one client run (default 180)
+ *   --cells SPEC        the cells to run: `link:trees:clients` entries joined by `;`, trees and clients comma lists
+ *                       or `*`; clients afc, backup, ifuse, appium. E.g. `real:*:*;usb2:large:afc;none:*:*`.
  */
 import { READ_BYTES_PER_SECOND } from '../../src/virtual-iphone/afcd-model.ts';
 import { linkProfile, type LinkProfile } from '../../src/virtual-iphone/link.ts';
-import { CLIENTS, runClient } from '../afc/clients.ts';
+import { CLIENTS, runClient, type ClientName } from '../afc/clients.ts';
 import { prepareEmulator } from '../afc/ifuse.ts';
 import { startRawServer } from '../afc/servers.ts';
 import { makeTree, type Tree } from '../afc/trees.ts';
@@ -19,6 +26,37 @@ import { rm } from 'node:fs/promises';
 import type { BenchContext, BenchMeasurement, BenchScenario, BenchTarget } from '../scenario.ts';
 
 const LINKS: LinkProfile[] = ['real', 'usb2', 'none'];
+const TREES = ['mixed', 'small', 'large'] as const;
+const SHORT: Record<string, ClientName> = { afc: 'iosdevice afc pull', backup: 'iosdevice photos backup', ifuse: 'ifuse', appium: 'appium-ios-device' };
+
+/** Parsed --cells: which clients run on (link, tree); undefined = all. */
+export function parseCells(spec: string | undefined): ((link: string, tree: string) => ClientName[]) {
+  if (spec === undefined) return () => [...CLIENTS];
+  const entries = spec.split(';').filter(Boolean).map((e) => {
+    const [l, t, c] = e.split(':');
+    if (!l || !t || !c) throw new Error(`--cells: '${e}' is not link:trees:clients`);
+    const list = (x: string): string[] | undefined => (x === '*' ? undefined : x.split(','));
+    const clients = list(c)?.map((n) => {
+      const full = SHORT[n];
+      if (!full) throw new Error(`--cells: unknown client '${n}' (afc, backup, ifuse, appium)`);
+      return full;
+    });
+    return { links: list(l), trees: list(t), clients };
+  });
+  return (link, tree) => {
+    const on = new Set<ClientName>();
+    for (const e of entries) {
+      if ((e.links && !e.links.includes(link)) || (e.trees && !e.trees.includes(tree))) continue;
+      for (const c of e.clients ?? CLIENTS) on.add(c);
+    }
+    return CLIENTS.filter((c) => on.has(c));
+  };
+}
+
+function argValue(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
 const CEILING = { none: 'raw-socket', usb2: 'link-rate', real: 'device-rate' } as const;
 
 function caseName(t: Tree): string {
@@ -91,25 +129,50 @@ const scenario: BenchScenario = {
     'unshaped. Median of 3 interleaved rounds; peers are cut at a time limit (then the rate of the bytes copied by then). Ceiling rows: ' +
     'the same bytes with no protocol (raw socket; usb2 shaper; for real also paced at the device read ceiling).',
   async run(ctx: BenchContext) {
-    const rounds = ctx.quick ? 1 : 3;
-    const limitMs = ctx.quick ? 60_000 : 180_000;
+    const fullRounds = ctx.quick ? 1 : 3;
+    const fullLimitS = ctx.quick ? 60 : 180;
+    const rounds = Number(argValue(ctx.args, '--rounds') ?? fullRounds);
+    const limitS = Number(argValue(ctx.args, '--peer-limit-s') ?? fullLimitS);
+    if (!(rounds >= 1) || !(limitS > 0)) throw new Error('--rounds and --peer-limit-s must be positive numbers');
+    const limitMs = limitS * 1000;
+    const cellsSpec = argValue(ctx.args, '--cells');
+    const cells = parseCells(cellsSpec);
+    const left: string[] = [];
+    for (const l of LINKS) for (const n of TREES) {
+      const off = CLIENTS.filter((c) => !cells(l, n).includes(c));
+      if (off.length) left.push(`${l}/${n}: ${off.length === CLIENTS.length ? 'all clients and the ceiling' : off.join(', ')}`);
+    }
+    const reducedParts = [
+      rounds !== fullRounds ? `${rounds} round${rounds > 1 ? 's' : ''} per cell instead of ${fullRounds}${rounds === 1 ? " (no median: the single run's figures)" : ""}` : '',
+      limitS !== fullLimitS ? `client time limit ${limitS} s instead of ${fullLimitS} s (a client still running then reports the rate of the bytes copied by then)` : '',
+      left.length ? `cells not run (--cells ${cellsSpec}): ${left.join('; ')}` : '',
+    ].filter(Boolean);
+    const reduced = reducedParts.length ? reducedParts.join('; ') : undefined;
+    if (reduced) ctx.log(`reduced: ${reduced}`);
     const trees: Tree[] = [];
-    for (const n of ['mixed', 'small', 'large'] as const) {
+    for (const n of TREES) {
+      if (!LINKS.some((l) => cells(l, n).length > 0)) {
+        trees.push({ name: n, media: '', files: n === 'large' ? [''] : [], bytes: n === 'large' ? 4 * 2 ** 30 : 0 });
+        continue;
+      }
       trees.push(await makeTree(n, join(ctx.tmpDir, 'trees'), ctx.quick));
       ctx.log(`tree ${n}: ${trees.at(-1)!.files.length} files, ${(trees.at(-1)!.bytes / 1e6).toFixed(0)} MB`);
     }
     const rows: BenchMeasurement[] = [];
     for (const link of LINKS) {
       for (const t of trees) {
+        const on = cells(link, t.name);
+        for (const c of CLIENTS) if (!on.includes(c)) rows.push({ case: caseName(t), link, client: c, skipped: 'not run (reduced matrix, see reduced)' });
+        if (on.length === 0) continue;
         const prep = await prepareEmulator(t.media, link);
         if ('reason' in prep) {
-          for (const c of CLIENTS) rows.push({ case: caseName(t), link, client: c, skipped: prep.reason });
+          for (const c of on) rows.push({ case: caseName(t), link, client: c, skipped: prep.reason });
           continue;
         }
         try {
           const byClient = new Map<string, BenchMeasurement[]>();
           for (let i = 0; i < rounds; i++) {
-            for (const c of CLIENTS) {
+            for (const c of on) {
               const m = await runClient(c, { repoRoot: ctx.repoRoot, tmpDir: ctx.tmpDir, emu: prep.emu, tree: t, caseName: caseName(t), link, limitMs });
               byClient.set(c, [...(byClient.get(c) ?? []), m]);
               ctx.log(`${link} ${caseName(t)} ${c} round ${i + 1}: ${m.skipped ?? `${m.mbPerSec!.toFixed(1)} MB/s`}`);
@@ -124,7 +187,7 @@ const scenario: BenchScenario = {
       }
     }
     await rm(join(ctx.tmpDir, 'trees'), { recursive: true, force: true });
-    return { measurements: rows, targets: targets(rows, trees) };
+    return { measurements: rows, targets: targets(rows, trees), ...(reduced ? { reduced } : {}) };
   },
 };
 
