@@ -80,7 +80,10 @@ export async function main(argv: string[], io?: Partial<CliIO>): Promise<number>
   const onTerm = (): void => ac.abort(new Interrupted('SIGTERM'));
   process.once('SIGINT', onInt);
   process.once('SIGTERM', onTerm);
-  const fullIO: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal, ...io };
+  // stdin is a getter: process.stdin is created only when a command asks something
+  const fullIO: CliIO = {
+    stdout: process.stdout, stderr: process.stderr, get stdin() { return process.stdin; }, env: process.env, signal: ac.signal, ...io,
+  };
   // started by npx / npm run: a kill of npm never reaches us, so its going away counts as SIGTERM
   const stopWatch = watchLauncher(fullIO.env, onTerm);
   try {

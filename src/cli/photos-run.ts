@@ -8,6 +8,7 @@ import type { PhotoDevice } from '../photos/source.ts';
 import { EXIT, interruptedExitCode, type CliIO } from './command.ts';
 import type { deviceSelector } from './common.ts';
 import { ProgressRenderer, type ProgressMode } from './photos-progress.ts';
+import { askKeepOrRemove, ImportedFiles, removeIntoSummary, type RemoveMode } from './photos-keep.ts';
 import { trustPrinter } from './trust-prompt.ts';
 
 /** Options of {@link runPhotoBackup} beyond the engine's. */
@@ -15,6 +16,13 @@ export interface PhotoRunOptions extends Omit<BackupOptions, 'device' | 'onEvent
   json: boolean;
   /** List every file a lost device left uncopied (text output). */
   verbose?: boolean;
+  /**
+   * The keep-or-remove question after a completed import (./photos-keep.ts): 'ask' at a terminal, 'yes' removes
+   * the verified files without asking, 'never' (default) keeps everything.
+   */
+  removeAfter?: RemoveMode;
+  /** Let the question / --yes remove files from a phone with a Photos library (see --delete-even-if-photos-breaks). */
+  removeEvenIfPhotosBreaks?: boolean;
 }
 
 /** Bounds of {@link openPhotoDevice}, ms. */
@@ -55,15 +63,25 @@ export async function openPhotoDevice(sel: ReturnType<typeof deviceSelector>, io
 export async function runPhotoBackup(device: PhotoDevice, o: PhotoRunOptions, io: CliIO): Promise<{ summary: BackupSummary; exitCode: number }> {
   const mode: ProgressMode = o.json ? 'json' : io.stdout.isTTY ? 'tty' : 'plain';
   const r = new ProgressRenderer(io.stdout, mode, undefined, { err: io.stderr, verbose: o.verbose ?? false });
-  const { json: _json, verbose: _verbose, ...engine } = o;
+  const { json: _json, verbose: _verbose, removeAfter = 'never', removeEvenIfPhotosBreaks: _even, ...engine } = o;
+  const imported = new ImportedFiles();
+  const keep = { evenIfPhotosBreaks: !!o.removeEvenIfPhotosBreaks };
   let summary: BackupSummary;
   try {
-    summary = await runBackup({ ...engine, device, signal: io.signal, onEvent: (e) => r.onEvent(e) });
+    summary = await runBackup({ ...engine, device, signal: io.signal, onEvent: (e) => {
+      imported.onEvent(e);
+      r.onEvent(e);
+    } });
+    if (removeAfter === 'yes') await removeIntoSummary(device, summary, imported, keep, io);
   } catch (e) {
     r.abandon(); // the error that main() prints must not land on the bar's line
     throw e;
   }
   r.finish(summary);
+  if (removeAfter === 'ask' && !o.json) {
+    await askKeepOrRemove(device, summary, imported, keep, io);
+    if (io.signal.aborted) return { summary, exitCode: interruptedExitCode(io.signal) }; // Ctrl-C at the question: kept
+  }
   return { summary, exitCode: backupExitCode(summary, io.signal) };
 }
 

@@ -6,6 +6,7 @@
 import type { Command, CliIO } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, deviceSelector, parseCommonArgs } from '../common.ts';
 import { InvalidArgumentError } from '../../core/errors.ts';
+import { checkEventName } from '../../photos/layout.ts';
 import { makeSelection } from '../../photos/selection.ts';
 import { openPhotoDevice, runPhotoBackup } from '../photos-run.ts';
 import { runVerifyCommand, VERIFY_USAGE } from '../photos-verify.ts';
@@ -43,9 +44,14 @@ options:
   --exclude GLOB         leave out files matching GLOB (repeatable)
   --dry-run              list what would be copied and the total size; change nothing
   --split-by-date        DEST/<device>/YYYY/YYYY-MM-DD/ layout by capture date
+  --event NAME           put this import below DEST/NAME/ (DEST/NAME/<device>/…, with --split-by-date
+                         DEST/NAME/<device>/YYYY/YYYY-MM-DD/…); a file already imported under another
+                         event is not copied again
   --delete-after-import  remove each file from the device once its copy is verified and recorded;
                          nothing is removed when any file failed; right before removal each file is
                          re-checked on the device and kept (and reported) when it changed since its copy
+  -y, --yes              after a complete import, remove the verified imported files from the device
+                         without asking (for scripts; see "keep or remove" below)
   --delete-check MODE    how: hash (default: re-read, compare SHA-256 with the copy) or stat (size and
                          ns mtime; still hashes files up to 1 MiB and whole-second mtimes)
   --connections N        AFC connections to use (1-4, default 2)
@@ -59,11 +65,17 @@ options:
                          (IMG_0001.HEIC.xmp: favourite = rating 5, caption, title, albums as keywords,
                          hidden), DEST/<device>/Albums/<album>.json per album, DEST/<device>/library.json
   --delete-even-if-photos-breaks
-                         with --delete-after-import on a phone with a Photos library: delete over USB
-                         anyway. Without it nothing is deleted there: AFC deletion leaves the photos in
+                         with --delete-after-import, --yes or the question after an import: on a phone
+                         with a Photos library, delete over USB anyway. Without it nothing is deleted there: AFC deletion leaves the photos in
                          the Photos database, which then shows them as broken;
                          DEST/<device>/safe-to-delete.txt lists the backed-up date ranges to delete in the Photos app instead
 ${COMMON_OPTIONS_USAGE}
+
+Keep or remove: after a complete import that copied something, at a terminal (stdin and stdout both
+TTYs, no --json) the command lists how many imported files verify against the backup (size and
+SHA-256) and asks "Remove N imported photos from the iPhone? [y/N]"; Enter or anything but y keeps
+them. Only verified files that are unchanged on the phone are removed. Without a terminal it never
+asks and keeps everything, unless --yes (remove) or --delete-after-import (remove during the run).
 
 Ctrl-C stops the run cleanly: what was copied is kept and recorded, the next run resumes
 ("interrupted: N of M copied, rerun to resume"). With --json the last line is always the summary
@@ -110,9 +122,9 @@ const command: Command = {
     const inc = takeRepeated(rest0, '--include');
     const exc = takeRepeated(inc.rest, '--exclude');
     const p = parseCommonArgs(exc.rest, {
-      flags: ['--dry-run', '--split-by-date', '--delete-after-import', '--verbose', '--dcim-only', '--albums', '--delete-even-if-photos-breaks'],
-      aliases: { '-v': '--verbose' },
-      options: ['--since', '--until', '--connections', '--delete-check', '--album'],
+      flags: ['--dry-run', '--split-by-date', '--delete-after-import', '--verbose', '--dcim-only', '--albums', '--delete-even-if-photos-breaks', '--yes'],
+      aliases: { '-v': '--verbose', '-y': '--yes' },
+      options: ['--since', '--until', '--connections', '--delete-check', '--album', '--event'],
     });
     if (p.positionals.length !== 1) throw new InvalidArgumentError('expected exactly one DEST folder');
     const selection = makeSelection({ since: p.options.get('--since'), until: p.options.get('--until'), include: inc.values, exclude: exc.values });
@@ -124,8 +136,11 @@ const command: Command = {
     for (const f of ['--album', '--albums'] as const) {
       if (dcimOnly && (p.options.has(f) || p.flags.has(f))) throw new InvalidArgumentError(`${f} needs the library (drop --dcim-only)`);
     }
-    if (p.flags.has('--delete-even-if-photos-breaks') && !p.flags.has('--delete-after-import')) throw new InvalidArgumentError('--delete-even-if-photos-breaks goes with --delete-after-import');
+    const event = p.options.get('--event');
+    if (event !== undefined) checkEventName(event); // a bad name is a usage error before any device is touched
     const album = p.options.get('--album');
+    // the keep-or-remove question: --yes answers it, --delete-after-import already removed, --json never asks
+    const removeAfter = p.flags.has('--delete-after-import') ? 'never' : p.flags.has('--yes') ? 'yes' : p.common.json ? 'never' : 'ask';
     const device = await openPhotoDevice(deviceSelector(p.common), io, p.common.json);
     const { exitCode } = await runPhotoBackup(device, {
       dest: p.positionals[0]!,
@@ -135,6 +150,9 @@ const command: Command = {
       deleteAfterImport: p.flags.has('--delete-after-import'),
       deleteCheck,
       deleteEvenIfPhotosBreaks: p.flags.has('--delete-even-if-photos-breaks'),
+      removeAfter,
+      removeEvenIfPhotosBreaks: p.flags.has('--delete-even-if-photos-breaks'),
+      ...(event !== undefined ? { event } : {}),
       library: !dcimOnly,
       ...(album !== undefined ? { album } : {}),
       albums: p.flags.has('--albums'),
