@@ -58,10 +58,14 @@ export function errorJson(e: unknown): { error: Record<string, unknown> } {
   return { error: { code: 'ERR_INTERNAL', message: e instanceof Error ? e.message : String(e) } };
 }
 
-/** Codes meaning the device is gone or cannot be reached (exit 3). */
+/**
+ * Codes meaning the device is gone or cannot be reached (exit 3). ERR_CLOSED is the device's (or usbmuxd's)
+ * connection closing while a reply was awaited: a device that vanished while a command was setting up (e.g.
+ * during the lockdown session before a backup starts) is lost, not "some files failed".
+ */
 const DEVICE_LOST = new Set([
   'ERR_DEVICE_NOT_FOUND', 'ERR_USBMUX_UNREACHABLE', 'ERR_USBMUX_BADDEV', 'ERR_PHOTOS_DISCONNECTED', 'ERR_USB_DETACHED',
-  'ERR_USB_NO_DEVICE',
+  'ERR_USB_NO_DEVICE', 'ERR_CLOSED',
 ]);
 
 /** The exit code for an error a command threw (see EXIT in command.ts). */

@@ -43,3 +43,20 @@ test('listening on an address in use is ERR_USBMUX_LISTEN_FAILED, not a raw node
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a daemon/device connection that closes while a reply is awaited (ERR_CLOSED) exits 3: the device is lost (chaos: kill -9 of the device side during set-up)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'iosdevice-cli-'));
+  const path = join(dir, 'mux.sock');
+  const server = createServer((s) => s.once('data', () => s.destroy()));
+  await new Promise<void>((r) => server.listen(path, r));
+  try {
+    const x = io();
+    const rc = await main(['list', '--json', '--socket', `UNIX:${path}`], { stdout: x.stdout, stderr: x.stderr });
+    const obj = JSON.parse(x.out().trim()) as { error: { code: string } };
+    assert.equal(obj.error.code, 'ERR_CLOSED');
+    assert.equal(rc, 3, 'exit 3: the device (its daemon connection) was lost, per the exit-code contract');
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
