@@ -11,7 +11,8 @@ import { IDeviceError } from '../../../src/core/errors.ts';
 import type { ErrorCode } from '../../../src/core/codes.ts';
 import { runTarget } from '../../fuzz/engine.ts';
 import { Rng, chunks, mutate } from '../../fuzz/mutate.ts';
-import { FuzzInvariantError, TARGETS, type FuzzTarget } from '../../fuzz/targets.ts';
+import { FuzzInvariantError, TARGETS, targetByName, type FuzzTarget } from '../../fuzz/targets.ts';
+import { PlistReal, encodeBinaryPlist, parsePlist } from '../../../src/plist/index.ts';
 
 const RUNS = Number(process.env.IOSDEVICE_FUZZ_SAMPLE ?? 2000);
 const SEED = 0x12a;
@@ -53,6 +54,16 @@ test('fuzz harness: untyped throws, unknown codes, broken invariants and slow in
   }), { runs: 3, seed: 1, maxInputMs: 10, noThirdParty: true });
   assert.equal(r4.findings[0]?.kind, 'slow');
   assert.equal(r4.findings[0]?.count, 3);
+});
+
+test('fuzz round trip: a decoded <real> beyond 2^53 (7.7e18) re-encodes as <integer> by the documented number rule; not a finding (found by the 10^6 run)', () => {
+  const xml = Buffer.from('<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>T</key><real>17956211111111113000</real></dict></plist>');
+  const bin = encodeBinaryPlist({ T: new PlistReal(7715015761402100000), a: [new PlistReal(-(2 ** 60))] });
+  const rng = new Rng(1);
+  assert.doesNotThrow(() => targetByName('plist-xml')!.run(xml, rng));
+  assert.doesNotThrow(() => targetByName('plist-binary')!.run(bin, rng));
+  // the invariant still bites on a real mismatch
+  assert.deepEqual(parsePlist(encodeBinaryPlist(7715015761402100000)), 7715015761402099712n);
 });
 
 for (const t of TARGETS) {
