@@ -32,7 +32,7 @@ export {
   type LockdownErrorCode,
 } from './lockdown/errors.ts';
 export { PairingError, type PairingErrorCode } from './pairing/errors.ts';
-export { AfcBadReplyError, AfcError, AfcTooManyEntriesError, type AfcErrorCode } from './afc/errors.ts';
+export { AfcBadReplyError, AfcDirNotEmptyError, AfcError, AfcTooManyEntriesError, type AfcErrorCode } from './afc/errors.ts';
 export { PlistError, type PlistErrorCode } from './plist/errors.ts';
 export { DetachedError, MuxRefusedError, MuxResetError, UsbError, type UsbErrorCode } from './usb/errors.ts';
 export { CaptureError, type CaptureErrorCode } from './capture/errors.ts';

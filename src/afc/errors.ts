@@ -36,6 +36,23 @@ export class AfcError extends IDeviceError {
   }
 }
 
+/**
+ * `iosdevice afc rm` (without -r) on a folder that is not empty: the device answers RemovePath with status 1
+ * (ERR_AFC_UNKNOWN_ERROR, the `cause`); this names what happened and how to remove it. Code ERR_AFC_DIR_NOT_EMPTY.
+ * (`AfcClient.remove()` itself reports what the device answered.)
+ */
+export class AfcDirNotEmptyError extends IDeviceError {
+  static {
+    fixErrorName(this, 'AfcDirNotEmptyError');
+  }
+  constructor(
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_AFC_DIR_NOT_EMPTY', `${path} is a folder that is not empty: use -r to remove it with everything in it`, options);
+  }
+}
+
 /** The code AfcError uses for a status value. */
 export function afcErrorCode(status: number): AfcErrorCode {
   const name = STATUS_NAME[status];

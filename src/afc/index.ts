@@ -4,7 +4,7 @@
  * device side ({@link serveAfc}: a folder served as the media partition). The codec is internal.
  */
 export { AfcClient, type AfcClientOptions, type ReaddirOpts } from './client.ts';
-export { AfcBadReplyError, AfcError, afcErrorCode, AfcTooManyEntriesError, type AfcErrorCode, type AfcStatusName } from './errors.ts';
+export { AfcBadReplyError, AfcDirNotEmptyError, AfcError, afcErrorCode, AfcTooManyEntriesError, type AfcErrorCode, type AfcStatusName } from './errors.ts';
 export { AFC_DEFAULT_READ_SIZE, AfcLinkType, AfcLockOp, AfcOpcode, AfcOpenMode, AfcStatus, AfcWhence, opcodeName } from './protocol.ts';
 export type { AfcDeviceInfo, AfcFileInfo, AfcFileType } from './file-info.ts';
 export type { AfcFileIo, AfcReadStreamOptions, AfcTreeIo, AfcWriteStreamOptions } from './file-io.ts';

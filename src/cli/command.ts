@@ -9,6 +9,8 @@ export interface Command {
   summary: string;
   /** Full usage text for `iosdevice <name> --help`. */
   usage: string;
+  /** The help of a sub-command (`iosdevice afc pull --help`) from the arguments before --help; default `usage`. */
+  usageFor?(args: string[]): string | undefined;
   /** Runs the command; resolves with the process exit code. Throw IDeviceError for user-facing failures. */
   run(args: string[], io: CliIO): Promise<number>;
 }

@@ -106,7 +106,8 @@ export async function main(argv: string[], io?: Partial<CliIO>): Promise<number>
       return 2;
     }
     if (rest.includes('--help') || rest.includes('-h')) {
-      fullIO.stdout.write(cmd.usage.endsWith('\n') ? cmd.usage : cmd.usage + '\n');
+      const text = cmd.usageFor?.(rest) ?? cmd.usage;
+      fullIO.stdout.write(text.endsWith('\n') ? text : text + '\n');
       return 0;
     }
     return await cmd.run(rest, fullIO);

@@ -112,6 +112,7 @@ export const ERROR_CODES = {
   // AFC: local errors about one reply (afc/errors.ts); the connection stays usable
   ERR_AFC_BAD_REPLY: 'a well-framed AFC reply whose content is unusable (e.g. st_size -1); only that request fails',
   ERR_AFC_TOO_MANY_ENTRIES: 'a directory listing holds more names than the caller allows (readdir maxEntries)',
+  ERR_AFC_DIR_NOT_EMPTY: '`afc rm` without -r on a folder that is not empty (the device answered status 1)',
 
   // our USB mux (usb/errors.ts)
   ERR_USB_MUX_REFUSED: 'the device answered our SYN with RST (no service on that port)',

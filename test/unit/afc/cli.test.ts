@@ -58,7 +58,9 @@ test('iosdevice afc against the emulator: ls, stat, cat, mkdir, push, pull, mv, 
     assert.ok(r.files > 0);
     assert.deepEqual(await treeSnapshot(join(local.dir, 'DCIM')), await treeSnapshot(join(media, 'DCIM')));
 
-    await assert.rejects(run('rm', '/Downloads/a'), (e: unknown) => (e as { code?: string }).code === 'ERR_AFC_UNKNOWN_ERROR');
+    // a folder with something in it: the device's status 1 becomes a typed error that says to use -r
+    await assert.rejects(run('rm', '/Downloads/a'), (e: unknown) => (e as { code?: string }).code === 'ERR_AFC_DIR_NOT_EMPTY' && /use -r/.test((e as Error).message));
+    assert.ok((await fs.stat(join(media, 'Downloads/a'))).isDirectory(), 'nothing removed without -r');
     assert.equal((await run('rm', '-r', '/Downloads/a')).code, 0);
     await assert.rejects(fs.stat(join(media, 'Downloads/a')));
     const df = JSON.parse((await run('df', '--json')).out) as { totalBytes: number; freeBytes: number; model: string };

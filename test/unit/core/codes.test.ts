@@ -12,7 +12,7 @@ import { ERROR_CODES, isErrorCode, type ErrorCode } from '../../../src/core/code
 import * as core from '../../../src/core/errors.ts';
 import { IDeviceError } from '../../../src/core/errors.ts';
 import { AfcStatus } from '../../../src/afc/protocol.ts';
-import { AfcBadReplyError, AfcError, afcErrorCode, AfcTooManyEntriesError } from '../../../src/afc/errors.ts';
+import { AfcBadReplyError, AfcDirNotEmptyError, AfcError, afcErrorCode, AfcTooManyEntriesError } from '../../../src/afc/errors.ts';
 import * as lockdown from '../../../src/lockdown/errors.ts';
 import { ResultCode } from '../../../src/usbmux/protocol.ts';
 import * as usbmux from '../../../src/usbmux/errors.ts';
@@ -111,7 +111,8 @@ test('the generated codes are in the union: every AFC status, lockdown error str
   }
   assert.equal(usbmux.codeForResult(99), 'ERR_USBMUX_RESULT');
   // every code of the AFC and lockdown families in the union is reachable from the wire
-  const afc = new Set<string>([...Object.values(AfcStatus).map(afcErrorCode), 'ERR_AFC_BAD_REPLY', 'ERR_AFC_TOO_MANY_ENTRIES']); // + the two local per-reply codes
+  // + the two local per-reply codes and the CLI's name for status 1 on a folder that is not empty
+  const afc = new Set<string>([...Object.values(AfcStatus).map(afcErrorCode), 'ERR_AFC_BAD_REPLY', 'ERR_AFC_TOO_MANY_ENTRIES', 'ERR_AFC_DIR_NOT_EMPTY']);
   for (const c of codes.filter((x) => x.startsWith('ERR_AFC_'))) assert.ok(afc.has(c), `${c} is not an AFC status`);
   const ld = new Set<string>([...lockdown.KNOWN_LOCKDOWN_ERRORS.map(lockdown.codeFor), 'ERR_LOCKDOWN_UNKNOWN', 'ERR_LOCKDOWN_DEVICE_CERTIFICATE_MISMATCH']);
   for (const c of codes.filter((x) => x.startsWith('ERR_LOCKDOWN_'))) assert.ok(ld.has(c), `${c} is not a lockdown error string`);
@@ -149,6 +150,7 @@ const cases: Case[] = [
   { name: 'AfcError', cls: AfcError, make: () => new AfcError(8, 0x0a, '/x'), code: 'ERR_AFC_OBJECT_NOT_FOUND' },
   { name: 'AfcBadReplyError', cls: AfcBadReplyError, make: () => new AfcBadReplyError(0x0a, 'st_size is not a number', '/x', { cause }), code: 'ERR_AFC_BAD_REPLY', keepsCause: true },
   { name: 'AfcTooManyEntriesError', cls: AfcTooManyEntriesError, make: () => new AfcTooManyEntriesError(10, '/x'), code: 'ERR_AFC_TOO_MANY_ENTRIES' },
+  { name: 'AfcDirNotEmptyError', cls: AfcDirNotEmptyError, make: () => new AfcDirNotEmptyError('/x', { cause }), code: 'ERR_AFC_DIR_NOT_EMPTY', keepsCause: true },
   { name: 'PlistError', cls: PlistError, make: () => new PlistError('ERR_PLIST_SYNTAX', 'bad', 1), code: 'ERR_PLIST_SYNTAX' },
   { name: 'PairingError', cls: PairingError, make: () => new PairingError('ERR_PAIRING_STORE', 'm', { cause }), code: 'ERR_PAIRING_STORE', keepsCause: true },
   { name: 'UsbError', cls: usb.UsbError, make: () => new usb.UsbError('ERR_USB_TRANSFER', 'm', { cause }), code: 'ERR_USB_TRANSFER', keepsCause: true },
