@@ -13,7 +13,7 @@ import type { PairRecordStore } from './pairing/record-store.ts';
 export interface DeviceSelector {
   /** UDID, with or without the dash; default: the only attached USB device. */
   udid?: string;
-  /** usbmuxd address (`UNIX:/path`, `host:port`); default USBMUXD_SOCKET_ADDRESS, else the platform default. */
+  /** usbmuxd address (`UNIX:/path`, `/path`, `host:port`); default USBMUXD_SOCKET_ADDRESS, else the platform default. */
   socket?: string;
   /** Use our own USB transport instead of usbmuxd. */
   usb?: boolean;

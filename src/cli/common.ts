@@ -12,7 +12,7 @@ import type { CliIO } from './command.ts';
 
 /** The options every device command understands. */
 export interface CommonOptions {
-  /** `--socket ADDR`: usbmuxd address (`UNIX:/path`, `host:port`, `[v6]:port`); overrides USBMUXD_SOCKET_ADDRESS. */
+  /** `--socket ADDR`: usbmuxd address (`UNIX:/path`, `/path`, `host:port`, `[v6]:port`); overrides USBMUXD_SOCKET_ADDRESS. */
   socket?: string;
   /** `-u/--udid UDID`: the device to use (default: the only one attached). */
   udid?: string;
@@ -47,7 +47,7 @@ const COMMON_ALIASES: Record<string, string> = { '-u': '--udid' };
 
 /** Help text for the common options, to append to a command's usage. */
 export const COMMON_OPTIONS_USAGE = [
-  '  --socket ADDR   usbmuxd address: UNIX:/path, host:port or [v6]:port',
+  '  --socket ADDR   usbmuxd address: UNIX:/path, /path, host:port or [v6]:port',
   '                  (default: $USBMUXD_SOCKET_ADDRESS, else /var/run/usbmuxd)',
   '  -u, --udid UDID use this device (default: the only one attached)',
   '  --json          machine-readable JSON output',

@@ -2,7 +2,9 @@
  * usbmuxd socket addresses, in the `USBMUXD_SOCKET_ADDRESS` syntax of libusbmuxd ≥ 2.0.2:
  * `UNIX:/path/to/sock` (unix socket; the prefix is mandatory), `host:port` and `[v6addr]:port` (TCP,
  * split at the last `:`). libusbmuxd silently ignores anything else; we reject it with ERR_INVALID_ARG
- * so that a bare `/path` does not quietly fall back to the default daemon.
+ * so that a bare `/path` in the environment does not quietly fall back to the default daemon (the
+ * libimobiledevice tools would not see it). An address given explicitly (`--socket`, the `socket` option)
+ * may also be a bare absolute path, as the emulator's and the daemon's listen addresses may.
  */
 import { InvalidArgumentError } from '../core/errors.ts';
 
@@ -53,7 +55,8 @@ export function defaultMuxAddress(platform: NodeJS.Platform = process.platform):
 
 /**
  * The address to use: `explicit` (e.g. `--socket`) > `USBMUXD_SOCKET_ADDRESS` > the platform default.
- * An empty environment value counts as unset.
+ * `explicit` may be a bare absolute path (a unix socket) besides the USBMUXD_SOCKET_ADDRESS syntax; the
+ * environment value may not (see the module comment). An empty environment value counts as unset.
  * @throws InvalidArgumentError (ERR_INVALID_ARG) when the chosen string is malformed (see {@link parseMuxAddress}).
  */
 export function resolveUsbmuxAddress(
@@ -61,7 +64,11 @@ export function resolveUsbmuxAddress(
   env: NodeJS.ProcessEnv = process.env,
   platform: NodeJS.Platform = process.platform,
 ): MuxAddress {
-  if (explicit !== undefined && explicit !== '') return parseMuxAddress(explicit, platform);
+  if (explicit !== undefined && explicit !== '') {
+    const t = explicit.trim();
+    if (t.startsWith('/') && platform !== 'win32') return { kind: 'unix', path: t };
+    return parseMuxAddress(explicit, platform);
+  }
   const fromEnv = env.USBMUXD_SOCKET_ADDRESS;
   if (fromEnv !== undefined && fromEnv.trim() !== '') return parseMuxAddress(fromEnv, platform);
   return defaultMuxAddress(platform);

@@ -47,13 +47,13 @@ export class UsbmuxServer extends EventEmitter {
   }
 
   /**
-   * Listens on `UNIX:/path`, `host:port` or `[v6]:port` (port 0 picks a free one). A stale unix socket
+   * Listens on `UNIX:/path`, a bare absolute path, `host:port` or `[v6]:port` (port 0 picks a free one). A stale unix socket
    * file (nothing answering) is replaced; the socket is made world-accessible (0666) as usbmuxd does.
    * Resolves with the bound address in USBMUXD_SOCKET_ADDRESS syntax.
    * @throws InvalidArgumentError (ERR_INVALID_ARG) for a malformed address; ERR_USBMUX_LISTEN_FAILED when the address cannot be bound (EADDRINUSE…).
    */
   async listen(address: string): Promise<string> {
-    const addr = parseListenAddress(address);
+    const addr = parseListenAddress(address, { barePath: true });
     const server = createServer((s) => this.handle(s));
     const bound = await listenOn(server, addr);
     this.#servers.push(server);

@@ -49,7 +49,7 @@ const command: Command = {
     const out = p.options.get('--out');
     if (!out) throw new InvalidArgumentError('capture needs --out FILE.pcapng');
     if (p.common.udid !== undefined || p.common.usb) throw new InvalidArgumentError('capture records every device on the daemon: -u/--udid and --usb do not apply');
-    const upstream = p.options.get('--upstream') ?? formatMuxAddress(resolveUsbmuxAddress(p.common.socket, io.env));
+    const upstream = formatMuxAddress(resolveUsbmuxAddress(p.options.get('--upstream') ?? p.common.socket, io.env));
     let tmp: string | undefined;
     let listen = p.options.get('--listen');
     if (!listen) {

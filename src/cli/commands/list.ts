@@ -3,13 +3,15 @@ import type { Command, CliIO } from '../command.ts';
 import { COMMON_OPTIONS_USAGE, parseCommonArgs, writeJson } from '../common.ts';
 import { UsbmuxClient } from '../../usbmux/client.ts';
 import { sameUdid } from '../../core/udid.ts';
+import { DeviceNotFoundError } from '../../provider.ts';
 import type { UsbmuxDevice } from '../../usbmux/device.ts';
 import { deviceJson, deviceLine } from '../device-format.ts';
 import { formatMuxAddress, resolveUsbmuxAddress } from '../../usbmux/address.ts';
 
-const usage = `usage: iosdevice list [--json] [--socket ADDR] [-u UDID]
+const usage = `usage: iosdevice list [--json] [--socket ADDR | --usb] [-u UDID]
 
-Lists the devices attached through usbmuxd (USB and network). Exit status 0 even when none is attached.
+Lists the devices attached through usbmuxd (USB and network), or with --usb the Apple devices on the USB bus.
+Exit status 0 even when none is attached; with -u UDID, 3 when that device is not attached.
 
 options:
 ${COMMON_OPTIONS_USAGE}
@@ -46,7 +48,14 @@ const command: Command = {
         client.close();
       }
     }
-    if (p.common.udid !== undefined) devices = devices.filter((d) => sameUdid(d.udid, p.common.udid!));
+    if (p.common.udid !== undefined) {
+      const all = devices;
+      devices = devices.filter((d) => sameUdid(d.udid, p.common.udid!));
+      if (devices.length === 0) {
+        const where = p.common.usb ? 'on the USB bus' : `usbmuxd at ${formatMuxAddress(address)}`;
+        throw new DeviceNotFoundError(`device ${p.common.udid} is not attached (${where}: ${all.map((d) => d.udid).join(', ') || 'no devices'})`);
+      }
+    }
     if (p.common.json) {
       writeJson(io, devices.map(deviceJson));
       return 0;

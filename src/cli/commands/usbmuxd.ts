@@ -11,7 +11,7 @@ import { UsbMuxDaemon } from '../../daemon/usb-daemon.ts';
 const usage = `usage: iosdevice usbmuxd [--socket ADDR] [--records DIR] [--poll MS] [-v]
 
 A usbmuxd-compatible daemon that talks to devices over its own USB transport.
-  --socket ADDR   listen address: UNIX:/path, host:port or [v6]:port
+  --socket ADDR   listen address: UNIX:/path, /path, host:port or [v6]:port
                   (default: $USBMUXD_SOCKET_ADDRESS, else UNIX:/var/run/usbmuxd)
   --records DIR   pair record directory (default /var/lib/lockdown)
   --poll MS       USB bus scan interval (default 1000)

@@ -28,3 +28,14 @@ test('resolution order: explicit > env > platform default', () => {
   assert.deepEqual(resolveUsbmuxAddress(undefined, {}, 'win32'), { kind: 'tcp', host: '127.0.0.1', port: 27015 });
   assert.throws(() => resolveUsbmuxAddress(undefined, { USBMUXD_SOCKET_ADDRESS: '/bare/path' }, 'linux'), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG');
 });
+
+test('an explicit address (--socket, the socket option) may be a bare absolute path; relative paths and Windows still refuse it', () => {
+  const env = { USBMUXD_SOCKET_ADDRESS: 'UNIX:/env.sock' };
+  assert.deepEqual(resolveUsbmuxAddress('/tmp/x.sock', env, 'linux'), { kind: 'unix', path: '/tmp/x.sock' });
+  assert.deepEqual(resolveUsbmuxAddress(' /tmp/x.sock ', env, 'darwin'), { kind: 'unix', path: '/tmp/x.sock' });
+  assert.deepEqual(resolveUsbmuxAddress('UNIX:/tmp/x.sock', env, 'linux'), { kind: 'unix', path: '/tmp/x.sock' });
+  for (const bad of ['./x.sock', '~/x.sock']) {
+    assert.throws(() => resolveUsbmuxAddress(bad, env, 'linux'), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG');
+  }
+  assert.throws(() => resolveUsbmuxAddress('/tmp/x.sock', env, 'win32'), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG');
+});

@@ -46,14 +46,16 @@ test('list: human and --json output; --socket beats USBMUXD_SOCKET_ADDRESS', asy
   }
 });
 
-test('list: no usbmuxd reachable → exit 3, says how to start one; bare path → exit 2', async () => {
-  const a = io();
-  assert.equal(await main(['list', '--socket', 'UNIX:/nonexistent/usbmuxd'], a.io), 3);
-  assert.match(a.text().stderr, /ERR_USBMUX_UNREACHABLE/);
-  assert.match(a.text().stderr, /usbmuxd -f/);
-  assert.match(a.text().stderr, /iosdevice emulator/);
-  const b = io();
-  assert.equal(await main(['list', '--socket', '/var/run/usbmuxd'], b.io), 2);
+test('list: no usbmuxd reachable → exit 3, says how to start one (--socket UNIX:/path or /path); a bare path in the environment → exit 2', async () => {
+  for (const socket of ['UNIX:/nonexistent/usbmuxd', '/nonexistent/usbmuxd']) {
+    const a = io();
+    assert.equal(await main(['list', '--socket', socket], a.io), 3);
+    assert.match(a.text().stderr, /ERR_USBMUX_UNREACHABLE/);
+    assert.match(a.text().stderr, /usbmuxd -f/);
+    assert.match(a.text().stderr, /iosdevice emulator/);
+  }
+  const b = io({ USBMUXD_SOCKET_ADDRESS: '/var/run/usbmuxd' });
+  assert.equal(await main(['list'], b.io), 2);
   assert.match(b.text().stderr, /ERR_INVALID_ARG/);
 });
 
