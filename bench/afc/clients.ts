@@ -48,9 +48,10 @@ async function runOne(client: ClientName, s: RunSpec, dst: string): Promise<{ r:
       return { r, verifyRoot: local, note: 'AfcClient.pull, library defaults (what `iosdevice afc pull` runs)' };
     }
     case 'iosdevice photos backup': {
-      const r = await runChild<ClientResult & { status: string; failed: number }>('bench/photos/backup-child.ts', ['--usbmuxd', s.emu.address, '--dest', dst], opts);
+      const r = await runChild<ClientResult & { status: string; failed: number; deviceFolder: string }>('bench/photos/backup-child.ts', ['--usbmuxd', s.emu.address, '--dest', dst], opts);
       if (r.status !== 'complete' || r.failed > 0) throw new Error(`backup ended ${r.status} with ${r.failed} failed files`);
-      return { r, verifyRoot: dst, note: 'runBackup, defaults (.part + SHA-256 + fsync + place + manifest)' };
+      // the files are below DEST/<device folder>/ (src/photos/device-folder.ts)
+      return { r, verifyRoot: join(dst, r.deviceFolder), note: 'runBackup, defaults (.part + SHA-256 + fsync + place + manifest)' };
     }
     case 'ifuse': {
       const local = join(dst, 'DCIM');

@@ -1,7 +1,8 @@
 /**
  * Child process of the photo-backup rows: runs the backup engine (runBackup, as `iosdevice photos backup` does,
  * with its default connections and files in flight) against a usbmuxd socket and prints one JSON line
- * { baselineRssBytes, bytes, files, seconds, cpuSeconds, peakRssBytes, heapUsedBytes, arrayBuffersBytes, status }.
+ * { baselineRssBytes, bytes, files, seconds, cpuSeconds, peakRssBytes, heapUsedBytes, arrayBuffersBytes, status, failed,
+ * deviceFolder } (deviceFolder: the device's folder below DEST, where its files are).
  *   --usbmuxd ADDRESS --dest DIR [--connections N]
  * The timed part is the engine's run (walk + copy + verify + place + manifest); connection set-up is excluded,
  * as for the other clients.
@@ -29,4 +30,4 @@ const s = await runBackup({ dest: arg('--dest')!, device, ...(conns ? { connecti
 const seconds = (performance.now() - t0) / 1000;
 const u = selfUsage(cpu0);
 const peaks = mem.stop();
-console.log(JSON.stringify({ baselineRssBytes, bytes: s.copiedBytes, files: s.copied, seconds, cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, ...peaks, status: s.status, failed: s.failed.length }));
+console.log(JSON.stringify({ baselineRssBytes, bytes: s.copiedBytes, files: s.copied, seconds, cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, ...peaks, status: s.status, failed: s.failed.length, deviceFolder: s.deviceFolder ?? '' }));
