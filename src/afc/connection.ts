@@ -47,8 +47,8 @@ interface Pending {
 
 /**
  * One AFC conversation over a Duplex. Requests are registered under their packet_num before they are
- * written, and each packet is written whole ([header, data] under cork) so concurrent callers never
- * interleave framing. A reply with an unknown packet_num, bad framing, or EOF rejects every pending
+ * written, and each packet is written whole (under cork, uncorked on the next tick: the requests of one tick
+ * leave in one write) so concurrent callers never interleave framing. A reply with an unknown packet_num, bad framing, or EOF rejects every pending
  * request (ERR_PROTOCOL / ERR_PROTOCOL_TOO_LARGE / ERR_CLOSED) and closes the stream.
  */
 export class AfcConnection {
@@ -62,6 +62,12 @@ export class AfcConnection {
   #current: Pending | undefined; // reply being received
   #failure: IDeviceError | undefined;
   #extraCopied = 0;
+  /** The stream is corked until the next tick: requests made in one tick leave in one write (writev). */
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#stream.uncork();
+  };
 
   constructor(stream: Duplex, opts: AfcConnectionOptions = {}) {
     this.#stream = stream;
@@ -142,9 +148,14 @@ export class AfcConnection {
     const bufs = encodePacket(p.packetNum, p.operation, p.fields);
     p.fields = {}; // release the caller's buffers once written
     const s = this.#stream;
-    s.cork();
+    // Corked until the next tick: the requests of one tick (a file's READs and CLOSE, the next file's OPEN, a
+    // directory's STATs) go out in one writev instead of a syscall each — and reach the device as one chunk.
+    if (!this.#corked) {
+      this.#corked = true;
+      s.cork();
+      process.nextTick(this.#uncork);
+    }
     for (const b of bufs) s.write(b);
-    s.uncork();
   }
 
   #onData(chunk: Buffer): void {

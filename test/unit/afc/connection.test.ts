@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { AfcClient } from '../../../src/afc/client.ts';
 import { encodeDataReplyHeader, encodeKeyValues, encodeNulList, encodePacket, encodeStatusReply } from '../../../src/afc/codec.ts';
 import { AfcBadReplyError, AfcError, AfcTooManyEntriesError } from '../../../src/afc/errors.ts';
@@ -112,6 +112,36 @@ test('replies are matched by packet_num even out of order; window bounds request
     [1, AfcOpcode.GetFileInfo],
     [2, AfcOpcode.MakeDir],
   ]);
+  client.close();
+});
+
+test('requests made in one tick leave in one write (writev); a later tick writes again', async () => {
+  const batches: number[][] = [];
+  const wire = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      batches.push([Number(chunk.readBigUInt64LE(24))]);
+      cb();
+    },
+    writev(chunks: { chunk: Buffer }[], cb) {
+      // each request here is one 40-byte header plus its path: the packet_num of every header
+      batches.push(chunks.filter((c) => c.chunk.length >= 40 && c.chunk.subarray(0, 8).toString('latin1') === 'CFA6LPAA').map((c) => Number(c.chunk.readBigUInt64LE(24))));
+      cb();
+    },
+  });
+  const toClient = (b: Buffer): boolean => wire.push(b);
+  const client = new AfcClient(wire);
+  const first = [client.remove('/a'), client.remove('/b'), client.remove('/c')];
+  assert.equal(batches.length, 0, 'nothing is written before the tick ends');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(batches, [[0, 1, 2]]);
+  for (const n of [0, 1, 2]) toClient(encodeStatusReply(n, 0));
+  await Promise.all(first);
+  const later = client.remove('/d');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(batches, [[0, 1, 2], [3]]);
+  toClient(encodeStatusReply(3, 0));
+  await later;
   client.close();
 });
 
