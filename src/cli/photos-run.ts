@@ -31,6 +31,8 @@ export interface OpenPhotoDeviceTimeouts {
   requestMs?: number;
   /** The whole trust flow incl. the person's answer on the device (default 120 s, as `iosdevice pair`). */
   pairMs?: number;
+  /** Run the trust flow when there is no pair record (default true); false fails with ERR_DEVICE_NOT_PAIRED. */
+  autoPair?: boolean;
 }
 
 /**
@@ -43,7 +45,7 @@ export async function openPhotoDevice(sel: ReturnType<typeof deviceSelector>, io
   const timeoutMs = t.requestMs ?? 30_000;
   const dev = await openDevice(sel, { signal: io.signal, timeoutMs });
   const session = await openLockdownSession(dev, {
-    autoPair: true,
+    autoPair: t.autoPair ?? true,
     onTrustEvent: trustPrinter(io, json),
     signal: io.signal,
     timeoutMs,

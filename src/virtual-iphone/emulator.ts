@@ -98,6 +98,13 @@ export interface Emulator {
   attach(udid?: string): EmulatedDevice;
   /** Unplugs a device: its streams error out, listeners get Detached. */
   detach(udid?: string): EmulatedDevice;
+  /**
+   * Stops the usbmuxd socket server as a daemon restart does: every client (Listen, device connections) is
+   * closed and the address stops answering; the devices stay plugged in. Idempotent.
+   */
+  stopSocket(): Promise<void>;
+  /** Serves the same address again after {@link stopSocket} (the devices attached are listed to new clients). */
+  startSocket(): Promise<void>;
   /** Stops the socket and every device, and removes the temp folder. Idempotent. */
   close(): Promise<void>;
   /** `await using emu = await startEmulator()` closes it at the end of the block. */
@@ -242,10 +249,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       });
       plug(d);
     }
-    server = new UsbmuxServer(backend);
-    server.on('clientError', () => {}); // a bad client is dropped; the emulator keeps serving
-    const address = await server.listen(listenAddress(opts.socket, dir));
-    const srv = server;
+    const serve = async (at: string): Promise<{ srv: UsbmuxServer; bound: string }> => {
+      const srv = new UsbmuxServer(backend);
+      srv.on('clientError', () => {}); // a bad client is dropped; the emulator keeps serving
+      server = srv;
+      return { srv, bound: await srv.listen(at) };
+    };
+    const first = await serve(listenAddress(opts.socket, dir));
+    const address = first.bound;
+    let srv: UsbmuxServer | undefined = first.srv;
     const pick = (udid?: string): Device => {
       if (udid === undefined) {
         if (devices.length !== 1) throw new InvalidArgumentError('several devices: name the UDID');
@@ -272,11 +284,22 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         d.iphone.detach(); // → 'detached' → backend.detach → usbmux Detached
         return d;
       },
+      async stopSocket(): Promise<void> {
+        const s = srv;
+        srv = undefined;
+        await s?.close();
+      },
+      async startSocket(): Promise<void> {
+        if (closed) throw new InvalidArgumentError('the emulator is closed');
+        if (srv) return;
+        srv = (await serve(address)).srv;
+      },
       async close(): Promise<void> {
         if (closed) return;
         closed = true;
         for (const d of devices) d.iphone.close();
-        await srv.close();
+        await srv?.close();
+        srv = undefined;
         await rm(dir, { recursive: true, force: true });
         liveDirs.delete(dir);
       },

@@ -10,6 +10,7 @@ import { checkEventName } from '../../photos/layout.ts';
 import { makeSelection } from '../../photos/selection.ts';
 import { openPhotoDevice, runPhotoBackup } from '../photos-run.ts';
 import { runVerifyCommand, VERIFY_USAGE } from '../photos-verify.ts';
+import { runWatchCommand, WATCH_USAGE } from '../photos-watch.ts';
 
 const usage = `usage: iosdevice photos backup DEST [options]
 
@@ -89,7 +90,9 @@ exit status:
   4    DEST is unusable (read-only, not a folder, no permission, no space)
   130  interrupted (Ctrl-C, SIGINT); 143: terminated (SIGTERM)
 
-${VERIFY_USAGE}`;
+${VERIFY_USAGE}
+
+${WATCH_USAGE}`;
 
 /** Pulls every `--include`/`--exclude` (repeatable) out of args. */
 function takeRepeated(args: string[], name: string): { values: string[]; rest: string[] } {
@@ -113,12 +116,13 @@ function takeRepeated(args: string[], name: string): { values: string[]; rest: s
 
 const command: Command = {
   name: 'photos',
-  summary: 'back up the camera roll (incremental, resumable): photos backup DEST; check a backup: photos verify DEST',
+  summary: 'back up the camera roll (incremental, resumable): photos backup DEST; check a backup: photos verify DEST; on every plug-in: photos watch DEST',
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
     const [sub, ...rest0] = args;
     if (sub === 'verify') return runVerifyCommand(rest0, io);
-    if (sub !== 'backup') throw new InvalidArgumentError(sub ? `unknown photos sub-command "${sub}" (try: photos backup DEST, photos verify DEST)` : 'missing sub-command (try: photos backup DEST, photos verify DEST)');
+    if (sub === 'watch') return runWatchCommand(rest0, io);
+    if (sub !== 'backup') throw new InvalidArgumentError(sub ? `unknown photos sub-command "${sub}" (try: photos backup DEST, photos verify DEST, photos watch DEST)` : 'missing sub-command (try: photos backup DEST, photos verify DEST, photos watch DEST)');
     const inc = takeRepeated(rest0, '--include');
     const exc = takeRepeated(inc.rest, '--exclude');
     const p = parseCommonArgs(exc.rest, {
