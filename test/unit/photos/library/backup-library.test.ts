@@ -115,9 +115,19 @@ live = {r[0] for r in rows if r[3] == 0}
 missing = [r for r in rows if r[3] == 0 and not os.path.exists(os.path.join(root, r[1], r[2]))]
 icloud = {r[0] for r in c.execute('select ZASSET from ZINTERNALRESOURCE where ZDATASTORESUBTYPE = 1 and ZLOCALAVAILABILITY = -1')}
 albums = c.execute("select g.ZTITLE, count(j.Z_3ASSETS) from ZGENERICALBUM g left join Z_28ASSETS j on j.Z_28ALBUMS = g.Z_PK where g.ZKIND in (2, 1505) and g.ZTRASHEDSTATE = 0 group by g.Z_PK order by g.Z_PK").fetchall()
+here = lambda r: os.path.exists(os.path.join(root, r[0], r[1]))
+flag = lambda col: len([r for r in c.execute('select ZDIRECTORY, ZFILENAME from ZASSET where %s = 1' % col) if here(r)])
+edited = [r for r in c.execute('select ZDIRECTORY, ZFILENAME from ZASSET where ZHASADJUSTMENTS = 1 and ZTRASHEDSTATE = 0') if here(r)]
+edit_files = 0
+for d, f in edited:
+  adj = os.path.join(root, 'PhotoData', 'Mutations', d, os.path.splitext(f)[0], 'Adjustments')
+  edit_files += len(os.listdir(adj)) if os.path.isdir(adj) else 0
+livephotos = [r for r in c.execute('select ZDIRECTORY, ZFILENAME, ZUUID from ZASSET where (ZKINDSUBTYPE = 2 or ZPLAYBACKSTYLE = 3) and ZTRASHEDSTATE = 0') if here(r)]
 print(json.dumps({'assets': len(live), 'cloudOnly': len(missing), 'icloudFlag': len([r for r in missing if r[0] in icloud]), 'albums': albums,
-  'favorites': len([r for r in c.execute('select ZDIRECTORY, ZFILENAME from ZASSET where ZFAVORITE = 1') if os.path.exists(os.path.join(root, r[0], r[1]))])}))`;
+  'favorites': flag('ZFAVORITE'), 'hidden': flag('ZHIDDEN'), 'edited': len(edited), 'editFiles': edit_files,
+  'live': sorted(r[2] for r in livephotos), 'backedUp': len([r for r in rows if here((r[1], r[2]))])}))`;
     const py3 = JSON.parse(execFileSync('python3', ['-c', py, join(copy, 'p.sqlite'), r.root], { encoding: 'utf8' })) as Record<string, unknown>;
+    assert.ok((py3['edited'] as number) >= 1 && (py3['live'] as string[]).length >= 4 && (py3['hidden'] as number) >= 1, JSON.stringify(py3));
     assert.equal(s.library!.assets, py3['assets']);
     assert.equal(s.library!.cloudOnly.length, py3['cloudOnly']);
     assert.equal(s.library!.cloudOnly.filter((c) => c.reason === 'icloud').length, py3['icloudFlag']);
@@ -126,8 +136,18 @@ print(json.dumps({'assets': len(live), 'cloudOnly': len(missing), 'icloudFlag': 
     // --albums: one sidecar per album, XMP for flagged assets
     assert.equal(readdirSync(join(r.devDir, 'Albums')).length, 4);
     assert.equal(s.sidecars!.albums, 4);
-    const lib = JSON.parse(readFileSync(join(r.devDir, 'library.json'), 'utf8')) as { assets: { favorite: boolean }[] };
+    const lib = JSON.parse(readFileSync(join(r.devDir, 'library.json'), 'utf8')) as { assets: { uuid: string; files: string[]; favorite: boolean; hidden: boolean; edited: boolean; live: boolean }[] };
+    assert.equal(lib.assets.length, py3['backedUp'], 'every asset whose original is on the phone is in library.json');
     assert.equal(lib.assets.filter((a) => a.favorite).length, py3['favorites']);
+    assert.equal(lib.assets.filter((a) => a.hidden).length, py3['hidden']);
+    // edits: the assets Photos marks as adjusted, and every file of their Adjustments folders
+    assert.equal(lib.assets.filter((a) => a.edited).length, py3['edited']);
+    assert.equal(s.library!.files.edits, py3['editFiles']);
+    assert.ok(lib.assets.filter((a) => a.edited).every((a) => a.files.some((f) => /\/IMG_E\d{4}\.\w+$/.test(f))), 'each edited asset has its IMG_E… render');
+    // Live Photos: the same assets, each backed up with its still and its video
+    const live = lib.assets.filter((a) => a.live);
+    assert.deepEqual(live.map((a) => a.uuid).sort(), py3['live']);
+    assert.ok(live.every((a) => a.files.some((f) => /\.(HEIC|JPG)$/i.test(f)) && a.files.some((f) => /\.MOV$/i.test(f))), 'Live pairs whole');
   } finally {
     r.done();
   }
