@@ -126,6 +126,10 @@ export function formatSummary(s: BackupSummary, f: SummaryFormat = {}): string {
   if (s.deleted.length > 0) lines.push(`removed ${s.deleted.length} verified file(s) from the device`);
   if (s.keptOnDevice.length > 0) lines.push(`kept ${s.keptOnDevice.length} file(s) on the device: changed since their copy (the next run copies them) or gone`);
   if (s.library) lines.push(...libraryLines(s));
+  if (s.converted) {
+    const c = s.converted;
+    lines.push(`--convert-heic ${c.to}: ${c.written} JPEG(s) written, ${c.upToDate} already there${c.dropped ? `, ${c.dropped} HEIC(s) removed from DEST (kept on the device)` : ''}${c.failed ? `, ${c.failed} could not be converted (HEIC kept)` : ''}`);
+  }
   if (s.deleteSkipped) lines.push(`nothing removed from the device: ${s.deleteSkipped}`);
   if (s.safeToDelete) lines.push(`safe-to-delete report: ${s.safeToDelete.path} (${s.safeToDelete.items} item(s) in ${s.safeToDelete.ranges.length} date range(s))`);
   if (!s.dryRun) lines.push(`backup folder: ${s.deviceFolder ? `${s.dest}/${s.deviceFolder}` : s.dest}`);
@@ -216,6 +220,9 @@ export class ProgressRenderer {
         }
         else if (e.status === 'would-copy') this.#line(`would copy: ${e.remote} (${formatBytes(e.bytes)})`);
         else if (e.status === 'copied' && this.#mode === 'plain') this.#line(`copied: ${e.remote} -> ${e.local}`);
+        break;
+      case 'converted':
+        if (this.#mode === 'plain') this.#line(`converted: ${e.from} -> ${e.local}`);
         break;
       case 'rejected':
         this.#line(`skipped ${e.reason}: ${JSON.stringify(e.remote)} (${e.detail})`);

@@ -152,6 +152,7 @@ export const ERROR_CODES = {
   ERR_PHOTOS_LIBRARY: 'the copy of Photos.sqlite cannot be opened or read (the backup falls back to the file-only inventory)',
   ERR_PHOTOS_MEDIA: 'a media file is malformed or a length in it is over a cap (MakerNote, QuickTime metadata, HEIF boxes)',
   ERR_PHOTOS_LIMIT: 'a resource cap of the backup was reached (entries walked, per folder, folders, manifest entries)',
+  ERR_PHOTOS_CONVERT: '--convert-heic could not make a JPEG of a HEIC (not decodable, too large); the HEIC itself is backed up and kept',
   ERR_PHOTOS_REPAIR: 'a damaged copy in DEST could not be restored from the device; nothing was changed',
 
   // thumbnails (thumbs/)

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { throwIfAborted } from '../core/abort.ts';
 import { errorCode, isConnectionLost } from '../core/errors.ts';
 import { ConnectionSlots } from './connections.ts';
+import { convertHeicStage, type ConvertTarget, type HeicOriginal } from './convert.ts';
 import { copyGroup } from './copy-group.ts';
 import { resolveDeviceFolder } from './device-folder.ts';
 import { libraryDeleteStage, libraryInventoryStage, librarySelect, librarySidecarsStage } from './library/stage.ts';
@@ -68,6 +69,13 @@ export interface BackupOptions {
   album?: string;
   /** Library mode: write XMP sidecars, album sidecars and library.json (library/sidecars.ts). */
   albums?: boolean;
+  /**
+   * Write a JPEG beside each HEIC backed up (convert.ts): IMG_1234.JPG next to IMG_1234.HEIC, with the HEIC's
+   * Exif, written and recorded like every file; a rerun does not convert again.
+   */
+  convertHeic?: ConvertTarget;
+  /** With convertHeic: 'keep' the HEIC (default) or 'drop' it from DEST once its JPEG is written (the device copy is never removed). */
+  heicOriginal?: HeicOriginal;
   /**
    * How each device file is re-checked right before its removal (recheck.ts): 'hash' (default) re-reads it and
    * compares its SHA-256 with the copy; 'stat' trusts a matching size + ns mtime for files over 1 MiB.
@@ -198,6 +206,8 @@ async function runStages(o: BackupOptions, ctx: RunContext): Promise<void> {
   const charge = (g: FileGroup): number => g.members.reduce((n, f) => n + (plan.todo.has(f) ? Math.min(f.size + 1, READ_BYTES_PER_FILE) : 0), 0);
   await runWindowed(groups ?? groupsByFolder(picked), window, charge, (g) => copyGroup(ctx, plan, g, next++ % slots.count));
   if (o.signal?.aborted) return; // interrupted: nothing is removed from the device
+  if (o.convertHeic) await convertHeicStage(ctx, selected, o.convertHeic, o.heicOriginal ?? 'keep');
+  if (o.signal?.aborted) return;
   if (inv && groups && o.albums) await librarySidecarsStage(ctx, inv, groups);
 
   if (o.deleteAfterImport) await libraryDeleteStage(ctx, groups ?? groupFiles(picked), inv, { ...(o.deleteCheck ? { check: o.deleteCheck } : {}), evenIfPhotosBreaks: !!o.deleteEvenIfPhotosBreaks });

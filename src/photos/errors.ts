@@ -12,6 +12,7 @@ export type PhotosErrorCode = Extract<ErrorCode, `ERR_PHOTOS_${string}`>;
  * - ERR_PHOTOS_BUSY: another backup holds the lock on DEST.
  * - ERR_PHOTOS_DISCONNECTED: the device went away and could not be reconnected.
  * - ERR_PHOTOS_LIMIT: a resource cap of the run was reached ({@link PhotosLimitError}).
+ * - ERR_PHOTOS_CONVERT: --convert-heic could not make a JPEG of a HEIC (the HEIC itself is kept).
  * - ERR_PHOTOS_REPAIR: a damaged copy could not be restored (the device file is no longer the recorded version,
  *   it came from another device, or the name now holds another file); nothing was changed.
  */

@@ -1,5 +1,6 @@
 /** Events and the summary of a backup run (also the `--json` output shape). */
 import type { Rejected } from './walk.ts';
+import type { ConvertSummary } from './convert.ts';
 import type { LibrarySummary } from './library/inventory.ts';
 import type { SafeToDelete } from './library/safe-delete.ts';
 import type { SidecarReport } from './library/sidecars.ts';
@@ -41,6 +42,7 @@ export type BackupEvent =
   | ({ type: 'delete-kept' } & KeptOnDevice)
   | { type: 'delete-progress'; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number }
   | ({ type: 'date-fallback' } & DateFallback)
+  | { type: 'converted'; remote: string; from: string; local: string }
   | ({ type: 'library' } & LibrarySummary);
 
 /**
@@ -105,6 +107,8 @@ export interface BackupSummary {
   sidecars?: SidecarReport;
   /** --delete-after-import on a phone with a Photos library: the safe-to-delete report written instead. */
   safeToDelete?: SafeToDelete;
+  /** --convert-heic: JPEGs written beside (or, with --heic-original drop, instead of) the HEICs backed up. */
+  converted?: ConvertSummary;
   /** --dry-run: what would be copied. */
   wouldCopy: { remote: string; size: number }[];
   wouldCopyBytes: number;

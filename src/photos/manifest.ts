@@ -10,6 +10,8 @@
  *   {"v":1,"op":"deleted","udid":"…","remote":"…","at":"…"}   after --delete-after-import removed it
  *   {"v":1,"op":"stale","udid":"…","remote":"…","at":"…"}     the device file is no longer the recorded one
  *     although its size and mtime are (found by the delete re-check): the next run copies it again
+ *   {"v":1,"op":"dropped","udid":"…","remote":"…","at":"…"}   --heic-original drop removed the local copy of this
+ *     HEIC on purpose once its JPEG (key "jpeg:<remote>") was written: not fetched again, not checked by verify
  *   {"v":1,"op":"device","udid":"…","name":"Anna's iPhone","folder":"Anna's iPhone","at":"…"}
  *     the folder below DEST this device's files go to ('' = DEST's top level; device-folder.ts)
  * Readers that do not know an `op` ignore its line (counted in `badLines`), so old versions still read new files.
@@ -44,6 +46,8 @@ export interface ManifestEntry {
   at?: string;
   /** Set by an `op: stale` line: the device file changed with the same size and mtime; copy it again. */
   stale?: boolean;
+  /** Set by an `op: dropped` line: the local copy was removed on purpose (--heic-original drop); only a JPEG of it is in DEST. */
+  dropped?: boolean;
 }
 
 /**
@@ -57,6 +61,7 @@ interface Stored {
   local: string;
   captured: string | undefined;
   stale: boolean;
+  dropped: boolean;
 }
 
 /**
@@ -171,11 +176,16 @@ export class Manifest {
       if (e) e.stale = true;
       return;
     }
+    if (o.op === 'dropped') {
+      const e = this.#byDevice.get(o.udid)?.get(o.remote);
+      if (e) e.dropped = true;
+      return;
+    }
     if (o.op !== undefined) return void this.#badLines++;
     if (typeof o.size !== 'number' || typeof o.mtimeNs !== 'string' || typeof o.sha256 !== 'string' || typeof o.local !== 'string') {
       return void this.#badLines++;
     }
-    this.#set(o.udid, o.remote, { size: o.size, mtimeNs: o.mtimeNs, sha256: o.sha256, local: o.local, captured: typeof o.captured === 'string' ? o.captured : undefined, stale: false });
+    this.#set(o.udid, o.remote, { size: o.size, mtimeNs: o.mtimeNs, sha256: o.sha256, local: o.local, captured: typeof o.captured === 'string' ? o.captured : undefined, stale: false, dropped: false });
   }
 
   #set(udid: string, remote: string, e: Stored): void {
@@ -200,6 +210,7 @@ export class Manifest {
   }
 
   #retire(udid: string, remote: string, e: Stored): void {
+    if (e.dropped) return; // removed on purpose: nothing of it is in DEST to check
     this.#retired.set(e.local, { udid, remote, size: e.size, sha256: e.sha256, local: e.local });
   }
 
@@ -208,6 +219,7 @@ export class Manifest {
       udid, remote, size: e.size, mtimeNs: e.mtimeNs, sha256: e.sha256, local: e.local,
       ...(e.captured !== undefined ? { captured: e.captured } : {}),
       ...(e.stale ? { stale: true } : {}),
+      ...(e.dropped ? { dropped: true } : {}),
     };
   }
 
@@ -249,7 +261,7 @@ export class Manifest {
   recorded(): RecordedFile[] {
     const out = new Map<string, RecordedFile>(this.#retired);
     for (const [udid, m] of this.#byDevice) {
-      for (const [remote, e] of m) out.set(e.local, { udid, remote, size: e.size, sha256: e.sha256, local: e.local });
+      for (const [remote, e] of m) if (!e.dropped) out.set(e.local, { udid, remote, size: e.size, sha256: e.sha256, local: e.local });
     }
     return [...out.values()];
   }
@@ -261,11 +273,11 @@ export class Manifest {
   record(e: Omit<ManifestEntry, 'at'>): Promise<void> {
     const full: ManifestEntry = { ...e, at: new Date().toISOString() };
     try {
-      this.#set(e.udid, e.remote, { size: e.size, mtimeNs: e.mtimeNs, sha256: e.sha256, local: e.local, captured: e.captured, stale: false });
+      this.#set(e.udid, e.remote, { size: e.size, mtimeNs: e.mtimeNs, sha256: e.sha256, local: e.local, captured: e.captured, stale: false, dropped: false });
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    const { stale: _stale, ...line } = full;
+    const { stale: _stale, dropped: _dropped, ...line } = full;
     return this.#append(JSON.stringify({ v: 1, ...line }));
   }
 
@@ -296,6 +308,13 @@ export class Manifest {
   recordDevice(udid: string, name: string | undefined, folder: string): Promise<void> {
     this.#devices.set(udid, folder);
     return this.#append(JSON.stringify({ v: 1, op: 'device', udid, ...(name !== undefined ? { name } : {}), folder, at: new Date().toISOString() }));
+  }
+
+  /** Records that the local copy of a HEIC was removed on purpose (--heic-original drop, after its JPEG was recorded). */
+  recordDropped(udid: string, remote: string): Promise<void> {
+    const e = this.#byDevice.get(udid)?.get(remote);
+    if (e) e.dropped = true;
+    return this.#append(JSON.stringify({ v: 1, op: 'dropped', udid, remote, at: new Date().toISOString() }));
   }
 
   /** Records that the device file of an entry is not the recorded one (same size and mtime, other bytes). */

@@ -38,6 +38,7 @@ function deviceUnchanged(e: ManifestEntry | undefined, f: DeviceFile): e is Mani
  */
 async function decide(dest: string, e: ManifestEntry | undefined, f: DeviceFile): Promise<'skip' | 'copy' | Repair> {
   if (!deviceUnchanged(e, f)) return 'copy';
+  if (e.dropped) return 'skip'; // --heic-original drop removed the copy on purpose: its JPEG stands in for it
   const found = await localState(dest, e.local).catch((): LocalState => ({ kind: 'other', what: 'unreadable' }));
   if (found.kind === 'file' && found.size === BigInt(e.size)) return 'skip';
   if (found.kind === 'other') return 'copy'; // a folder or symlink took the name: back it up under another one

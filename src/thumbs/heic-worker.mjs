@@ -6,6 +6,11 @@ import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 
 const decode = createRequire(import.meta.url)('heic-decode');
+// libheif-js reports a file it cannot parse with console.log ("Could not parse HEIF file …") before the decode
+// rejects; a worker's console goes to the parent's stdout, where it would corrupt `--json` output. The error
+// reaches the caller through the rejection, so these prints are dropped.
+globalThis.console.log = () => undefined;
+globalThis.console.info = () => undefined;
 
 parentPort.on('message', async ({ id, buf }) => {
   try {

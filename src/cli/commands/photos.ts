@@ -65,6 +65,13 @@ options:
   --albums               write what only the phone's library knows: an XMP sidecar per photo
                          (IMG_0001.HEIC.xmp: favourite = rating 5, caption, title, albums as keywords,
                          hidden), DEST/<device>/Albums/<album>.json per album, DEST/<device>/library.json
+  --convert-heic jpeg    also write a JPEG beside each HEIC (IMG_0001.JPG next to IMG_0001.HEIC; IMG_0001-1.JPG
+                         when that name is taken), with the HEIC's EXIF (capture dates, GPS, camera),
+                         recorded and verified like every file; a rerun converts only new HEICs
+  --heic-original MODE   with --convert-heic: keep (default) or drop: remove the HEIC from DEST once its
+                         JPEG is written and recorded (JPEG instead of HEIC). The phone's copy is never
+                         removed for it (not even by --delete-after-import); a HEIC that cannot be
+                         converted is kept
   --delete-even-if-photos-breaks
                          with --delete-after-import, --yes or the question after an import: on a phone
                          with a Photos library, delete over USB anyway. Without it nothing is deleted there: AFC deletion leaves the photos in
@@ -128,7 +135,7 @@ const command: Command = {
     const p = parseCommonArgs(exc.rest, {
       flags: ['--dry-run', '--split-by-date', '--delete-after-import', '--verbose', '--dcim-only', '--albums', '--delete-even-if-photos-breaks', '--yes'],
       aliases: { '-v': '--verbose', '-y': '--yes' },
-      options: ['--since', '--until', '--connections', '--delete-check', '--album', '--event'],
+      options: ['--since', '--until', '--connections', '--delete-check', '--album', '--event', '--convert-heic', '--heic-original'],
     });
     if (p.positionals.length !== 1) throw new InvalidArgumentError('expected exactly one DEST folder');
     const selection = makeSelection({ since: p.options.get('--since'), until: p.options.get('--until'), include: inc.values, exclude: exc.values });
@@ -142,6 +149,11 @@ const command: Command = {
     }
     const event = p.options.get('--event');
     if (event !== undefined) checkEventName(event); // a bad name is a usage error before any device is touched
+    const convert = p.options.get('--convert-heic');
+    if (convert !== undefined && convert.toLowerCase() !== 'jpeg' && convert.toLowerCase() !== 'jpg') throw new InvalidArgumentError(`--convert-heic: unknown format "${convert}" (the one supported: jpeg)`);
+    const heicOriginal = p.options.get('--heic-original');
+    if (heicOriginal !== undefined && heicOriginal !== 'keep' && heicOriginal !== 'drop') throw new InvalidArgumentError('--heic-original must be keep or drop');
+    if (heicOriginal !== undefined && convert === undefined) throw new InvalidArgumentError('--heic-original goes with --convert-heic jpeg');
     const album = p.options.get('--album');
     // the keep-or-remove question: --yes answers it, --delete-after-import already removed, --json never asks
     const removeAfter = p.flags.has('--delete-after-import') ? 'never' : p.flags.has('--yes') ? 'yes' : p.common.json ? 'never' : 'ask';
@@ -160,6 +172,7 @@ const command: Command = {
       library: !dcimOnly,
       ...(album !== undefined ? { album } : {}),
       albums: p.flags.has('--albums'),
+      ...(convert !== undefined ? { convertHeic: 'jpeg' as const, heicOriginal: heicOriginal ?? 'keep' } : {}),
       connections: conns,
       json: p.common.json,
       verbose: p.flags.has('--verbose'),

@@ -69,7 +69,8 @@ export function wholeGroupFiles(groups: readonly FileGroup[], m: Manifest, udid:
   for (const g of groups) {
     const ok = g.members.every((f) => {
       const e = m.get(udid, f.remote);
-      return e && !e.stale && e.size === f.size && e.mtimeNs === f.mtimeNs.toString() && !KEEP_ON_DEVICE.test(f.remote);
+      // a HEIC dropped from DEST (--heic-original drop) exists only on the phone: never removed there
+      return e && !e.stale && !e.dropped && e.size === f.size && e.mtimeNs === f.mtimeNs.toString() && !KEEP_ON_DEVICE.test(f.remote);
     });
     if (ok) out.push(...g.members);
   }
