@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus, getPriority, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/virtual-iphone/emulator.ts';
 import type { BenchContext, BenchMeasurement, BenchScenario, BenchTarget } from '../scenario.ts';
@@ -109,7 +109,8 @@ const scenario: BenchScenario = {
     } finally {
       await emu.close();
     }
-    const load = `load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`;
+    const nice = getPriority();
+    const load = `load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs${nice !== 0 ? `, run at nice ${nice}` : ''}`;
     const node = quantile(ms.node, 0.5);
     const help = quantile(ms.help, 0.5);
     const list = quantile(ms.list, 0.5);
