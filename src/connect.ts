@@ -19,7 +19,9 @@ import { openUsbmuxdDevice } from './providers/usbmuxd.ts';
 /**
  * Finds a device and returns a provider for it: usbmuxd by default (`sel.socket`, else
  * USBMUXD_SOCKET_ADDRESS, else /var/run/usbmuxd), our USB transport with `sel.usb` (loaded on first use, so
- * the native `usb` module is never touched by usbmuxd users).
+ * the native `usb` module is never touched by usbmuxd users). The provider is a handle on the UDID, not on one
+ * attachment: each `connect()` looks the device up again, so it keeps working after an unplug/replug (while the
+ * device is away, connecting throws ERR_DEVICE_NOT_FOUND; `waitForDevice(udid)` resolves when it is back).
  * @throws DeviceNotFoundError ERR_DEVICE_NOT_FOUND, AmbiguousDeviceError ERR_DEVICE_AMBIGUOUS,
  *   ERR_USBMUX_UNREACHABLE (no daemon), ERR_USB_UNAVAILABLE, ERR_TIMEOUT, ERR_ABORTED
  */

@@ -1,9 +1,11 @@
 /**
- * Devices at a glance: {@link listDevices} (what is attached now) and {@link watchDevices} (attach / detach /
- * paired as an AsyncIterable). Both talk to usbmuxd (`socket`, else USBMUXD_SOCKET_ADDRESS, else the platform
+ * Devices at a glance: {@link listDevices} (what is attached now), {@link watchDevices} (attach / detach /
+ * paired as an AsyncIterable) and {@link waitForDevice} (until one UDID is attached). They talk to usbmuxd (`socket`, else USBMUXD_SOCKET_ADDRESS, else the platform
  * default); `listDevices({ usb: true })` reads the USB bus through our own transport instead.
  */
-import type { CallOpts } from './core/abort.ts';
+import { onAbort, type CallOpts } from './core/abort.ts';
+import { ClosedError, InvalidArgumentError, TimeoutError } from './core/errors.ts';
+import { sameUdid } from './core/udid.ts';
 import { UsbmuxClient } from './usbmux/client.ts';
 import type { UsbmuxDevice } from './usbmux/device.ts';
 
@@ -80,5 +82,41 @@ export async function* watchDevices(opts: WatchDevicesOptions = {}): AsyncGenera
     } else {
       yield { type: 'paired', udid: udids.get(ev.deviceId), deviceId: ev.deviceId };
     }
+  }
+}
+
+/** Options of {@link waitForDevice}. */
+export interface WaitForDeviceOptions extends DeviceSource {
+  /** Stops waiting: rejects with ERR_ABORTED (`cause`: the signal's reason). */
+  signal?: AbortSignal;
+  /** Gives up after this many milliseconds with ERR_TIMEOUT (default: waits for ever). */
+  timeoutMs?: number;
+}
+
+/**
+ * Resolves with the device once usbmuxd lists `udid` (with or without the dash): at once when it is attached now,
+ * else on its Attached event (e.g. after a replug, with its new DeviceID). A handle from `openDevice()` keeps
+ * working across a replug (each connection looks the device up by UDID), so this is what to await before using it
+ * again.
+ * @throws ERR_TIMEOUT (`timeoutMs` passed), ERR_ABORTED (`signal`), ERR_USBMUX_UNREACHABLE (no usbmuxd at the
+ *   address), ERR_CLOSED (usbmuxd went away while waiting), ERR_INVALID_ARG (empty UDID, malformed address)
+ */
+export async function waitForDevice(udid: string, opts: WaitForDeviceOptions = {}): Promise<UsbmuxDevice> {
+  if (typeof udid !== 'string' || udid.trim() === '') throw new InvalidArgumentError('waitForDevice: a UDID is required');
+  const ac = new AbortController();
+  const timeout = opts.timeoutMs !== undefined ? new TimeoutError(`waiting for device ${udid}`, opts.timeoutMs) : undefined;
+  const timer = timeout ? setTimeout(() => ac.abort(timeout), opts.timeoutMs) : undefined;
+  const off = opts.signal ? onAbort(opts.signal, () => ac.abort(opts.signal!.reason)) : () => undefined;
+  try {
+    for await (const ev of watchDevices({ socket: opts.socket, env: opts.env, signal: ac.signal })) {
+      if (ev.type === 'attached' && sameUdid(ev.udid, udid)) return ev.device;
+    }
+    throw new ClosedError(`usbmuxd Listen while waiting for device ${udid}`);
+  } catch (e) {
+    if (timeout !== undefined && ac.signal.reason === timeout) throw timeout;
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    off();
   }
 }

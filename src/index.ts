@@ -1,8 +1,9 @@
 /**
  * `iosdevice`: the high-level entry and the composition point.
  *
- * - Devices: {@link listDevices}, {@link watchDevices} (attach/detach as an AsyncIterable), {@link openDevice}
- *   (a {@link DeviceProvider} for one device, over usbmuxd or our own USB transport).
+ * - Devices: {@link listDevices}, {@link watchDevices} (attach/detach as an AsyncIterable), {@link waitForDevice}
+ *   (until a UDID is attached), {@link openDevice} (a {@link DeviceProvider} for one device, over usbmuxd or our own
+ *   USB transport; over usbmuxd it survives unplug/replug: each connection looks the device up by UDID).
  * - Trust: {@link pair} (the "Trust this computer" dialog, TrustEvent callbacks, AbortSignal).
  * - Services: {@link connectLockdown}, {@link openLockdownSession}, {@link connectService}, {@link connectAfc}
  *   (an AFC client in one call: walk /DCIM, stream or pull files with progress).
@@ -24,7 +25,16 @@ export {
   type LockdownSession,
 } from './connect.ts';
 export { selectDevice, type DeviceProvider, type DeviceSelector, type SelectableDevice, type SelectWording } from './provider.ts';
-export { listDevices, watchDevices, type DeviceChange, type DeviceSource, type ListDevicesOptions, type WatchDevicesOptions } from './devices.ts';
+export {
+  listDevices,
+  waitForDevice,
+  watchDevices,
+  type DeviceChange,
+  type DeviceSource,
+  type ListDevicesOptions,
+  type WaitForDeviceOptions,
+  type WatchDevicesOptions,
+} from './devices.ts';
 export { pair, type PairOptions } from './pair.ts';
 export { backupPhotos, photoDevice, type BackupPhotosOptions } from './photo-backup.ts';
 export type { CallOpts } from './core/abort.ts';

@@ -25,7 +25,7 @@ export interface DeviceSelector {
 export interface DeviceProvider {
   /** The UDID tools use (dashed 25-character form for 2018+ devices). */
   readonly udid: string;
-  /** Transport-specific id (usbmuxd DeviceID), passed to SavePairRecord. */
+  /** Transport-specific id (usbmuxd DeviceID, as of the last connect: a replug changes it), passed to SavePairRecord. */
   readonly deviceId?: number;
   /** 'USB', 'Network', … */
   readonly connectionType?: string;

@@ -122,6 +122,19 @@ test('examples/list-and-watch.mjs: lists, prints detach, stops on Ctrl-C', { tim
   });
 });
 
+test('examples/replug.mjs: the same handle counts /DCIM again after an unplug and a replug', { timeout: 60_000 }, async () => {
+  await withEmulator({ dcimCount: 3, trust: 'auto' }, async (emu, dir) => {
+    const n = emu.devices[0]!.manifest!.files.length;
+    const r = run('replug.mjs', [], emu, dir);
+    await r.waitFor('unplug it now');
+    emu.detach();
+    await r.waitFor('plug it back in');
+    emu.attach();
+    assert.equal(await r.exit, 0, r.err());
+    assert.equal(r.out(), `${n} files in /DCIM\nunplug it now…\nunplugged: plug it back in (within 60 s)\nback: ${n} files in /DCIM\n`);
+  });
+});
+
 test('examples/pair.mjs: the trust prompt, then DeviceName and ProductVersion', { timeout: 60_000 }, async () => {
   await withEmulator({ dcimCount: 1, trust: 'prompt', name: 'Example iPhone', iosVersion: '16.4' }, async (emu, dir) => {
     const phone = emu.devices[0]!.iphone;

@@ -42,7 +42,8 @@ describe('openDevice / connectLockdown / connectAfc through the emulator\'s usbm
     emu.detach();
     try {
       await assert.rejects(openDevice({ socket: emu.address, env: {} }), { code: 'ERR_DEVICE_NOT_FOUND', name: 'DeviceNotFoundError' });
-      await assert.rejects(dev.connect(62078), { code: 'ERR_USBMUX_BADDEV' });
+      // the handle looks its UDID up on each connection: away is "not attached", not a stale DeviceID
+      await assert.rejects(dev.connect(62078), { code: 'ERR_DEVICE_NOT_FOUND', name: 'DeviceNotFoundError' });
     } finally {
       emu.attach();
     }

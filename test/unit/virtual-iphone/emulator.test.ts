@@ -99,7 +99,9 @@ describe('emulator over its usbmuxd socket', () => {
       const gone = await next();
       assert.deepEqual(gone, { type: 'detached', deviceId: 1 });
       assert.equal(emu.devices[0]!.attached, false);
-      await assert.rejects(dev.connect(62078), isCode('ERR_USBMUX_BADDEV'));
+      // the emulator's usbmuxd answers BADDEV for the stale DeviceID; a provider looks its UDID up: not attached
+      await assert.rejects((await UsbmuxClient.open({ address: emu.address })).connect(1, 62078), isCode('ERR_USBMUX_BADDEV'));
+      await assert.rejects(dev.connect(62078), isCode('ERR_DEVICE_NOT_FOUND'));
 
       emu.attach();
       const back = await next();
