@@ -108,6 +108,12 @@ test('Connect to a missing device → BADDEV (plist and binary)', { skip }, asyn
   assert.equal(r.wire.toString('hex'), '14000000' + '00000000' + '01000000' + '04000000' + '02000000');
 });
 
+test('ListDevices then Connect on one connection (what a DeviceProvider does per connection): the daemon answers both', { skip }, async () => {
+  const c = await UsbmuxClient.open({ address: d.address });
+  assert.deepEqual(await c.listDevices({ timeoutMs: 5000 }), []);
+  await assert.rejects(c.connect(1, 62078, { timeoutMs: 5000 }), isResult(2, 'ERR_USBMUX_BADDEV'));
+});
+
 test('unknown MessageType → Result 1 (BADCOMMAND)', { skip }, async () => {
   const r = await raw(encodePlistRequest(9, { MessageType: 'NoSuchMessage', ProgName: 'iosdevice-test' }));
   const res = r.replies[0]!;
