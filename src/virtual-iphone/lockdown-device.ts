@@ -73,7 +73,7 @@ const IMMUTABLE = new Set([
 
 /**
  * The lockdownd state of a virtual iPhone: identity and values by domain, the trust dialog state
- * machine (one dialog per host computer, keyed by SystemBUID: see {@link TrustDialog}), trusted hosts
+ * machine (one dialog per host computer, keyed by SystemBUID: the internal TrustDialog record), trusted hosts
  * (by HostID), and the services hook. Events: 'dialog'(hostId) when the trust dialog appears,
  * 'paired'(hostId), 'denied'(hostId), 'unpaired'(hostId), 'locked', 'unlocked'.
  */
