@@ -37,7 +37,7 @@ export { PlistError, type PlistErrorCode } from './plist/errors.ts';
 export { DetachedError, MuxRefusedError, MuxResetError, UsbError, type UsbErrorCode } from './usb/errors.ts';
 export { CaptureError, type CaptureErrorCode } from './capture/errors.ts';
 export { ReplayMismatchError } from './capture/replay-script.ts';
-export { PhotosError, PhotosLimitError, UnsafePathError, type PhotosErrorCode } from './photos/errors.ts';
+export { DestError, PhotosError, PhotosLimitError, UnsafePathError, type DestErrorCode, type PhotosErrorCode } from './photos/errors.ts';
 export { TransferTimeoutError } from './photos/watch.ts';
 export { LibraryError, MediaFormatError } from './photos/library/errors.ts';
 export { EmulatorDetachedError } from './virtual-iphone/errors.ts';

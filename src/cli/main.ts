@@ -49,7 +49,7 @@ export function formatError(e: unknown): string {
 export function errorJson(e: unknown): { error: Record<string, unknown> } {
   if (e instanceof IDeviceError) {
     const extra: Record<string, unknown> = {};
-    for (const k of ['result', 'error', 'request', 'status', 'opcode', 'path', 'layer', 'reason', 'offset']) {
+    for (const k of ['result', 'error', 'request', 'status', 'opcode', 'path', 'layer', 'reason', 'offset', 'dest', 'errno', 'freeBytes']) {
       const v = (e as unknown as Record<string, unknown>)[k];
       if (v !== undefined && (typeof v === 'string' || typeof v === 'number')) extra[k] = v;
     }

@@ -1,7 +1,8 @@
 /**
  * `iosdevice photos verify DEST [--repair]`: runs the engine's verifyDest (src/photos/verify.ts) and renders
  * its outcome: one line per problem and a summary (text), or JSON lines (`--json`: each event, progress
- * throttled, then `{"type":"summary",…}`). Exit status: 0 clean, 1 problems found (or left after --repair).
+ * throttled, then `{"type":"summary",…}`). Exit status: 0 clean, 1 problems found (or left after --repair), 4 DEST
+ * cannot be written for --repair (a DestError, mapped by main.ts).
  */
 import { InvalidArgumentError } from '../core/errors.ts';
 import { verifyDest, type VerifyEvent, type VerifyReport } from '../photos/verify.ts';
@@ -28,7 +29,8 @@ options:
   --socket ADDR, -u UDID, --usb   the device to repair from (as for photos backup)
 
 exit status: 0 every recorded file is as recorded and nothing extra; 1 problems found (or left after
---repair); 2 bad arguments; 3 the device for --repair cannot be reached`;
+--repair); 2 bad arguments; 3 the device for --repair cannot be reached; 4 DEST cannot be written for
+--repair (read-only, no permission, full: nothing half-written is left, repairs made so far stay)`;
 
 /** One-line description of the report's outcome, and the hints. */
 export function formatVerifyReport(r: VerifyReport): string {

@@ -154,6 +154,10 @@ export const ERROR_CODES = {
   ERR_PHOTOS_LIMIT: 'a resource cap of the backup was reached (entries walked, per folder, folders, manifest entries)',
   ERR_PHOTOS_CONVERT: '--convert-heic could not make a JPEG of a HEIC (not decodable, too large); the HEIC itself is backed up and kept',
   ERR_PHOTOS_REPAIR: 'a damaged copy in DEST could not be restored from the device; nothing was changed',
+  ERR_PHOTOS_DEST_READONLY: 'DEST is on a read-only file system',
+  ERR_PHOTOS_DEST_NOT_DIR: 'DEST, or a folder on its path, is a file, not a folder',
+  ERR_PHOTOS_DEST_DENIED: 'no permission to write to DEST',
+  ERR_PHOTOS_DEST_FULL: 'no space left in DEST (disk full or quota used up)',
 
   // thumbnails (thumbs/)
   ERR_THUMB_DECODE: 'an image or video frame could not be decoded into a thumbnail (unsupported or corrupt)',

@@ -11,10 +11,16 @@
  * file without manifest line (the next run finds byte-identical content there and records it: no
  * duplicate). Deletion from the device (--delete-after-import) happens only for files whose
  * manifest line is on disk and whose local copy is verified, and only when nothing failed.
+ *
+ * DEST problems (dest.ts): DEST is checked before anything is written (a folder, writable, not full); a write
+ * that fails for a DEST reason mid-run (ENOSPC, EDQUOT, EROFS, EACCES/EPERM) stops the whole run, like an
+ * abort (the files in flight are neither failed nor done), and the run rejects with one DestError. On every
+ * exit path the .part files of the run are removed and the lock is released.
  */
-import { promises as fsp, realpathSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfAborted } from '../core/abort.ts';
+import { asDestError, isDestProblem, openDest } from './dest.ts';
 import { errorCode, isConnectionLost } from '../core/errors.ts';
 import { ConnectionSlots } from './connections.ts';
 import { convertHeicStage, type ConvertTarget, type HeicOriginal } from './convert.ts';
@@ -115,7 +121,9 @@ export interface BackupOptions {
  * in `failed` and `rejected`. An abort (the signal) ends in 'interrupted' with the counts so far (files not
  * copied yet are not reported as failed); a device that is gone, or cannot be reconnected within the budget,
  * ends in 'device-lost'.
- * @throws PhotosError ERR_PHOTOS_BUSY (DEST locked by another run), ERR_PHOTOS_MANIFEST, ERR_PHOTOS_UNSAFE_PATH
+ * @throws DestError ERR_PHOTOS_DEST_READONLY, ERR_PHOTOS_DEST_NOT_DIR, ERR_PHOTOS_DEST_DENIED, ERR_PHOTOS_DEST_FULL
+ *   (DEST unusable, at the start or mid-run: the run stops there; what was copied is kept and recorded);
+ *   PhotosError ERR_PHOTOS_BUSY (DEST locked by another run), ERR_PHOTOS_MANIFEST, ERR_PHOTOS_UNSAFE_PATH
  *   (DEST/.iosdevice is a symlink) — the run could not start or DEST became unusable
  */
 export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
@@ -125,10 +133,12 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   const watch: WatchOptions = { idleMs, minBytesPerSec: o.minBytesPerSec ?? DEFAULT_WATCH.minBytesPerSec, windowMs: o.rateWindowMs ?? DEFAULT_WATCH.windowMs };
   const limits = resolveLimits(o.limits);
   const event = o.event === undefined ? undefined : checkEventName(o.event);
-  if (!o.dryRun) await fsp.mkdir(o.dest, { recursive: true });
-  const dest = o.dryRun ? o.dest : realpathSync(o.dest);
+  const dest = o.dryRun ? o.dest : await openDest(o.dest);
   const stateDir = join(dest, STATE_DIR);
-  const slots = new ConnectionSlots(o.device, o.connections ?? 2, o.maxReconnects ?? 3, { signal: o.signal, timeoutMs: idleMs });
+  // aborted by the caller's signal, or by the run itself when DEST becomes unusable (ctx.stopForDest)
+  const stop = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  const slots = new ConnectionSlots(o.device, o.connections ?? 2, o.maxReconnects ?? 3, { signal, timeoutMs: idleMs });
   slots.onReconnect = (slot) => emit({ type: 'reconnect', slot });
   const summary: BackupSummary = {
     status: 'complete', udid: o.device.udid, dest, dryRun: !!o.dryRun, found: 0, selected: 0, toCopy: 0, toCopyBytes: 0,
@@ -137,6 +147,9 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
   };
   let release: (() => Promise<void>) | undefined;
   let manifest: Manifest | undefined;
+  let destFailure: { e: unknown } | undefined;
+  const progressOf = (): { copied: number; toCopy: number; copiedBytes: number; toCopyBytes: number } =>
+    ({ copied: summary.copied, toCopy: summary.toCopy, copiedBytes: summary.copiedBytes, toCopyBytes: summary.toCopyBytes });
   try {
     if (!o.dryRun) release = await prepareDest(dest, stateDir);
     manifest = await Manifest.open(dest, { readOnly: !!o.dryRun, maxEntries: limits.maxManifestEntries });
@@ -144,24 +157,35 @@ export async function runBackup(o: BackupOptions): Promise<BackupSummary> {
     if (device.isNew && !o.dryRun) await manifest.recordDevice(o.device.udid, o.device.name, device.folder);
     summary.deviceFolder = device.folder;
     const ctx: RunContext = {
-      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, deviceDir: device.parts, claims: new Set(), layout: o.layout ?? 'device', ...(event !== undefined ? { event } : {}), idleMs, watch, limits, signal: o.signal,
+      dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, deviceDir: device.parts, claims: new Set(), layout: o.layout ?? 'device', ...(event !== undefined ? { event } : {}), idleMs, watch, limits, signal,
       slots, manifest, summary, emit, progress: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 },
+      stopForDest: (e) => {
+        destFailure ??= { e };
+        stop.abort(e);
+      },
     };
     try {
       await runStages(o, ctx);
     } catch (e) {
       // The walk (or a stage) stopped because of the signal or because the device is gone: the run ends with
-      // what it has; anything else (manifest, DEST) rejects.
+      // what it has; a DEST problem ends it with that; anything else (manifest, DEST) rejects.
+      if (!destFailure && isDestProblem(e)) destFailure = { e };
       const code = errorCode(e);
-      const stopped = code === 'ERR_PHOTOS_DISCONNECTED' || (o.signal?.aborted === true && (code === 'ERR_ABORTED' || isConnectionLost(e)));
-      if (!stopped) throw e;
+      const stopped = code === 'ERR_PHOTOS_DISCONNECTED' || (signal.aborted && (code === 'ERR_ABORTED' || isConnectionLost(e)));
+      if (!destFailure && !stopped) throw e;
     }
+    if (destFailure) throw destFailure.e;
     summary.status = endStatus(summary, o.signal, slots);
     if (summary.status === 'device-lost' && slots.dead) summary.stopped = { code: slots.dead.code, message: slots.dead.message };
     return summary;
+  } catch (e) {
+    throw (o.dryRun ? undefined : await asDestError(e, dest, progressOf())) ?? e;
   } finally {
     slots.closeAll();
     await manifest?.close().catch(() => undefined);
+    // every .part of this run is gone (a receive or a placement that failed removes its own; this sweeps up
+    // whatever an exit path left), then the lock goes
+    if (release) await removeStaleParts(join(stateDir, 'parts')).catch(() => undefined);
     await release?.();
     summary.elapsedMs = Math.round(performance.now() - t0);
   }
@@ -174,8 +198,8 @@ const GROUP_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 /** walk → select → plan → copy → delete, filling `ctx.summary`. */
 async function runStages(o: BackupOptions, ctx: RunContext): Promise<void> {
   const { summary, slots, emit } = ctx;
-  throwIfAborted('photo backup', o.signal);
-  const walked = await walkDevice(slots, o.root ?? '/DCIM', { inFlight: o.walkInFlight ?? 32, timeoutMs: ctx.idleMs, limits: ctx.limits, signal: o.signal });
+  throwIfAborted('photo backup', ctx.signal);
+  const walked = await walkDevice(slots, o.root ?? '/DCIM', { inFlight: o.walkInFlight ?? 32, timeoutMs: ctx.idleMs, limits: ctx.limits, signal: ctx.signal });
   const inv = o.library && o.root === undefined ? await libraryInventoryStage(ctx, walked.files, { walkInFlight: o.walkInFlight ?? 32, dryRun: !!o.dryRun }) : undefined;
   summary.found = (inv?.files ?? walked.files).length;
   summary.rejected = [...walked.rejected, ...(inv?.rejected ?? [])];
@@ -205,9 +229,9 @@ async function runStages(o: BackupOptions, ctx: RunContext): Promise<void> {
   const window = new AdaptiveWindow({ initialFiles: initial, maxFiles: 2 * initial, maxBytes: GROUP_BYTES_IN_FLIGHT, starved: () => slots.starved() });
   const charge = (g: FileGroup): number => g.members.reduce((n, f) => n + (plan.todo.has(f) ? Math.min(f.size + 1, READ_BYTES_PER_FILE) : 0), 0);
   await runWindowed(groups ?? groupsByFolder(picked), window, charge, (g) => copyGroup(ctx, plan, g, next++ % slots.count));
-  if (o.signal?.aborted) return; // interrupted: nothing is removed from the device
+  if (ctx.signal?.aborted) return; // interrupted (or DEST unusable): nothing is removed from the device
   if (o.convertHeic) await convertHeicStage(ctx, selected, o.convertHeic, o.heicOriginal ?? 'keep');
-  if (o.signal?.aborted) return;
+  if (ctx.signal?.aborted) return;
   if (inv && groups && o.albums) await librarySidecarsStage(ctx, inv, groups);
 
   if (o.deleteAfterImport) await libraryDeleteStage(ctx, groups ?? groupFiles(picked), inv, { ...(o.deleteCheck ? { check: o.deleteCheck } : {}), evenIfPhotosBreaks: !!o.deleteEvenIfPhotosBreaks });

@@ -2,11 +2,14 @@
  * Copy stage, one group at a time (a Live Photo pair, its .AAE, edited variants travel together): for each
  * member that the plan marked, receive → verify (byte count; SHA-256 computed while streaming) → place
  * (never overwriting) → record in the manifest. A dropped connection retries the file on a fresh one (the
- * run's reconnect budget bounds this); any other failure is that file's, reported, and the group goes on.
+ * run's reconnect budget bounds this); a DEST problem (disk full, read-only, no permission: dest.ts) stops the
+ * whole run (ctx.stopForDest); any other failure is that file's, reported, and the group goes on. A received
+ * .part that is not placed (any failure after the receive) is removed at once.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { errorCode, isConnectionLost } from '../core/errors.ts';
+import { isDestProblem } from './dest.ts';
 import { place, receive, withLocalReader } from './copy.ts';
 import type { FailedFile } from './events.ts';
 import { probeCaptureDate, type DateProbe } from './exif.ts';
@@ -67,12 +70,14 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
   for (;;) {
     let partial = 0;
     let conn: PhotoAfc | undefined;
+    let part: string | undefined;
     try {
       conn = await ctx.slots.get(slot);
       const r = await receive(conn, f, ctx.partsDir, (n) => {
         partial += n;
         ctx.progress.bytesDone += n;
       }, ctx.signal, ctx.watch);
+      part = r.part;
       ctx.slots.ok();
       const repair = plan.repairs.get(f);
       if (repair && r.sha256 === repair.entry.sha256) {
@@ -101,6 +106,12 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
       return;
     } catch (e) {
       ctx.progress.bytesDone -= partial;
+      if (isDestProblem(e)) {
+        // DEST is full, read-only or refuses us: every other file would fail the same way; the run stops with it
+        ctx.stopForDest(e);
+        tick(ctx);
+        return;
+      }
       if (conn && isConnectionLost(e)) ctx.slots.broken(slot, conn, e);
       if (ctx.signal?.aborted) {
         tick(ctx); // the aborted file's bytes leave the bar; it is neither failed nor done
@@ -112,6 +123,9 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
       // a file whose connection was closed because another request on it timed out fails with why
       fail(ctx, f, errorCode(e) === 'ERR_CLOSED' && ctx.slots.dead ? ctx.slots.dead : e);
       return;
+    } finally {
+      // placed (link + unlink) or restored: already gone; otherwise never left behind looking complete
+      if (part) await fsp.unlink(part).catch(() => undefined);
     }
   }
 }

@@ -21,5 +21,5 @@ export { STATE_DIR, type ManifestEntry } from './manifest.ts';
 export type { DeleteCheck } from './recheck.ts';
 export { removeImported, verifyImported, type NotRemovable, type RemoveOptions, type RemoveSummary, type VerifyResult } from './remove.ts';
 export { DEFAULT_LIMITS, type BackupLimits } from './limits.ts';
-export { PhotosError, PhotosLimitError, UnsafePathError, type PhotosErrorCode } from './errors.ts';
+export { DestError, PhotosError, PhotosLimitError, UnsafePathError, type DestErrorCode, type PhotosErrorCode } from './errors.ts';
 export { TransferTimeoutError } from './watch.ts';

@@ -24,8 +24,15 @@ export async function acquireLock(stateDir: string): Promise<() => Promise<void>
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fh = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o644);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
+      try {
+        await fh.writeFile(`${process.pid}\n`);
+        await fh.close();
+      } catch (e) {
+        // a full disk: the lock was created but is empty; it is not ours to keep
+        await fh.close().catch(() => undefined);
+        await fsp.unlink(path).catch(() => undefined);
+        throw e;
+      }
       return async () => {
         await fsp.unlink(path).catch(() => undefined);
       };

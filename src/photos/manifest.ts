@@ -91,6 +91,8 @@ export class Manifest {
   #fh: fsp.FileHandle | undefined;
   #pending: { line: string; resolve: () => void; reject: (e: Error) => void }[] = [];
   #flushing = false;
+  /** The last append failed: it may have left part of a line (no newline) at the end of the file. */
+  #torn = false;
   #flushDone: Promise<void> = Promise.resolve();
   #badLines = 0;
   #writable = false;
@@ -337,10 +339,13 @@ export class Manifest {
       const batch = this.#pending.splice(0);
       try {
         if (!this.#fh) throw new Error('the manifest is open read-only');
-        await this.#fh.appendFile(batch.map((b) => b.line).join(''));
+        // after a failed append (disk full: part of a line may be on disk) the next one starts on a fresh line
+        await this.#fh.appendFile((this.#torn ? '\n' : '') + batch.map((b) => b.line).join(''));
+        this.#torn = false;
         await this.#fh.datasync();
         for (const b of batch) b.resolve();
       } catch (e) {
+        this.#torn = true;
         const err = new PhotosError('ERR_PHOTOS_MANIFEST', `cannot write the manifest ${this.path}`, { cause: e });
         for (const b of batch) b.reject(err);
       }

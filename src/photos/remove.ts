@@ -12,6 +12,7 @@ import { errorCode } from '../core/errors.ts';
 import { ConnectionSlots } from './connections.ts';
 import { hashIfSize } from './copy.ts';
 import { deleteImported } from './delete.ts';
+import { asDestError } from './dest.ts';
 import type { BackupEvent, BackupSummary, FailedFile } from './events.ts';
 import type { DeviceFile } from './layout.ts';
 import { acquireLock } from './lock.ts';
@@ -98,7 +99,8 @@ export interface RemoveSummary {
 /**
  * Removes the verified copies among `remotes` from the device, through the delete stage of the engine.
  * Never removes a file that is not recorded, whose copy does not verify, or that changed on the device.
- * @throws PhotosError ERR_PHOTOS_BUSY (a backup is writing to DEST), ERR_PHOTOS_MANIFEST
+ * @throws PhotosError ERR_PHOTOS_BUSY (a backup is writing to DEST), ERR_PHOTOS_MANIFEST; DestError when the
+ *   manifest cannot be written for a DEST reason (full, read-only, no permission)
  */
 export async function removeImported(o: RemoveOptions): Promise<RemoveSummary> {
   const t0 = performance.now();
@@ -141,6 +143,7 @@ export async function removeImported(o: RemoveOptions): Promise<RemoveSummary> {
     const ctx: RunContext = {
       dest, partsDir: join(stateDir, 'parts'), udid: o.device.udid, deviceDir: [], claims: new Set(), layout: 'device', idleMs, watch: { ...DEFAULT_WATCH, idleMs }, limits: resolveLimits(undefined),
       signal: o.signal, slots, manifest, summary, emit,
+      stopForDest: () => undefined, // only the copy stage calls it; a manifest write that fails here rejects below
       progress: { filesDone: 0, filesTotal: files.length, bytesDone: 0, bytesTotal: 0 },
     };
     await deleteImported(ctx, files);
@@ -151,6 +154,8 @@ export async function removeImported(o: RemoveOptions): Promise<RemoveSummary> {
       else out.failed.push(f);
     }
     return out;
+  } catch (e) {
+    throw (await asDestError(e, dest)) ?? e;
   } finally {
     slots.closeAll();
     await manifest?.close().catch(() => undefined);

@@ -30,7 +30,13 @@ export interface RunContext {
   /** Progress-based timeouts of every transfer from the device (watch.ts). */
   watch: WatchOptions;
   limits: BackupLimits;
+  /** Aborted by the caller's signal, or by {@link RunContext.stopForDest}. */
   signal?: AbortSignal;
+  /**
+   * DEST became unusable (dest.ts: disk full, read-only, no permission): stops the whole run (aborts `signal`);
+   * the run then rejects with the DestError for `e`. The first call wins.
+   */
+  stopForDest: (e: unknown) => void;
   slots: ConnectionSlots;
   manifest: Manifest;
   summary: BackupSummary;

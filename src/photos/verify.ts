@@ -11,7 +11,9 @@
  * Extra files are only reported, never touched.
  *
  * Without `repair` nothing is written (a read-only DEST can be verified). A backup running on DEST is refused
- * (ERR_PHOTOS_BUSY): it would show its newest files as extra.
+ * (ERR_PHOTOS_BUSY): it would show its newest files as extra. With `repair`, a DEST that cannot be written (full,
+ * read-only, no permission: dest.ts) stops the repair at the first such write with one DestError; the .part files
+ * of the repair are removed and the lock released on every exit path.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +21,7 @@ import { throwIfAborted } from '../core/abort.ts';
 import { InvalidArgumentError, errorCode, isConnectionLost } from '../core/errors.ts';
 import { ConnectionSlots } from './connections.ts';
 import { hashIfSize, receive } from './copy.ts';
+import { asDestError, isDestProblem } from './dest.ts';
 import { PhotosError } from './errors.ts';
 import type { DeviceFile } from './layout.ts';
 import { Limiter } from './limit.ts';
@@ -84,7 +87,8 @@ export interface VerifyOptions {
 /**
  * Verifies DEST against its manifest (see the module comment).
  * @throws PhotosError ERR_PHOTOS_MANIFEST (no readable manifest: not a backup folder), ERR_PHOTOS_BUSY (a backup
- *   is running on DEST), ERR_INVALID_ARG (`repair` without a device); ERR_ABORTED
+ *   is running on DEST), ERR_INVALID_ARG (`repair` without a device); ERR_ABORTED; with `repair`, DestError
+ *   ERR_PHOTOS_DEST_READONLY, ERR_PHOTOS_DEST_DENIED, ERR_PHOTOS_DEST_FULL (DEST cannot be written)
  */
 export async function verifyDest(o: VerifyOptions): Promise<VerifyReport> {
   const t0 = performance.now();
@@ -97,13 +101,18 @@ export async function verifyDest(o: VerifyOptions): Promise<VerifyReport> {
   if (o.repair && !o.device) throw new InvalidArgumentError('repairing needs the device the files came from');
   let release: (() => Promise<void>) | undefined;
   if (o.repair) {
-    await ensureSafeDir(dest, [STATE_DIR]);
-    release = await acquireLock(stateDir);
+    try {
+      await ensureSafeDir(dest, [STATE_DIR]);
+      release = await acquireLock(stateDir);
+    } catch (e) {
+      throw (await asDestError(e, dest, 'nothing was changed')) ?? e;
+    }
   } else {
     const pid = await lockHolder(stateDir);
     if (pid !== undefined) throw new PhotosError('ERR_PHOTOS_BUSY', `a backup (pid ${pid}) is writing to this folder; verify it once that is done`);
   }
   let manifest: Manifest | undefined;
+  let repaired = 0;
   try {
     const mstat = await fsp.lstat(join(stateDir, 'manifest.jsonl')).catch(() => undefined);
     if (!mstat?.isFile()) throw new PhotosError('ERR_PHOTOS_MANIFEST', `${dest} is not a backup folder (no ${STATE_DIR}/manifest.jsonl)`);
@@ -116,11 +125,19 @@ export async function verifyDest(o: VerifyOptions): Promise<VerifyReport> {
     report.extra = await extraFiles(dest, new Set(records.map((r) => r.local)));
     for (const x of report.extra) emit({ type: 'verify-file', status: 'extra', local: x, detail: 'not recorded in the manifest' });
     const problems = [...report.missing, ...report.changed].sort((a, b) => (a.local < b.local ? -1 : 1));
-    if (o.repair && o.device) await repairAll(dest, o.device, problems, found, report, o, emit);
+    if (o.repair && o.device) {
+      try {
+        await repairAll(dest, o.device, problems, found, report, o, emit);
+      } finally {
+        repaired = report.repaired.length;
+      }
+    }
     else for (const p of problems) report.unrepaired.push({ ...p, code: 'ERR_PHOTOS_VERIFY', reason: 'not repaired (run with --repair and the device connected)' });
     report.clean = report.extra.length === 0 && report.unrepaired.length === 0;
     report.elapsedMs = Math.round(performance.now() - t0);
     return report;
+  } catch (e) {
+    throw (o.repair ? await asDestError(e, dest, `${repaired} file(s) repaired before that are in place, the others left as they were`) : undefined) ?? e;
   } finally {
     await manifest?.close().catch(() => undefined);
     if (release) {
@@ -194,7 +211,11 @@ async function repairAll(
 ): Promise<void> {
   const idleMs = o.idleTimeoutMs ?? 30_000;
   const partsDir = await ensureSafeDir(dest, [STATE_DIR, 'parts']);
-  const slots = new ConnectionSlots(device, 2, 3, { signal: o.signal, timeoutMs: idleMs });
+  // aborted by the caller, or at the first DEST problem (every other repair would fail the same way)
+  const stop = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  let destFailure: { e: unknown } | undefined;
+  const slots = new ConnectionSlots(device, 2, 3, { signal, timeoutMs: idleMs });
   const unrepaired = (p: VerifyProblem, code: string, reason: string): void => {
     report.unrepaired.push({ ...p, code, reason });
     emit({ type: 'verify-file', status: 'unrepaired', local: p.local, remote: p.remote, detail: reason, code });
@@ -204,17 +225,18 @@ async function repairAll(
   try {
     await Promise.all(problems.map((p) => limit.run(async () => {
       if (p.udid !== device.udid) return unrepaired(p, 'ERR_PHOTOS_REPAIR', `it came from another device (${p.udid})`);
+      if (destFailure) return;
       const slot = next++ % slots.count;
       for (;;) {
         let conn;
         try {
           conn = await slots.get(slot);
-          const info = await conn.stat(p.remote, { signal: o.signal, timeoutMs: idleMs });
+          const info = await conn.stat(p.remote, { signal, timeoutMs: idleMs });
           if (info.type !== 'file' || info.size !== p.size) {
             return unrepaired(p, 'ERR_PHOTOS_REPAIR', `the device file is no longer the recorded version (${info.type}, ${info.size} bytes)`);
           }
           const f = asDeviceFile(p.remote, info.size);
-          const r = await receive(conn, f, partsDir, () => undefined, o.signal, { ...DEFAULT_WATCH, idleMs });
+          const r = await receive(conn, f, partsDir, () => undefined, signal, { ...DEFAULT_WATCH, idleMs });
           try {
             if (r.sha256 !== p.sha256) {
               return unrepaired(p, 'ERR_PHOTOS_REPAIR', 'the device file is no longer the recorded version (SHA-256 differs)');
@@ -227,9 +249,15 @@ async function repairAll(
             await fsp.unlink(r.part).catch(() => undefined);
           }
         } catch (e) {
+          if (isDestProblem(e)) {
+            destFailure ??= { e };
+            stop.abort(e);
+            return;
+          }
+          if (destFailure) return; // stopped by another repair's DEST problem
           if (conn && isConnectionLost(e)) {
             slots.broken(slot, conn);
-            if (!o.signal?.aborted) continue;
+            if (!signal.aborted) continue;
           }
           const code = errorCode(e) ?? 'ERR_INTERNAL';
           return unrepaired(p, code, code === 'ERR_AFC_OBJECT_NOT_FOUND' ? 'no longer on the device' : (e as Error).message);
@@ -239,6 +267,7 @@ async function repairAll(
   } finally {
     slots.closeAll();
   }
+  if (destFailure) throw destFailure.e;
 }
 
 function asDeviceFile(remote: string, size: number): DeviceFile {

@@ -86,15 +86,21 @@ them. Only verified files that are unchanged on the phone are removed. Without a
 asks and keeps everything, unless --yes (remove) or --delete-after-import (remove during the run).
 
 Ctrl-C stops the run cleanly: what was copied is kept and recorded, the next run resumes
-("interrupted: N of M copied, rerun to resume"). With --json the last line is always the summary
-object; its "status" is complete, partial, interrupted or device-lost.
+("interrupted: N of M copied, rerun to resume"). With --json the last line is the summary object;
+its "status" is complete, partial, interrupted or device-lost; when the run cannot start or DEST
+becomes unusable it is {"error":{"code":"ERR_…","message":…}} instead.
+DEST is checked before anything is written (created if missing; it must be a folder you can write
+to, with space free). When it fills up (or turns read-only) mid-run, the run stops at that write with
+one error (how many files were copied, how much is still to copy and free) instead of failing every
+file; no .part file is left, and after freeing space the rerun copies only the rest.
 
 exit status:
   0    everything selected is backed up
   1    some files failed or were refused (see the summary)
   2    usage: bad arguments
   3    the device was lost or unreachable (unplugged, no such device, no usbmuxd, reconnects spent)
-  4    DEST is unusable (read-only, not a folder, no permission, no space)
+  4    DEST is unusable: read-only (ERR_PHOTOS_DEST_READONLY), not a folder (ERR_PHOTOS_DEST_NOT_DIR),
+       no permission (ERR_PHOTOS_DEST_DENIED), no space left (ERR_PHOTOS_DEST_FULL)
   130  interrupted (Ctrl-C, SIGINT); 143: terminated (SIGTERM)
 
 ${VERIFY_USAGE}

@@ -15,6 +15,7 @@
 import { join } from 'node:path';
 import { errorCode, isConnectionLost } from '../../core/errors.ts';
 import type { ConnectionSlots } from '../connections.ts';
+import { isDestProblem } from '../dest.ts';
 import { groupFiles, groupKeyOf, splitExt, type DeviceFile, type FileGroup } from '../layout.ts';
 import { runPool } from '../limit.ts';
 import type { BackupLimits } from '../limits.ts';
@@ -99,6 +100,7 @@ async function readDb(ctx: InventoryContext, s: LibrarySummary): Promise<{ index
       staged = await stageDatabase(c, ctx.stagingDir, ctx.idleMs);
       break;
     } catch (e) {
+      if (isDestProblem(e)) throw e; // DEST full, read-only, refused: the run stops with it (dest.ts)
       if (!isConnectionLost(e)) {
         s.warning = `Photos.sqlite could not be copied (${errorCode(e) ?? 'error'}: ${e instanceof Error ? e.message : String(e)}): file-only inventory`;
         return { has: true };

@@ -70,8 +70,13 @@ export async function writeOwned(dest: string, parts: string[], text: string, mi
   const st = await fsp.lstat(target).catch(() => undefined);
   if (st && (!st.isFile() || !mine(await fsp.readFile(target, 'utf8')))) return 'kept';
   const tmp = resolveInside(dest, [...parts.slice(0, -1), `.${randomUUID()}.tmp`]);
-  await fsp.writeFile(tmp, text, { flag: 'wx', mode: 0o644 });
-  await fsp.rename(tmp, target);
+  try {
+    await fsp.writeFile(tmp, text, { flag: 'wx', mode: 0o644 });
+    await fsp.rename(tmp, target);
+  } catch (e) {
+    await fsp.unlink(tmp).catch(() => undefined); // a disk that filled up leaves no half-written temporary
+    throw e;
+  }
   return 'written';
 }
 

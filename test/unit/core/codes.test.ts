@@ -22,7 +22,7 @@ import { PairingError } from '../../../src/pairing/errors.ts';
 import * as usb from '../../../src/usb/errors.ts';
 import { CaptureError } from '../../../src/capture/errors.ts';
 import { ReplayMismatchError } from '../../../src/capture/replay-script.ts';
-import { PhotosError, PhotosLimitError, UnsafePathError } from '../../../src/photos/errors.ts';
+import { DestError, PhotosError, PhotosLimitError, UnsafePathError } from '../../../src/photos/errors.ts';
 import { LibraryError, MediaFormatError } from '../../../src/photos/library/errors.ts';
 import { TransferTimeoutError } from '../../../src/photos/watch.ts';
 import { EmulatorDetachedError } from '../../../src/virtual-iphone/errors.ts';
@@ -165,6 +165,7 @@ const cases: Case[] = [
     code: 'ERR_CAPTURE_REPLAY_MISMATCH',
   },
   { name: 'PhotosError', cls: PhotosError, make: () => new PhotosError('ERR_PHOTOS_MANIFEST', 'm', { cause }), code: 'ERR_PHOTOS_MANIFEST', keepsCause: true },
+  { name: 'DestError', cls: DestError, make: () => new DestError('ERR_PHOTOS_DEST_FULL', '/d', '/d/x', 'full', { cause, errno: 'ENOSPC' }), code: 'ERR_PHOTOS_DEST_FULL', keepsCause: true },
   { name: 'PhotosLimitError', cls: PhotosLimitError, make: () => new PhotosLimitError('maxEntries', 10, 'too many'), code: 'ERR_PHOTOS_LIMIT' },
   { name: 'TransferTimeoutError', cls: TransferTimeoutError, make: () => new TransferTimeoutError('reading /x', 15000, 3, '3 B/s'), code: 'ERR_TIMEOUT' },
   { name: 'UnsafePathError', cls: UnsafePathError, make: () => new UnsafePathError('../x', 'leaves DEST'), code: 'ERR_PHOTOS_UNSAFE_PATH' },
