@@ -52,7 +52,8 @@ export async function asDestError(e: unknown, dest: string, progress?: DestProgr
   if (e instanceof DestError) return e;
   const x = destErrnoOf(e);
   if (!x) return undefined;
-  const path = x.path ?? dest;
+  // link(2)/rename(2) name the source first: a refusal or a full disk is about the target (its folder)
+  const path = (x as NodeJS.ErrnoException & { dest?: string }).dest ?? x.path ?? dest;
   switch (x.code) {
     case 'ENOSPC':
     case 'EDQUOT':
@@ -87,9 +88,14 @@ export async function openDest(dest: string): Promise<string> {
   } catch (e) {
     throw (await asDestError(e, real)) ?? e;
   }
-  const sf = await fsp.statfs(real).catch(() => undefined);
-  if (sf && sf.blocks > 0 && sf.bavail === 0) throw fullError(real, real, undefined, 0, 'nothing was written');
+  await assertSpace(real, real);
   return real;
+}
+
+/** A file system with no byte left for this user (`dir` is on it): ERR_PHOTOS_DEST_FULL before anything is written. */
+async function assertSpace(dir: string, dest: string): Promise<void> {
+  const sf = await fsp.statfs(dir).catch(() => undefined);
+  if (sf && sf.blocks > 0 && sf.bavail === 0) throw fullError(dest, dir, undefined, 0, 'nothing was written');
 }
 
 /** mkdir of each missing component of `abs`, naming a file in the way or the reason a parent refuses it. */
@@ -111,6 +117,7 @@ async function createDest(abs: string): Promise<void> {
     if (up === cur) break;
     cur = up;
   }
+  await assertSpace(cur, abs);
   for (const dir of missing) {
     try {
       await fsp.mkdir(dir, { mode: 0o755 });

@@ -26,6 +26,9 @@ export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   timeoutMs?: number;
+  /** Run as this user and group (pipes only; needs root; supplementary groups are dropped). */
+  uid?: number;
+  gid?: number;
   /** Called on every stdout chunk with the whole stdout so far. */
   onOutput?: (stdout: string, ctl: CliControl) => void;
 }
@@ -47,7 +50,9 @@ export function runCli(args: string[], o: CliOptions = {}): Promise<CliRun> {
   delete env.NODE_OPTIONS; // the test runner's --import flags must not leak into the CLI under test
   const child = o.tty
     ? spawn('python3', [PTY_RUN, process.execPath, BIN, ...args], { cwd: o.cwd ?? ROOT, env: { ...env, PTY_COLUMNS: '100' }, stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [BIN, ...args], { cwd: o.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    : spawn(process.execPath, [BIN, ...args], {
+      cwd: o.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'], ...(o.uid !== undefined ? { uid: o.uid } : {}), ...(o.gid !== undefined ? { gid: o.gid } : {}),
+    });
   const ctl: CliControl = { child, type: (s) => void child.stdin?.write(s) };
   let stdout = '';
   let stderr = '';
