@@ -198,6 +198,12 @@ test('e2e: iosdevice demo pairs, backs up, verifies and reruns', async () => {
     assert.match(r.stderr, /Tap "Trust"/);
     assert.match(r.stdout, /Verified: (\d+) of \1 files are byte-identical/);
     assert.match(r.stdout, /nothing new to copy/);
+    // the whole library: iCloud originals, edits, Live pairs by content identifier, cloud-only list, albums
+    assert.match(r.stdout, /library: Photos\.sqlite .*[1-9]\d* iCloud original\(s\), [1-9]\d* edit file\(s\).*[1-9]\d* Live Photo\(s\) paired by content identifier/);
+    assert.match(r.stdout, /[1-9]\d* photos? (is|are) only in iCloud/);
+    assert.match(r.stdout, /--albums: \d+ XMP sidecar\(s\), 4 album file\(s\)/);
+    assert.match(r.stdout, /its edit: +\S.*\/IMG_E\d{4}\.(HEIC|JPG)\n/);
+    assert.match(r.stdout, /iCloud original: +\S.*\/iCloud\/group\d+\/IMG_7\d{3}\.(HEIC|JPG)\n/);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
