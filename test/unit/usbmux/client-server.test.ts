@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { IDeviceError } from '../../../src/core/errors.ts';
 import { UsbmuxClient } from '../../../src/usbmux/client.ts';
+import { UsbmuxServer } from '../../../src/usbmux/server.ts';
 import { UsbmuxError } from '../../../src/usbmux/errors.ts';
 import { encodeBinaryPlist, encodeXmlPlist } from '../../../src/plist/index.ts';
 import { encodeHeader, MessageType } from '../../../src/usbmux/protocol.ts';
@@ -483,6 +484,24 @@ test('Listen: an ended Listen leaves no abort listener on a long-lived signal', 
     }
     assert.equal(EventEmitter.getEventListeners(ac.signal, 'abort').length, 0);
   } finally {
+    await rig.cleanup();
+  }
+});
+
+test('a bare absolute path works on both ends: UsbmuxServer.listen("/path") (iosdevice usbmuxd --socket) and the client address', async () => {
+  const rig = await startRig();
+  const path = join(rig.dir, 'bare.sock');
+  const server = new UsbmuxServer(rig.backend);
+  try {
+    assert.equal(await server.listen(path), `UNIX:${path}`);
+    const c = await UsbmuxClient.open({ address: path });
+    try {
+      assert.deepEqual((await c.listDevices({ timeoutMs: 5000 })).map((d) => d.udid), [UDID]);
+    } finally {
+      c.close();
+    }
+  } finally {
+    await server.close();
     await rig.cleanup();
   }
 });
