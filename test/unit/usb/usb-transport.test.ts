@@ -306,7 +306,8 @@ for (const reuseBuffers of [false, true]) {
       return b;
     });
     for (const b of sent) inEp.devicePacket(b);
-    await new Promise((r) => setTimeout(r, 20));
+    // the completions arrive on timers: wait for the three packets (a fixed sleep was too short on a loaded machine)
+    for (const t0 = Date.now(); packets.length < sent.length && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(packets, sent);
     if (!reuseBuffers) {
       // fresh buffers (node-usb 2.x allocates one per submission): views handed on, every one still intact
