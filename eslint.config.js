@@ -29,4 +29,15 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // the photos ui page: plain browser JavaScript, served as is
+    files: ['src/ui/static/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly', document: 'readonly', fetch: 'readonly', EventSource: 'readonly', ResizeObserver: 'readonly',
+        requestAnimationFrame: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly',
+      },
+    },
+  },
 );

@@ -13,7 +13,7 @@ export const COMMAND_SUMMARIES: Readonly<Record<string, string>> = {
   list: 'list attached devices (via usbmuxd)',
   listen: 'print device attach/detach/pair events',
   pair: 'pair with the device ("Trust this computer") and save the pair record',
-  photos: 'back up the camera roll (incremental, resumable): photos backup DEST; check a backup: photos verify DEST; on every plug-in: photos watch DEST',
+  photos: 'back up the camera roll (incremental, resumable): photos backup DEST; check a backup: photos verify DEST; on every plug-in: photos watch DEST; pick and import in the browser: photos ui [DEST]',
   unpair: 'make the device forget this computer and delete the pair record',
   usbmuxd: 'usbmuxd-compatible daemon over our own USB transport',
   validate: 'check that the pair record still works (TLS session)',

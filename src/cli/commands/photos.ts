@@ -11,6 +11,7 @@ import { makeSelection } from '../../photos/selection.ts';
 import { openPhotoDevice, runPhotoBackup } from '../photos-run.ts';
 import { runVerifyCommand, VERIFY_USAGE } from '../photos-verify.ts';
 import { runWatchCommand, WATCH_USAGE } from '../photos-watch.ts';
+import { runUiCommand, UI_USAGE } from '../photos-ui.ts';
 
 const usage = `usage: iosdevice photos backup DEST [options]
 
@@ -105,7 +106,9 @@ exit status:
 
 ${VERIFY_USAGE}
 
-${WATCH_USAGE}`;
+${WATCH_USAGE}
+
+${UI_USAGE}`;
 
 /** Pulls every `--include`/`--exclude` (repeatable) out of args. */
 function takeRepeated(args: string[], name: string): { values: string[]; rest: string[] } {
@@ -129,13 +132,14 @@ function takeRepeated(args: string[], name: string): { values: string[]; rest: s
 
 const command: Command = {
   name: 'photos',
-  summary: 'back up the camera roll (incremental, resumable): photos backup DEST; check a backup: photos verify DEST; on every plug-in: photos watch DEST',
+  summary: 'back up the camera roll (incremental, resumable): photos backup DEST; check a backup: photos verify DEST; on every plug-in: photos watch DEST; pick and import in the browser: photos ui [DEST]',
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
     const [sub, ...rest0] = args;
     if (sub === 'verify') return runVerifyCommand(rest0, io);
     if (sub === 'watch') return runWatchCommand(rest0, io);
-    if (sub !== 'backup') throw new InvalidArgumentError(sub ? `unknown photos sub-command "${sub}" (try: photos backup DEST, photos verify DEST, photos watch DEST)` : 'missing sub-command (try: photos backup DEST, photos verify DEST, photos watch DEST)');
+    if (sub === 'ui') return runUiCommand(rest0, io);
+    if (sub !== 'backup') throw new InvalidArgumentError(sub ? `unknown photos sub-command "${sub}" (try: photos backup DEST, photos verify DEST, photos watch DEST, photos ui [DEST])` : 'missing sub-command (try: photos backup DEST, photos verify DEST, photos watch DEST, photos ui [DEST])');
     const inc = takeRepeated(rest0, '--include');
     const exc = takeRepeated(inc.rest, '--exclude');
     const p = parseCommonArgs(exc.rest, {

@@ -1,0 +1,246 @@
+/**
+ * One import started from the page: the engine's runBackup with the page's settings and picked tiles, progress
+ * (files, bytes, rate, ETA) for the page, Cancel, and afterwards the iPhoto question — how many imported files are
+ * verified (re-hashed against the manifest) and, only when asked, their removal from the phone through the
+ * engine's delete stage (removeImported). Nothing here writes a file itself: the engine's guarantees hold (a .part
+ * is never left behind as a photo, the manifest lists exactly what was placed).
+ */
+import { EventEmitter } from 'node:events';
+import { constants, promises as fsp } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { errorCode } from '../core/errors.ts';
+import { runBackup, type BackupSummary } from '../photos/backup.ts';
+import type { Layout } from '../photos/layout.ts';
+import { removeImported, verifyImported, type RemoveSummary } from '../photos/remove.ts';
+import type { PhotoDevice } from '../photos/source.ts';
+
+/** The page's import settings. */
+export interface ImportSettings {
+  dest: string;
+  /** Event name: files under DEST/<event>/… ('' = none). */
+  event: string;
+  splitByDate: boolean;
+  deleteAfterImport: boolean;
+}
+
+/** Progress as the page shows it (JSON). */
+export interface ImportProgress {
+  id: number;
+  udid: string;
+  state: 'running' | 'cancelling' | 'done';
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second over the last seconds. */
+  rate: number;
+  /** Seconds left at that rate (undefined before it is known). */
+  etaSec?: number;
+  /** Set when done. */
+  result?: ImportResult;
+}
+
+/** How an import ended (JSON). */
+export interface ImportResult {
+  status: BackupSummary['status'] | 'error';
+  /** One sentence for the page. */
+  message: string;
+  copied: number;
+  skipped: number;
+  failed: { remote: string; code: string; reason: string }[];
+  /** Imported camera-roll files whose copies verify (what "Remove" may delete). */
+  verified: number;
+  /** Of the imported files, those whose copy did not verify (they stay on the phone in any case). */
+  notVerified: number;
+  /** The phone keeps a Photos library: removing files over USB leaves broken entries in it. */
+  photosLibrary: boolean;
+  /** deleteAfterImport did nothing, and why. */
+  deleteSkipped?: string;
+  deleted: number;
+  code?: string;
+}
+
+/** A DEST the page cannot use, with a sentence saying why. */
+export class DestError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'DestError';
+  }
+}
+
+const DEST_REASONS: Record<string, string> = {
+  EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'it is on a read-only file system', ENOSPC: 'the disk is full',
+  ENOTDIR: 'a part of the path is a file, not a folder', EEXIST: 'it is a file, not a folder', ENOENT: 'the path does not exist',
+  EDQUOT: 'the disk quota is exceeded',
+};
+
+/** Sentence for a DEST that cannot be written. */
+export function destMessage(dest: string, e: unknown): DestError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? errorCode(e) ?? 'ERR_DEST';
+  const why = DEST_REASONS[code] ?? (e instanceof Error ? e.message : String(e));
+  return new DestError(code, `Cannot write to the destination ${dest}: ${why}. Nothing was imported and nothing was changed on the iPhone; choose another destination.`);
+}
+
+/**
+ * Makes sure DEST exists and a file can be created in it (created and removed again).
+ * @throws DestError with a sentence for the page
+ */
+export async function checkDest(dest: string): Promise<string> {
+  const abs = resolve(dest);
+  try {
+    await fsp.mkdir(abs, { recursive: true });
+    const st = await fsp.stat(abs);
+    if (!st.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'EEXIST' });
+    await fsp.access(abs, constants.W_OK);
+    const probe = join(abs, `.iosdevice-write-test-${process.pid}`);
+    await fsp.writeFile(probe, '');
+    await fsp.unlink(probe);
+  } catch (e) {
+    throw destMessage(abs, e);
+  }
+  return abs;
+}
+
+let nextId = 0;
+
+/** A running or finished import; emits 'progress' (throttled) and 'done'. */
+export class ImportJob extends EventEmitter {
+  readonly id = ++nextId;
+  readonly #ac = new AbortController();
+  readonly progress: ImportProgress;
+  /** Device paths copied by this import. */
+  readonly copied: string[] = [];
+  #samples: { t: number; bytes: number }[] = [];
+  #lastEmit = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly done: Promise<ImportResult>;
+  #removing = false;
+
+  constructor(readonly device: PhotoDevice, readonly settings: ImportSettings & { dest: string }, paths: ReadonlySet<string> | undefined) {
+    super();
+    this.progress = { id: this.id, udid: device.udid, state: 'running', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, rate: 0 };
+    this.done = this.#run(paths);
+  }
+
+  /** Stops the import: files being copied are dropped (no partial file stays), what is copied stays recorded. */
+  cancel(): void {
+    if (this.progress.state !== 'running') return;
+    this.progress.state = 'cancelling';
+    this.#ac.abort();
+    this.#emit(true);
+  }
+
+  #emit(force = false): void {
+    const now = performance.now();
+    if (!force && now - this.#lastEmit < 100) {
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        this.#emit(true);
+      }, 100);
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#lastEmit = now;
+    this.emit('progress', { ...this.progress });
+  }
+
+  #onProgress(bytesDone: number): void {
+    const now = performance.now();
+    this.#samples.push({ t: now, bytes: bytesDone });
+    while (this.#samples.length > 2 && now - this.#samples[0]!.t > 5000) this.#samples.shift();
+    const first = this.#samples[0]!;
+    const dt = (now - first.t) / 1000;
+    const p = this.progress;
+    if (dt > 0.2) {
+      p.rate = Math.max(0, (bytesDone - first.bytes) / dt);
+      if (p.rate > 0) p.etaSec = Math.round((p.bytesTotal - bytesDone) / p.rate);
+    }
+  }
+
+  async #run(paths: ReadonlySet<string> | undefined): Promise<ImportResult> {
+    const s = this.settings;
+    const layout: Layout = s.splitByDate ? 'date' : 'device';
+    let result: ImportResult;
+    try {
+      this.#samples = [{ t: performance.now(), bytes: 0 }];
+      const summary = await runBackup({
+        dest: s.dest, device: this.device, layout, library: true, deleteAfterImport: s.deleteAfterImport,
+        ...(s.event !== '' ? { event: s.event } : {}),
+        selection: { include: [], exclude: [], ...(paths ? { paths } : {}) },
+        signal: this.#ac.signal,
+        onEvent: (e) => {
+          const p = this.progress;
+          if (e.type === 'plan') {
+            p.filesTotal = e.toCopy;
+            p.bytesTotal = e.toCopyBytes;
+          } else if (e.type === 'progress') {
+            p.filesDone = e.filesDone;
+            p.filesTotal = e.filesTotal;
+            p.bytesDone = e.bytesDone;
+            p.bytesTotal = e.bytesTotal;
+            this.#onProgress(e.bytesDone);
+          } else if (e.type === 'file' && (e.status === 'copied' || e.status === 'repaired')) this.copied.push(e.remote);
+          else return;
+          this.#emit();
+        },
+      });
+      result = await this.#result(summary);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? errorCode(e);
+      const destProblem = code !== undefined && (code in DEST_REASONS || code === 'ERR_PHOTOS_UNSAFE_PATH' || code === 'ERR_PHOTOS_MANIFEST');
+      const message = code === 'ERR_PHOTOS_BUSY'
+        ? 'Another backup is writing to this destination right now. Wait for it to finish, then import again.'
+        : destProblem ? destMessage(s.dest, e).message : `The import could not start: ${e instanceof Error ? e.message : String(e)}. Nothing was changed.`;
+      result = { status: 'error', message, copied: 0, skipped: 0, failed: [], verified: 0, notVerified: 0, photosLibrary: false, deleted: 0, ...(code !== undefined ? { code } : {}) };
+    }
+    clearTimeout(this.#timer);
+    this.progress.state = 'done';
+    this.progress.result = result;
+    this.emit('progress', { ...this.progress });
+    this.emit('done', result);
+    return result;
+  }
+
+  async #result(sm: BackupSummary): Promise<ImportResult> {
+    const counted = `${sm.copied} of ${sm.toCopy} ${sm.toCopy === 1 ? 'file' : 'files'} copied`;
+    const already = sm.skipped > 0 ? ` (${sm.skipped} already in the destination)` : '';
+    let message: string;
+    switch (sm.status) {
+      case 'complete':
+        message = sm.toCopy === 0 ? `Nothing new to import: the ${sm.skipped} selected files are already in the destination.` : `Import complete: ${counted}${already}.`;
+        break;
+      case 'partial':
+        message = `Import finished with problems: ${counted}, ${sm.failed.length} failed${sm.rejected.length > 0 ? `, ${sm.rejected.length} refused` : ''}. What was copied is kept; import again to retry the rest.`;
+        break;
+      case 'interrupted':
+        message = `Import cancelled: ${counted}. Copied files are kept and recorded, no partial file was left; import again to continue.`;
+        break;
+      case 'device-lost':
+        message = `The iPhone was disconnected during the import: ${counted}. Nothing is lost — copied files are kept and recorded, no partial file was left. Plug it back in and import again to continue.`;
+        break;
+    }
+    // the keep-or-remove question counts only camera-roll files: iCloud originals and shared albums are the Photos
+    // library's own storage and are never removed over USB
+    const dcim = this.copied.filter((r) => r.startsWith('/DCIM/'));
+    const v = sm.status === 'device-lost' || dcim.length === 0 ? { verified: [], notVerified: [] } : await verifyImported(sm.dest, sm.udid, dcim).catch(() => ({ verified: [], notVerified: [] }));
+    this.#verified = v.verified;
+    return {
+      status: sm.status, message, copied: sm.copied, skipped: sm.skipped, failed: sm.failed.map((f) => ({ remote: f.remote, code: f.code, reason: f.reason })),
+      verified: v.verified.length, notVerified: v.notVerified.length, photosLibrary: sm.library?.source === 'photos.sqlite',
+      ...(sm.deleteSkipped !== undefined ? { deleteSkipped: sm.deleteSkipped } : {}), deleted: sm.deleted.length,
+    };
+  }
+
+  #verified: string[] = [];
+
+  /**
+   * Removes the verified copies of this import from the phone (the answer "Remove"); the engine re-checks each file
+   * and keeps what changed. Once per import.
+   */
+  async remove(): Promise<RemoveSummary> {
+    if (this.#removing) throw new DestError('ERR_UI_ALREADY', 'These photos were already removed (or are being removed).');
+    this.#removing = true;
+    return removeImported({ dest: this.settings.dest, device: this.device, remotes: this.#verified });
+  }
+}
