@@ -36,7 +36,7 @@ export default tseslint.config(
       sourceType: 'script',
       globals: {
         window: 'readonly', document: 'readonly', fetch: 'readonly', EventSource: 'readonly', ResizeObserver: 'readonly',
-        requestAnimationFrame: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly',
+        requestAnimationFrame: 'readonly', performance: 'readonly', Intl: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly',
       },
     },
   },

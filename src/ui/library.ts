@@ -1,7 +1,7 @@
 /**
  * The grid's contents: the device's whole library as tiles, one per asset group (a Live Photo's still and video,
  * an edit and its .AAE are one tile, as Photos shows them), newest first, with the capture time Photos.sqlite
- * records (else the file's birth time). Read with the engine's own walk and inventory, so the tiles are exactly the
+ * records (else the file's time: the earlier of birth and modification). Read with the engine's own walk and inventory, so the tiles are exactly the
  * groups an import copies. The database copy is staged in a private temp folder and removed at once.
  */
 import { promises as fsp } from 'node:fs';
@@ -48,6 +48,13 @@ const isVideo = (f: DeviceFile): boolean => /\.(mov|mp4|m4v)$/i.test(f.relPath);
 const isSidecar = (f: DeviceFile): boolean => /\.aae$/i.test(f.relPath) || /\/Adjustments\/Adjustments\.plist$/.test(f.remote);
 let generation = 0;
 
+/** A file's time when the library has none: the earlier of birth and modification (a copy keeps the mtime). */
+function fileTime(f: DeviceFile): number {
+  const b = f.birthtime.getTime();
+  const m = f.mtime.getTime();
+  return Number.isFinite(b) && b > 0 && b < m ? b : m;
+}
+
 /**
  * Lists the library of `device`.
  * @throws ERR_PHOTOS_DISCONNECTED (device gone), ERR_ABORTED, ERR_PHOTOS_LIMIT
@@ -68,7 +75,7 @@ export async function loadListing(device: PhotoDevice, o: { signal?: AbortSignal
       const asset = inv.assetOf.get(g);
       const video = isVideo(primary);
       tiles.push({
-        id: 0, primary, members: g.members, t: asset?.createdMs ?? primary.birthtime.getTime(),
+        id: 0, primary, members: g.members, t: asset?.createdMs ?? fileTime(primary),
         size: g.members.reduce((n, f) => n + f.size, 0), video, live: !video && shown.some(isVideo),
       });
     }

@@ -40,12 +40,15 @@ function fmtEta(s) {
   const m = Math.floor(s / 60);
   return m > 0 ? `${m} min ${Math.round(s % 60)} s left` : `${Math.max(0, Math.round(s))} s left`;
 }
+/** The local day of a time, as a number (YYYYMMDD): cheap enough for 50,000 items. */
 function dayKey(t) {
   const d = new Date(t);
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  return d.getFullYear() * 10000 + (d.getMonth() + 1) * 100 + d.getDate();
 }
+const DAY_FORMAT = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+/** The heading of a day (made only for rows on screen: formatting is slow). */
 function dayLabel(t) {
-  return new Date(t).toLocaleDateString(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+  return DAY_FORMAT.format(new Date(t));
 }
 
 function showMessage(text, isError) {
@@ -176,7 +179,9 @@ function setItems(items, gen, emptyText) {
   ui.byId = new Map(items.map((it, i) => [it[0], i]));
   for (const id of ui.selected) if (!ui.byId.has(id)) ui.selected.delete(id);
   $('grid').dataset.empty = emptyText;
+  const t0 = performance.now();
   layout(true);
+  document.body.dataset.layoutMs = String(Math.round(performance.now() - t0));
   updateToolbar();
 }
 
@@ -191,11 +196,12 @@ function layout(force) {
   let top = 8;
   let i = 0;
   const items = ui.items;
+  let next = items.length > 0 ? dayKey(items[0][1]) : 0;
   while (i < items.length) {
-    const key = dayKey(items[i][1]);
-    let j = i;
-    while (j < items.length && dayKey(items[j][1]) === key) j++;
-    rows.push({ top, h: DAY_H, day: { key, label: dayLabel(items[i][1]), from: i, to: j } });
+    const key = next;
+    let j = i + 1;
+    while (j < items.length && (next = dayKey(items[j][1])) === key) j++;
+    rows.push({ top, h: DAY_H, day: { key, t: items[i][1], from: i, to: j } });
     top += DAY_H + 6;
     for (let k = i; k < j; k += cols) {
       rows.push({ top, h: ROW_H, from: k, to: Math.min(j, k + cols) });
@@ -253,9 +259,9 @@ function makeRow(row) {
   el.style.top = `${row.top}px`;
   el.style.height = `${row.h}px`;
   if (row.day) {
-    el.dataset.day = row.day.key;
+    el.dataset.day = String(row.day.key);
     const label = document.createElement('span');
-    label.textContent = `${row.day.label} · ${row.day.to - row.day.from}`;
+    label.textContent = `${dayLabel(row.day.t)} · ${row.day.to - row.day.from}`;
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'select-day';
@@ -370,6 +376,7 @@ function onProgress(p) {
   $('progress-rate').textContent = p.state === 'running' && p.rate > 0 ? `${fmtBytes(p.rate)}/s · ${fmtEta(p.etaSec)}` : '';
   $('cancel').hidden = p.state !== 'running';
   box.dataset.state = p.state;
+  box.dataset.job = String(p.id);
   if (ui.state) ui.state.job = p;
   updateToolbar();
   if (p.state === 'done' && p.result && ui.lastJobDone !== p.id) {
@@ -380,7 +387,7 @@ function onProgress(p) {
 
 function onDone(p) {
   const r = p.result;
-  showMessage(r.message, r.status !== 'complete');
+  showMessage(r.message, r.status !== 'complete' && r.status !== 'interrupted');
   ui.gen = null; // reload the listing: the backed-up marks changed
   if (ui.state) onState(ui.state);
   if (r.status !== 'error' && r.verified > 0 && ui.askedFor !== p.id) {
