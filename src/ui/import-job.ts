@@ -10,6 +10,7 @@ import { constants, promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorCode } from '../core/errors.ts';
 import { runBackup, type BackupSummary } from '../photos/backup.ts';
+import { DB_PATH } from '../photos/library/device-read.ts';
 import type { Layout } from '../photos/layout.ts';
 import { removeImported, verifyImported, type RemoveSummary } from '../photos/remove.ts';
 import type { PhotoDevice } from '../photos/source.ts';
@@ -52,7 +53,10 @@ export interface ImportResult {
   verified: number;
   /** Of the imported files, those whose copy did not verify (they stay on the phone in any case). */
   notVerified: number;
-  /** The phone keeps a Photos library: removing files over USB leaves broken entries in it. */
+  /**
+   * The phone keeps a Photos library (PhotoData/Photos.sqlite; unknown counts as yes): removing files over USB would
+   * leave broken entries in it, so "Remove" is not offered (as `photos backup` without --delete-even-if-photos-breaks).
+   */
   photosLibrary: boolean;
   /** deleteAfterImport did nothing, and why. */
   deleteSkipped?: string;
@@ -174,6 +178,7 @@ export class ImportJob extends EventEmitter {
           if (e.type === 'plan') {
             p.filesTotal = e.toCopy;
             p.bytesTotal = e.toCopyBytes;
+            this.#samples = [{ t: performance.now(), bytes: 0 }]; // the rate counts from the first byte, not the listing
           } else if (e.type === 'progress') {
             p.filesDone = e.filesDone;
             p.filesTotal = e.filesTotal;
@@ -205,7 +210,7 @@ export class ImportJob extends EventEmitter {
   async #result(sm: BackupSummary): Promise<ImportResult> {
     const counted = `${sm.copied} of ${sm.toCopy} ${sm.toCopy === 1 ? 'file' : 'files'} copied`;
     const already = sm.skipped > 0 ? ` (${sm.skipped} already in the destination)` : '';
-    let message: string;
+    let message = '';
     switch (sm.status) {
       case 'complete':
         message = sm.toCopy === 0 ? `Nothing new to import: the ${sm.skipped} selected files are already in the destination.` : `Import complete: ${counted}${already}.`;
@@ -225,22 +230,45 @@ export class ImportJob extends EventEmitter {
     const dcim = this.copied.filter((r) => r.startsWith('/DCIM/'));
     const v = sm.status === 'device-lost' || dcim.length === 0 ? { verified: [], notVerified: [] } : await verifyImported(sm.dest, sm.udid, dcim).catch(() => ({ verified: [], notVerified: [] }));
     this.#verified = v.verified;
+    this.#photosLibrary = sm.status === 'device-lost' ? true : await hasPhotosDatabase(this.device);
+    if (sm.deleteSkipped !== undefined) {
+      message += ' Nothing was deleted from the iPhone: it keeps a Photos library, and deleting over USB would leave broken grey tiles in the Photos app. Delete them in the Photos app instead (safe-to-delete.txt in the destination lists the backed-up date ranges).';
+    } else if (sm.deleted.length > 0) message += ` ${sm.deleted.length} verified ${sm.deleted.length === 1 ? 'file was' : 'files were'} deleted from the iPhone.`;
     return {
       status: sm.status, message, copied: sm.copied, skipped: sm.skipped, failed: sm.failed.map((f) => ({ remote: f.remote, code: f.code, reason: f.reason })),
-      verified: v.verified.length, notVerified: v.notVerified.length, photosLibrary: sm.library?.source === 'photos.sqlite',
+      verified: v.verified.length, notVerified: v.notVerified.length, photosLibrary: this.#photosLibrary,
       ...(sm.deleteSkipped !== undefined ? { deleteSkipped: sm.deleteSkipped } : {}), deleted: sm.deleted.length,
     };
   }
 
   #verified: string[] = [];
+  #photosLibrary = true;
 
   /**
-   * Removes the verified copies of this import from the phone (the answer "Remove"); the engine re-checks each file
-   * and keeps what changed. Once per import.
+   * Removes the verified camera-roll copies of this import from the phone (the answer "Remove"); the engine
+   * re-checks each file and keeps what changed. Once per import; never on a phone with a Photos library.
+   * @throws DestError ERR_UI_PHOTOS_LIBRARY, ERR_UI_ALREADY; PhotosError ERR_PHOTOS_BUSY, ERR_PHOTOS_MANIFEST
    */
   async remove(): Promise<RemoveSummary> {
+    if (this.#photosLibrary) {
+      throw new DestError('ERR_UI_PHOTOS_LIBRARY', 'Nothing was removed: this iPhone keeps a Photos library, and deleting over USB would leave broken grey tiles in the Photos app. Delete the photos in the Photos app instead.');
+    }
     if (this.#removing) throw new DestError('ERR_UI_ALREADY', 'These photos were already removed (or are being removed).');
     this.#removing = true;
     return removeImported({ dest: this.settings.dest, device: this.device, remotes: this.#verified });
+  }
+}
+
+/** True when the phone has a Photos library database (unknown counts as yes: the safe side). */
+async function hasPhotosDatabase(device: PhotoDevice): Promise<boolean> {
+  let afc;
+  try {
+    afc = await device.openAfc({ timeoutMs: 15_000 });
+    await afc.stat(DB_PATH, { timeoutMs: 15_000 });
+    return true;
+  } catch (e) {
+    return errorCode(e) !== 'ERR_AFC_OBJECT_NOT_FOUND';
+  } finally {
+    afc?.close();
   }
 }

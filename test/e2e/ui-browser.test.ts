@@ -9,7 +9,8 @@
  *   three photos picked by clicking → Import Selected → 100% → byte-identical (SHA-256) in DEST, keep-or-remove asked;
  *   Import All → Cancel mid-way → no .part, every manifest line a verified file, nothing else placed;
  *   a DEST that cannot be written → a clear message, nothing written;
- *   Import All → the iPhone unplugged mid-way → a clear message, copied files kept and recorded;
+ *   Import All → the iPhone unplugged mid-way → a clear message, copied files kept and recorded; plugged back in,
+ *   Import All copies the rest and "Remove" takes exactly those files off the phone;
  *   a 50,000-item library (served to the page by request interception) keeps only the visible rows in the DOM.
  *
  * The README screenshots (docs/images/photos-ui-grid.png, photos-ui-import.png) are taken here.
@@ -31,6 +32,19 @@ const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'docs', 'images');
 const MAIN_UDID = '00008120-0011223344556677';
 const LOCKED_UDID = '00008120-0099AABBCCDDEEFF';
+
+/**
+ * The page's DOM as the browser-side callbacks below use it (they run in Chromium; the project's tsconfig has no DOM
+ * library, and adding it would change the types of the Node code).
+ */
+interface PageEl {
+  id: string; textContent: string | null; value: string; alt: string; naturalWidth: number; complete: boolean;
+  scrollTop: number; scrollHeight: number; dataset: Record<string, string | undefined>;
+}
+declare const document: {
+  getElementById(id: string): PageEl | null; querySelector(s: string): PageEl | null; querySelectorAll(s: string): Iterable<PageEl>;
+  activeElement: PageEl | null;
+};
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -101,7 +115,7 @@ function startUi(dest: string, env: NodeJS.ProcessEnv): Promise<{ child: ChildPr
 async function setDest(page: Page, dest: string): Promise<void> {
   await page.fill('#dest', dest);
   await page.locator('#dest').dispatchEvent('change');
-  await page.waitForFunction((d) => (document.getElementById('dest') as HTMLInputElement).value === d, dest);
+  await page.waitForFunction((d) => document.getElementById('dest')!.value === d, dest);
 }
 
 /** Clicks an import button; resolves once that import is running (a later one than any shown before). */
@@ -172,8 +186,8 @@ test('photos ui in Chromium: pick, import, cancel, bad DEST, unplug, 50k grid', 
     await t.test('grid by day with thumbnails; click, shift-click, select day, select all', async () => {
       await page.locator(`.device[data-udid="${MAIN_UDID}"]`).click();
       await page.waitForSelector('.tile', { timeout: 60_000 });
-      await page.waitForFunction(() => [...document.querySelectorAll('.tile img')].some((i) => (i as HTMLImageElement).naturalWidth > 0), undefined, { timeout: 30_000 });
-      await page.waitForFunction(() => [...document.querySelectorAll('.tile img')].every((i) => (i as HTMLImageElement).complete), undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => [...document.querySelectorAll('.tile img')].some((i) => i.naturalWidth > 0), undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => [...document.querySelectorAll('.tile img')].every((i) => i.complete), undefined, { timeout: 30_000 });
       const total = Number(/^(\d+) items/.exec((await page.textContent('#count')) ?? '')?.[1]);
       assert.equal(total, main.manifest!.files.length - main.manifest!.files.filter((f) => f.livePhoto !== undefined).length / 2, 'one tile per asset (a Live Photo is one)');
       assert.ok((await page.locator('.row.day').count()) >= 2, 'grouped by day');
@@ -198,7 +212,7 @@ test('photos ui in Chromium: pick, import, cancel, bad DEST, unplug, 50k grid', 
     await t.test('three photos picked by clicking are imported byte-identical; keep-or-remove asked, default keep', async () => {
       const still = page.locator('.tile:not(:has(.badge))');
       for (let i = 0; i < 3; i++) await still.nth(i).click();
-      picked = await page.$$eval('.tile.selected img', (imgs) => imgs.map((i) => (i as HTMLImageElement).alt));
+      picked = await page.$$eval('.tile.selected img', (imgs) => imgs.map((i) => i.alt));
       assert.equal(picked.length, 3);
       const job = await startImport(page, '#import-selected');
       await page.waitForFunction(() => document.getElementById('percent')!.textContent === '100%', undefined, { timeout: 60_000 });
@@ -210,12 +224,13 @@ test('photos ui in Chromium: pick, import, cancel, bad DEST, unplug, 50k grid', 
       const entries = await assertConsistent(dest, main.mediaDir);
       assert.deepEqual(entries.map((e) => e.remote.split('/').pop()).sort(), [...picked].sort());
       for (const e of entries) assert.ok(existsSync(join(main.mediaDir, e.remote)), 'kept on the phone');
-      await page.waitForFunction(() => document.querySelectorAll('.tile .done').length === 3, undefined, { timeout: 10_000 });
+      await page.waitForFunction(() => [...document.querySelectorAll('.tile .done')].length === 3, undefined, { timeout: 10_000 });
     });
 
     await t.test('Cancel mid-import leaves no partial file and a consistent manifest', async () => {
+      await page.evaluate(() => { document.getElementById('grid')!.scrollTop = 0; });
       const job = await startImport(page, '#import-all');
-      await page.waitForFunction(() => /^[1-9]\d* of/.test(document.getElementById('progress-files')!.textContent!), undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => /^([2-9]|\d\d+) of/.test(document.getElementById('progress-files')!.textContent!), undefined, { timeout: 30_000 });
       await page.waitForFunction(() => /\/s/.test(document.getElementById('progress-rate')!.textContent!), undefined, { timeout: 30_000 });
       await page.screenshot({ path: join(SHOTS, 'photos-ui-import.png') });
       await page.click('#cancel');
@@ -254,6 +269,26 @@ test('photos ui in Chromium: pick, import, cancel, bad DEST, unplug, 50k grid', 
       assert.ok(entries.length > before, 'what was copied before the unplug is recorded');
       emu!.attach(MAIN_UDID);
       await page.locator(`.device[data-udid="${MAIN_UDID}"] .state`, { hasText: 'Ready.' }).waitFor({ timeout: 60_000 });
+    });
+
+    await t.test('plugged back in, Import All copies the rest; "Remove" takes exactly those files off the phone', async () => {
+      await page.locator(`.device[data-udid="${MAIN_UDID}"]`).click();
+      await page.waitForFunction(() => /^\d+ items \(\d+ already imported\)/.test(document.getElementById('count')!.textContent!), undefined, { timeout: 60_000 });
+      const before = new Set((await manifest(dest)).map((e) => e.remote));
+      const job = await startImport(page, '#import-all');
+      assert.match(await waitFinished(page, job), /Import complete: \d+ of \d+ files copied \(\d+ already in the destination\)/);
+      const entries = await assertConsistent(dest, main.mediaDir);
+      assert.equal(new Set(entries.map((e) => e.remote)).size, main.manifest!.files.length, 'every file of the phone is in DEST once');
+      const fresh = entries.filter((e) => !before.has(e.remote) && e.remote.startsWith('/DCIM/'));
+      await page.waitForSelector('#ask[open]');
+      assert.match((await page.textContent('#ask-text')) ?? '', new RegExp(`^${fresh.length} imported files are verified`));
+      await page.click('#ask-remove');
+      await page.waitForFunction(() => /^Removed \d+ files from the iPhone/.test(document.getElementById('message')!.textContent!), undefined, { timeout: 30_000 });
+      assert.match((await page.textContent('#message')) ?? '', new RegExp(`^Removed ${fresh.length} files from the iPhone`));
+      for (const e of entries) {
+        assert.equal(existsSync(join(main.mediaDir, e.remote)), before.has(e.remote), `${e.remote}: only this import's files left the phone`);
+        assert.equal(sha(await readFile(join(dest, e.local))), e.sha256, `${e.local} still in DEST`);
+      }
     });
 
     await t.test('50,000 items: only the visible rows are in the DOM, scrolling reaches the last day', async () => {

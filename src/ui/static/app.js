@@ -402,7 +402,8 @@ function ask(p) {
   $('ask-text').textContent = `${r.verified} imported ${r.verified === 1 ? 'file is' : 'files are'} verified in the destination${r.notVerified ? ` (${r.notVerified} not verified: those stay on the iPhone in any case)` : ''}. Keep them on the iPhone, or remove them from it?`;
   const w = $('ask-warning');
   w.hidden = !r.photosLibrary;
-  w.textContent = r.photosLibrary ? 'This iPhone keeps a Photos library: removing files over USB leaves them as broken entries in the Photos app. Deleting them in the Photos app is the safe way.' : '';
+  w.textContent = r.photosLibrary ? 'This iPhone keeps a Photos library: removing the files over USB would leave broken grey tiles in the Photos app, so they stay on the iPhone. Delete them in the Photos app when you are ready.' : '';
+  $('ask-remove').hidden = !!r.photosLibrary;
   d.returnValue = '';
   d.showModal();
   d.addEventListener('close', async () => {
