@@ -9,7 +9,8 @@
  *   node --import tsx bench/soak/chaos.ts [--cli N] [--device N] [--seed S] [--files N] [--work DIR] [--out FILE.jsonl]
  *
  * Each iteration serves a hard-linked copy of the pristine tree (so deletions on the "device" never touch it) and a
- * fresh DEST. Kill times are uniform over 5–95 % of a calibrated full run (wall clock, process start included).
+ * fresh DEST. Kill times (seeded): 1 in 10 uniform over the calibrated start-up (spawn → the --json "plan" line), the
+ * others uniform over 0–105 % of the calibrated rest of the run (copy, verify, delete), timed from the plan line.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -56,7 +57,7 @@ async function world(i: number): Promise<{ media: string; dest: string; socket: 
   const media = join(work, `media-${i}`);
   const dest = join(work, `dest-${i}`);
   execFileSync('cp', ['-al', pristine, media]);
-  const socket = join(work, `mux-${sock++ % 4}.sock`);
+  const socket = join(work, `mux-${sock++}.sock`);
   const emu = await startEmulatorProc({ media, socket, udid: UDID, configHome });
   return { media, dest, socket, emu };
 }
@@ -65,17 +66,21 @@ function exitOf(r: BackupRun): string {
   return r.signal ? r.signal : String(r.code);
 }
 
-// Calibrate: one full run, wall clock.
+// Calibrate: one full run, wall clock: start-up (spawn → the plan line) and the rest (copy, verify, delete).
+const PLAN = '"type":"plan"';
 let full: number;
+let startup = 0;
 {
   const w = await world(-1);
   await runBackupCli({ dest: join(work, 'pair-run'), address: w.emu.address, configHome }); // pairs; not timed
-  const r = await runBackupCli({ dest: w.dest, address: w.emu.address, configHome });
+  let planAt = 0;
+  const r = await runBackupCli({ dest: w.dest, address: w.emu.address, configHome, anchor: PLAN, onAnchor: (at) => (planAt = at) });
   await w.emu.stop();
+  startup = planAt * 1000;
   await rm(join(work, 'pair-run'), { recursive: true, force: true });
   if (r.code !== 0) throw new Error(`calibration run failed (${r.code}): ${r.stderr.slice(-800)}`);
-  full = r.seconds * 1000;
-  emit(out, { kind: 'chaos-calibration', files: nFiles, bytes: r.summary?.copiedBytes, seconds: r.seconds });
+  full = r.seconds * 1000 - startup;
+  emit(out, { kind: 'chaos-calibration', files: nFiles, bytes: r.summary?.copiedBytes, seconds: r.seconds, startupSeconds: planAt, copySeconds: full / 1000 });
   await rm(w.media, { recursive: true, force: true });
   await rm(w.dest, { recursive: true, force: true });
 }
@@ -88,21 +93,34 @@ let i = 0;
 for (const side of ['cli', 'device'] as const) for (let n = 0; totals.midRunKills[side] < want[side] && n < 2 * want[side]; n++, i++) {
   const del = n % 2 === 1;
   const flags = del ? ['--delete-after-import'] : [];
-  const killAt = Math.round(full * (0.05 + 0.9 * rng()));
+  // 1 in 10 kills lands in the start-up (process start, lockdown, walk), timed from the spawn; the others in the
+  // copy / verify / delete phase, timed from the plan line, uniform over 0–105 % of its calibrated length
+  const early = rng() < 0.1;
+  const killAt = Math.round(early ? startup * rng() : full * 1.05 * rng());
   const pause = Math.round(2000 * rng());
   const w = await world(i);
   let first: BackupRun;
   let emu = w.emu;
   if (side === 'cli') {
-    first = await runBackupCli({ dest: w.dest, address: emu.address, configHome, extra: flags, killAfterMs: killAt });
+    first = await runBackupCli({
+      dest: w.dest, address: emu.address, configHome, extra: flags,
+      ...(early ? { killAfterMs: killAt } : { anchor: PLAN, onAnchor: (_at, kill) => void setTimeout(kill, killAt) }),
+    });
   } else {
-    const running = runBackupCli({ dest: w.dest, address: emu.address, configHome, extra: flags, timeoutMs: 300_000 });
+    let anchored!: () => void;
+    const atPlan = new Promise<void>((r) => (anchored = r));
+    const running = runBackupCli({ dest: w.dest, address: emu.address, configHome, extra: flags, timeoutMs: 300_000, anchor: PLAN, onAnchor: () => anchored() });
+    // early: from now (the spawn); else from the plan line (or the run's end, whichever first)
+    if (!early) await Promise.race([atPlan, running]);
     await new Promise((r) => setTimeout(r, killAt));
     await emu.kill9();
     await new Promise((r) => setTimeout(r, pause));
     emu = await startEmulatorProc({ media: w.media, socket: w.socket, udid: UDID, configHome });
     first = await running;
   }
+  // what the killed run left: files placed in DEST, files removed from the device
+  const between = await lossReport(source, w.dest, w.media);
+  const placed = source.size - between.lost;
   const again = await runBackupCli({ dest: w.dest, address: emu.address, configHome, extra: flags, timeoutMs: 300_000 });
   await emu.stop();
   const loss = await lossReport(source, w.dest, w.media);
@@ -120,8 +138,8 @@ for (const side of ['cli', 'device'] as const) for (let n = 0; totals.midRunKill
   const midRun = first.code !== 0 || first.summary?.status !== 'complete';
   if (midRun) totals.midRunKills[side]++;
   emit(out, {
-    kind: 'chaos', i, side, midRun, deleteAfterImport: del, killAtMs: killAt, ...(side === 'device' ? { restartPauseMs: pause } : {}),
-    killed: { exit: exitOf(first), status: first.summary?.status, copied: first.summary?.copied, ...(first.summary || first.signal ? {} : { stderr: first.stderr.slice(-300) }) },
+    kind: 'chaos', i, side, midRun, deleteAfterImport: del, killAtMs: killAt, killFrom: early ? 'spawn' : 'plan', ...(side === 'device' ? { restartPauseMs: pause } : {}),
+    killed: { placed, removed: between.removed, exit: exitOf(first), status: first.summary?.status, copied: first.summary?.copied, ...(first.summary || first.signal ? {} : { stderr: first.stderr.slice(-300) }) },
     rerun: { exit: exitOf(again), status: again.summary?.status, copied: again.summary?.copied, skipped: again.summary?.skipped, deleted: again.summary?.deleted?.length },
     lost: loss.lost, corrupted: loss.corrupted, duplicated: loss.duplicated, deletedUnverified: loss.deletedUnverified,
     removedFromDevice: loss.removed, partsLeft: parts, lockLeft: lock, details: loss.details,

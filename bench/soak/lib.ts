@@ -128,6 +128,11 @@ export interface BackupRun {
   /** Peak RSS (VmHWM) and CPU seconds as the child reported them at exit (undefined when killed). */
   peakRssBytes?: number;
   cpuSeconds?: number;
+  /** Peaks of process.memoryUsage() in the child (sampled every 250 ms). */
+  heapUsedBytes?: number;
+  heapTotalBytes?: number;
+  externalBytes?: number;
+  arrayBuffersBytes?: number;
   samples: ProcSample[];
   seconds: number;
   summary?: Summary;
@@ -154,6 +159,9 @@ export interface Summary {
 export async function runBackupCli(o: {
   dest: string; address: string; configHome: string; extra?: string[]; killAfterMs?: number; sampleMs?: number; timeoutMs?: number;
   onSpawn?: (pid: number) => void;
+  /** Called once, when the first stdout line containing `anchor` arrives (seconds since spawn). */
+  anchor?: string;
+  onAnchor?: (atSeconds: number, kill: () => void) => void;
 }): Promise<BackupRun> {
   const work = await mkdtemp(join(tmpdir(), 'soak-run-'));
   const usageFile = join(work, 'usage.json');
@@ -164,7 +172,14 @@ export async function runBackupCli(o: {
   o.onSpawn?.(child.pid!);
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s.length > 0 ? s : ''));
+  let anchored = false;
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+    if (!anchored && o.anchor && stdout.includes(o.anchor)) {
+      anchored = true;
+      o.onAnchor?.((performance.now() - t0) / 1000, () => child.kill('SIGKILL'));
+    }
+  });
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const samples: ProcSample[] = [];
   const sampler = o.sampleMs ? setInterval(() => {
@@ -178,7 +193,7 @@ export async function runBackupCli(o: {
   if (killer) clearTimeout(killer);
   if (sampler) clearInterval(sampler);
   const seconds = (performance.now() - t0) / 1000;
-  const usage = await readFile(usageFile, 'utf8').then((s) => JSON.parse(s) as { peakRssBytes: number; cpuSeconds: number }, () => undefined);
+  const usage = await readFile(usageFile, 'utf8').then((s) => JSON.parse(s) as Partial<BackupRun>, () => undefined);
   await rm(work, { recursive: true, force: true });
   const run: BackupRun = { code, signal, stdout, stderr, samples, seconds, pid: child.pid!, ...(usage ?? {}) };
   const summary = summaryOf(stdout);

@@ -14,7 +14,7 @@ const t0 = performance.now();
 const runs = await Promise.all(jobs.map(async (j) => {
   const dev = await openDevice({ socket: j.socket, udid: j.udid });
   const s = await backupPhotos(dev, { dest: j.dest });
-  return { udid: j.udid, status: s.status, copied: s.copied, copiedBytes: s.copiedBytes, failed: s.failed.length };
+  return { udid: j.udid, status: s.status, copied: s.copied, copiedBytes: s.copiedBytes, failed: s.failed.length, failures: s.failed.slice(0, 3).map((f) => `${f.code}: ${f.message ?? f.reason ?? ''}`.slice(0, 200)) };
 }));
 const c = process.cpuUsage(cpu0);
 const m = /^VmHWM:\s+(\d+)\s+kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));

@@ -56,7 +56,7 @@ async function identical(dest: string): Promise<boolean> {
   return flat === want;
 }
 
-function library(jobs: { socket: string; udid: string; dest: string }[]): Promise<{ cpuSeconds: number; peakRssBytes: number; seconds: number; runs: { status: string; copied: number; copiedBytes: number }[] }> {
+function library(jobs: { socket: string; udid: string; dest: string }[]): Promise<{ cpuSeconds: number; peakRssBytes: number; seconds: number; runs: { status: string; copied: number; copiedBytes: number; failures?: string[] }[] }> {
   return new Promise((res, rej) => {
     const c = spawn(process.execPath, [join(ROOT, 'bench', 'soak', 'multi-child.mjs'), JSON.stringify(jobs)], { cwd: ROOT, env: childEnv(configHome), stdio: ['ignore', 'pipe', 'pipe'] });
     let o = '';
@@ -71,7 +71,8 @@ try {
   // pair every device once (not measured)
   await Promise.all(emus.map((e, i) => runBackupCli({ dest: join(work, `pair-${i}`), address: e.address, configHome, extra: ['--dry-run'] })));
   const rows: Record<string, number | string | boolean>[] = [];
-  for (const mode of ['library', 'cli'] as const) {
+  const modes = (arg('--modes') ?? 'library,cli').split(',') as ('library' | 'cli')[];
+  for (const mode of modes) {
     for (const n of [1, N]) {
       const dests = Array.from({ length: n }, (_, i) => join(work, `${mode}-${n}-${i}`));
       let cpu: number;
@@ -79,6 +80,7 @@ try {
       let seconds: number;
       let copiedBytes = 0;
       let allComplete: boolean;
+      let problems: string[] = [];
       if (mode === 'library') {
         const r = await library(dests.map((dest, i) => ({ socket: emus[i]!.address, udid: udid(i), dest })));
         cpu = r.cpuSeconds;
@@ -86,6 +88,7 @@ try {
         seconds = r.seconds;
         copiedBytes = r.runs.reduce((a, x) => a + x.copiedBytes, 0);
         allComplete = r.runs.every((x) => x.status === 'complete');
+        if (!allComplete) problems = r.runs.filter((x) => x.status !== 'complete').map((x) => `${x.status} (${x.copied} copied): ${(x.failures ?? []).join(' | ')}`).slice(0, 4);
       } else {
         const t0 = performance.now();
         const rs = await Promise.all(dests.map((dest, i) => runBackupCli({ dest, address: emus[i]!.address, configHome })));
@@ -94,19 +97,20 @@ try {
         peak = Math.max(...rs.map((r) => r.peakRssBytes ?? 0));
         copiedBytes = rs.reduce((a, r) => a + (r.summary?.copiedBytes ?? 0), 0);
         allComplete = rs.every((r) => r.code === 0 && r.summary?.status === 'complete');
+        if (!allComplete) problems = rs.filter((r) => r.code !== 0).map((r) => `exit ${r.code}: ${r.stderr.slice(-200)}`).slice(0, 4);
       }
       const same = (await Promise.all(dests.map(identical))).every(Boolean);
       const row = {
         kind: 'multi', mode, devices: n, files: nFiles, bytesPerDevice: bytes, copiedBytes, allComplete, byteIdentical: same,
         seconds: Math.round(seconds * 10) / 10, cpuSeconds: Math.round(cpu * 100) / 100, cpuSecondsPerGBPerDevice: Math.round((cpu / (GB * n)) * 100) / 100,
-        peakRssMB: Math.round(peak / 1048576),
+        peakRssMB: Math.round(peak / 1048576), ...(problems.length ? { problems: problems.join(' || ') } : {}),
       };
       rows.push(row);
       emit(out, row);
       for (const d of dests) await rm(d, { recursive: true, force: true });
     }
   }
-  for (const mode of ['library', 'cli']) {
+  for (const mode of modes) {
     const one = rows.find((r) => r.mode === mode && r.devices === 1)!;
     const many = rows.find((r) => r.mode === mode && r.devices === N)!;
     const ratio = (many.cpuSecondsPerGBPerDevice as number) / (one.cpuSecondsPerGBPerDevice as number);

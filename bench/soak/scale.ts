@@ -49,12 +49,12 @@ for (const count of counts) {
       kind: 'scale', items: count, bytes: lib.bytes, genSeconds: Math.round(genSeconds * 10) / 10,
       exit: first.code, status: s.status, copied: s.copied, failed: s.failed.length,
       seconds: Math.round(first.seconds * 10) / 10, engineSeconds: s.elapsedMs / 1000, cpuSeconds: first.cpuSeconds,
-      peakRssMB: (first.peakRssBytes ?? 0) / MB, rssSamplesMB: first.samples.map((x) => Math.round(x.rssBytes / MB)),
+      peakRssMB: (first.peakRssBytes ?? 0) / MB, heapUsedPeakMB: (first.heapUsedBytes ?? 0) / MB, rssSamplesMB: first.samples.map((x) => Math.round(x.rssBytes / MB)),
       fdsMax: Math.max(0, ...first.samples.map((x) => x.fds)),
       loss,
       rerun: {
         exit: again.code, status: again.summary?.status, copied: again.summary?.copied, skipped: again.summary?.skipped,
-        seconds: Math.round(again.seconds * 10) / 10, engineSeconds: (again.summary?.elapsedMs ?? 0) / 1000, peakRssMB: (again.peakRssBytes ?? 0) / MB,
+        seconds: Math.round(again.seconds * 10) / 10, engineSeconds: (again.summary?.elapsedMs ?? 0) / 1000, cpuSeconds: again.cpuSeconds, peakRssMB: (again.peakRssBytes ?? 0) / MB,
       },
     };
     rows.push(row);
