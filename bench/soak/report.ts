@@ -68,7 +68,7 @@ if (ch.length === 0) md.push('not run', '');
 else {
   const c0 = chaos.find((r) => r.kind === 'chaos-calibration');
   if (c0) md.push(`Source: ${c0.files} files, ${Number(c0.bytes).toLocaleString('en-US')} bytes; a full run took ${f1(c0.seconds)} s (start-up ${f1(c0.startupSeconds)} s).`, '');
-  md.push('| side | --delete-after-import | kills | mid-run | landed in start-up / copy / delete | lost | corrupted | duplicated | deleted without a copy | rerun not complete | .part left | lock left |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
+  md.push('| side | --delete-after-import | kills | mid-run | when killed: nothing placed yet / files placed / files already deleted on the device | lost | corrupted | duplicated | deleted without a copy | rerun not complete | .part left | lock left |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const side of ['cli', 'device']) for (const del of [false, true]) {
     const rs = ch.filter((r) => r.side === side && r.deleteAfterImport === del);
     const k = rs.map((r) => r.killed as { placed: number; removed: number });
@@ -77,7 +77,7 @@ else {
     const deleting = k.filter((x) => x.removed > 0).length;
     md.push(`| ${side === 'cli' ? 'backup CLI' : 'device (emulator)'} | ${del ? 'yes' : 'no'} | ${rs.length} | ${rs.filter((r) => r.midRun).length} | ${startup} / ${rs.length - startup - deleting} / ${deleting} | ${sum('lost')} | ${sum('corrupted')} | ${sum('duplicated')} | ${sum('deletedUnverified')} | ${rs.filter((r) => (r.rerun as { exit: string }).exit !== '0').length} | ${sum('partsLeft')} | ${rs.filter((r) => r.lockLeft).length} |`);
   }
-  md.push('', '"start-up" = nothing placed in DEST yet when killed; "delete" = files already removed from the device.', '');
+  md.push('', '(a kill from the plan line can also land before the first file is placed)', '');
   if (tot) md.push('Totals: ' + JSON.stringify(tot), '');
 }
 
