@@ -43,7 +43,6 @@ let bytes = 0;
 }
 const source = await treeHashes(media);
 const want = [...source.entries()].map(([p, h]) => `${p.replace(/^DCIM\//, '')}=${h}`).sort().join('\n');
-const GB = bytes / 1e9;
 
 const udid = (i: number): string => `0000810100${String(i).padStart(2, '0')}AABBCCDDEEFF00`;
 const emus: EmulatorProc[] = [];
@@ -102,7 +101,7 @@ try {
       const same = (await Promise.all(dests.map(identical))).every(Boolean);
       const row = {
         kind: 'multi', mode, devices: n, files: nFiles, bytesPerDevice: bytes, copiedBytes, allComplete, byteIdentical: same,
-        seconds: Math.round(seconds * 10) / 10, cpuSeconds: Math.round(cpu * 100) / 100, cpuSecondsPerGBPerDevice: Math.round((cpu / (GB * n)) * 100) / 100,
+        seconds: Math.round(seconds * 10) / 10, cpuSeconds: Math.round(cpu * 100) / 100, cpuSecondsPerGBPerDevice: Math.round((cpu / (copiedBytes / 1e9)) * 100) / 100,
         peakRssMB: Math.round(peak / 1048576), ...(problems.length ? { problems: problems.join(' || ') } : {}),
       };
       rows.push(row);

@@ -93,10 +93,21 @@ md.push('## Many devices at once (bench/soak/multi.ts)', '');
 const mu = multi.filter((r) => r.kind === 'multi');
 if (mu.length === 0) md.push('not run', '');
 else {
-  md.push('| way | devices | bytes per device | all complete | byte-identical | wall s | CPU s | CPU s / GB / device | peak RSS MB | load |', '|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of mu) md.push(`| ${r.mode === 'library' ? 'one process (backupPhotos)' : 'CLI processes'} | ${r.devices} | ${Number(r.bytesPerDevice).toLocaleString('en-US')} | ${r.allComplete} | ${r.byteIdentical} | ${r.seconds} | ${r.cpuSeconds} | ${r.cpuSecondsPerGBPerDevice} | ${r.peakRssMB} | ${r.load} |`);
+  md.push('| way | devices | bytes per device | bytes copied (all devices) | all complete | byte-identical | wall s | CPU s | CPU s / GB / device | peak RSS MB | load |', '|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of mu) md.push(`| ${r.mode === 'library' ? 'one process (backupPhotos)' : 'CLI processes'} | ${r.devices} | ${Number(r.bytesPerDevice).toLocaleString('en-US')} | ${Number(r.copiedBytes).toLocaleString('en-US')} | ${r.allComplete} | ${r.byteIdentical} | ${r.seconds} | ${r.cpuSeconds} | ${f1(Number(r.cpuSeconds) / (Number(r.copiedBytes) / 1e9), 2)} | ${r.peakRssMB} | ${r.load} |`);
+  md.push('', 'Rows in run order (each run: 1 then N devices, library then CLI). CPU s / GB / device = CPU seconds of the backup process(es) / GB copied by all devices together.', '');
+  for (const r of mu.filter((x) => x.problems)) md.push(`- ${r.mode}, ${r.devices} devices, ${r.at}: ${String(r.problems).slice(0, 600)}`);
   md.push('');
-  for (const r of multi.filter((x) => x.kind === 'multi-target')) md.push(`${r.mode}: ${r.devices} devices / 1 device CPU per GB per device = ${r.ratio} (≤ 1.5: ${r.ratioOk}); byte-identical: ${r.byteIdentical}.`, '');
+  const perGB = (r: Row): number => Number(r.cpuSeconds) / (Number(r.copiedBytes) / 1e9);
+  const single = new Map<unknown, Row>();
+  for (const r of mu) {
+    if (r.devices === 1) single.set(r.mode, r);
+    else if (single.has(r.mode)) {
+      const ratio = perGB(r) / perGB(single.get(r.mode)!);
+      md.push(`- ${r.mode === 'library' ? 'one process' : 'CLI processes'}, ${r.at}: ${r.devices} devices / 1 device, CPU s per GB per device = ${f1(ratio, 2)} (≤ 1.5: ${ratio <= 1.5}); all byte-identical: ${r.byteIdentical}`);
+    }
+  }
+  md.push('');
 }
 
 const all = { generated: new Date().toISOString(), fuzz, scale, chaos, soak, multi };
