@@ -69,7 +69,7 @@ function exitOf(r: BackupRun): string {
 // Calibrate: one full run, wall clock: start-up (spawn → the plan line) and the rest (copy, verify, delete).
 const PLAN = '"type":"plan"';
 let full: number;
-let startup = 0;
+let startup: number;
 {
   const w = await world(-1);
   await runBackupCli({ dest: join(work, 'pair-run'), address: w.emu.address, configHome }); // pairs; not timed
@@ -85,7 +85,7 @@ let startup = 0;
   await rm(w.dest, { recursive: true, force: true });
 }
 
-const totals = { iterations: 0, midRunKills: { cli: 0, device: 0 }, lost: 0, corrupted: 0, duplicated: 0, deletedUnverified: 0, rerunNotComplete: 0, partsLeft: 0, lockLeft: 0, removed: 0 };
+const totals = { iterations: 0, midRunKills: { cli: 0, device: 0 }, notCopied: 0, lost: 0, corrupted: 0, duplicated: 0, deletedUnverified: 0, rerunNotComplete: 0, partsLeft: 0, lockLeft: 0, removed: 0 };
 // Each side runs until it has its count of kills that landed while the backup was running (a kill after the run
 // completed is recorded but not counted), at most twice the count of iterations.
 const want = { cli: nCli, device: nDevice };
@@ -120,7 +120,7 @@ for (const side of ['cli', 'device'] as const) for (let n = 0; totals.midRunKill
   }
   // what the killed run left: files placed in DEST, files removed from the device
   const between = await lossReport(source, w.dest, w.media);
-  const placed = source.size - between.lost;
+  const placed = source.size - between.lost - between.notCopied;
   const again = await runBackupCli({ dest: w.dest, address: emu.address, configHome, extra: flags, timeoutMs: 300_000 });
   await emu.stop();
   const loss = await lossReport(source, w.dest, w.media);
@@ -128,6 +128,7 @@ for (const side of ['cli', 'device'] as const) for (let n = 0; totals.midRunKill
   const lock = existsSync(join(w.dest, '.iosdevice', 'lock'));
   totals.iterations++;
   totals.lost += loss.lost;
+  totals.notCopied += loss.notCopied;
   totals.corrupted += loss.corrupted;
   totals.duplicated += loss.duplicated;
   totals.deletedUnverified += loss.deletedUnverified;
@@ -141,7 +142,7 @@ for (const side of ['cli', 'device'] as const) for (let n = 0; totals.midRunKill
     kind: 'chaos', i, side, midRun, deleteAfterImport: del, killAtMs: killAt, killFrom: early ? 'spawn' : 'plan', ...(side === 'device' ? { restartPauseMs: pause } : {}),
     killed: { placed, removed: between.removed, exit: exitOf(first), status: first.summary?.status, copied: first.summary?.copied, ...(first.summary || first.signal ? {} : { stderr: first.stderr.slice(-300) }) },
     rerun: { exit: exitOf(again), status: again.summary?.status, copied: again.summary?.copied, skipped: again.summary?.skipped, deleted: again.summary?.deleted?.length },
-    lost: loss.lost, corrupted: loss.corrupted, duplicated: loss.duplicated, deletedUnverified: loss.deletedUnverified,
+    lost: loss.lost, notCopied: loss.notCopied, corrupted: loss.corrupted, duplicated: loss.duplicated, deletedUnverified: loss.deletedUnverified,
     removedFromDevice: loss.removed, partsLeft: parts, lockLeft: lock, details: loss.details,
   });
   await rm(w.media, { recursive: true, force: true });

@@ -239,8 +239,10 @@ export async function treeHashes(dir: string, skipTop: string[] = []): Promise<M
 
 /** What a finished backup did to the source, judged by content. All four must be 0. */
 export interface LossReport {
-  /** Source files with no byte-identical copy in DEST. */
+  /** Source files gone from the device with no byte-identical copy in DEST (the same as deletedUnverified). */
   lost: number;
+  /** Source files still on the device with no copy in DEST yet (a run that did not complete: not lost). */
+  notCopied: number;
   /** DEST files (outside the state folder) whose bytes match no source file. */
   corrupted: number;
   /** Extra copies of the same source bytes in DEST (copies − 1, summed). */
@@ -263,14 +265,17 @@ export async function lossReport(source: Map<string, string>, dest: string, devi
   const byHash = new Map<string, number>();
   for (const h of inDest.values()) byHash.set(h, (byHash.get(h) ?? 0) + 1);
   const srcHashes = new Set(source.values());
-  const r: LossReport = { lost: 0, corrupted: 0, duplicated: 0, deletedUnverified: 0, onDevice: 0, removed: 0, details: [] };
+  const r: LossReport = { lost: 0, notCopied: 0, corrupted: 0, duplicated: 0, deletedUnverified: 0, onDevice: 0, removed: 0, details: [] };
   for (const [p, h] of source) {
     const present = onDevice.get(p) === h;
     if (present) r.onDevice++;
     else r.removed++;
     if (!byHash.has(h)) {
-      r.lost++;
-      if (!present) r.deletedUnverified++;
+      if (present) r.notCopied++;
+      else {
+        r.lost++;
+        r.deletedUnverified++;
+      }
       if (r.details.length < 10) r.details.push(`${present ? 'not copied' : 'deleted on the device without a copy'}: ${p}`);
     }
   }

@@ -3,6 +3,7 @@
 // as JSON to the file named by IOSDEVICE_SOAK_USAGE_FILE. (A child killed with -9 writes nothing.)
 import { readFileSync, writeFileSync } from 'node:fs';
 import process from 'node:process';
+import { setInterval } from 'node:timers';
 
 const out = process.env.IOSDEVICE_SOAK_USAGE_FILE;
 if (out) {

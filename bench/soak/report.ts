@@ -68,17 +68,25 @@ if (ch.length === 0) md.push('not run', '');
 else {
   const c0 = chaos.find((r) => r.kind === 'chaos-calibration');
   if (c0) md.push(`Source: ${c0.files} files, ${Number(c0.bytes).toLocaleString('en-US')} bytes; a full run took ${f1(c0.seconds)} s (start-up ${f1(c0.startupSeconds)} s).`, '');
-  md.push('| side | --delete-after-import | kills | mid-run | when killed: nothing placed yet / files placed / files already deleted on the device | lost | corrupted | duplicated | deleted without a copy | rerun not complete | .part left | lock left |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
+  md.push('| side | --delete-after-import | kills | mid-run | when killed: nothing placed yet / files placed / files already deleted on the device | lost | not copied yet (still on the device) | corrupted | duplicated | deleted without a copy | rerun not complete | .part left | lock left |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const side of ['cli', 'device']) for (const del of [false, true]) {
     const rs = ch.filter((r) => r.side === side && r.deleteAfterImport === del);
     const k = rs.map((r) => r.killed as { placed: number; removed: number });
     const sum = (f: string): number => rs.reduce((a, r) => a + Number(r[f] ?? 0), 0);
+    // rows written before lib.ts split "lost" counted every file not in DEST; a file still on the device is not lost
+    const lost = rs.reduce((a, r) => a + Number(r.notCopied === undefined ? r.deletedUnverified : r.lost), 0);
+    const notCopied = rs.reduce((a, r) => a + Number(r.notCopied ?? Number(r.lost) - Number(r.deletedUnverified)), 0);
     const startup = k.filter((x) => x.placed === 0).length;
     const deleting = k.filter((x) => x.removed > 0).length;
-    md.push(`| ${side === 'cli' ? 'backup CLI' : 'device (emulator)'} | ${del ? 'yes' : 'no'} | ${rs.length} | ${rs.filter((r) => r.midRun).length} | ${startup} / ${rs.length - startup - deleting} / ${deleting} | ${sum('lost')} | ${sum('corrupted')} | ${sum('duplicated')} | ${sum('deletedUnverified')} | ${rs.filter((r) => (r.rerun as { exit: string }).exit !== '0').length} | ${sum('partsLeft')} | ${rs.filter((r) => r.lockLeft).length} |`);
+    md.push(`| ${side === 'cli' ? 'backup CLI' : 'device (emulator)'} | ${del ? 'yes' : 'no'} | ${rs.length} | ${rs.filter((r) => r.midRun).length} | ${startup} / ${rs.length - startup - deleting} / ${deleting} | ${lost} | ${notCopied} | ${sum('corrupted')} | ${sum('duplicated')} | ${sum('deletedUnverified')} | ${rs.filter((r) => (r.rerun as { exit: string }).exit !== '0').length} | ${sum('partsLeft')} | ${rs.filter((r) => r.lockLeft).length} |`);
   }
   md.push('', '(a kill from the plan line can also land before the first file is placed)', '');
-  if (tot) md.push('Totals: ' + JSON.stringify(tot), '');
+  if (tot) {
+    const mid = tot.midRunKills as { cli: number; device: number };
+    const lostAll = ch.reduce((a, r) => a + Number(r.notCopied === undefined ? r.deletedUnverified : r.lost), 0);
+    const n = (f: string): number => ch.reduce((a, r) => a + Number(r[f] ?? 0), 0);
+    md.push(`Totals (seed ${tot.seed}): ${ch.length} runs, ${mid.cli} kills of the backup CLI and ${mid.device} of the device side while the backup was running; lost ${lostAll}, corrupted ${n('corrupted')}, duplicated ${n('duplicated')}, deleted on the device without a verified copy ${n('deletedUnverified')}; ${n('removedFromDevice')} device files removed in all, each with a byte-identical copy in DEST.`, '');
+  }
 }
 
 md.push('## Soak (bench/soak/soak.ts)', '');
