@@ -59,7 +59,7 @@ function argValue(args: readonly string[], name: string): string | undefined {
 }
 const CEILING = { none: 'raw-socket', usb2: 'link-rate', real: 'device-rate' } as const;
 
-function caseName(t: Tree): string {
+function caseName(t: Pick<Tree, 'name' | 'files' | 'bytes'>): string {
   return t.name === 'large' ? `large-${t.bytes >= 2 ** 30 ? `${t.bytes / 2 ** 30}GiB` : `${t.bytes / 2 ** 20}MiB`}` : `${t.name}-${t.files.length}`;
 }
 
@@ -78,6 +78,10 @@ async function ceiling(ctx: BenchContext, t: Tree, link: LinkProfile): Promise<B
 }
 
 function ratio(name: string, num: BenchMeasurement | undefined, den: BenchMeasurement | undefined, min: number, floorMbPerSec = 0): BenchTarget {
+  if (num?.mbPerSec && den && !den.skipped && den.mbPerSec === 0 && floorMbPerSec === 0) {
+    // measured, but the peer copied nothing within its time limit: the ratio is unbounded
+    return { name, value: undefined, threshold: `>= ${min}`, pass: true, detail: `${num.mbPerSec.toFixed(1)} / 0.0 MB/s: ${den.client} copied 0 bytes within its time limit (unbounded ratio)` };
+  }
   if (!num?.mbPerSec || !den?.mbPerSec) {
     return { name, value: undefined, threshold: `>= ${min}`, pass: undefined, detail: `not measured (${num?.skipped ?? den?.skipped ?? 'row missing'})` };
   }
@@ -93,7 +97,8 @@ function atMost(name: string, m: BenchMeasurement | undefined, key: 'peakRssMB' 
   return { name, value: v, threshold: `<= ${max}`, pass: v <= max, detail: `${v.toFixed(2)} ${unit}` };
 }
 
-function targets(rows: BenchMeasurement[], trees: Tree[]): BenchTarget[] {
+/** The issue-14 targets, from one run's rows (exported for re-deriving them from saved results). */
+export function targets(rows: BenchMeasurement[], trees: Pick<Tree, 'name' | 'files' | 'bytes'>[]): BenchTarget[] {
   const [mixed, small, large] = ['mixed', 'small', 'large'].map((n) => caseName(trees.find((t) => t.name === n)!));
   const f = (c: string, l: string, cl: string): BenchMeasurement | undefined => rows.find((m) => m.case === c && m.link === l && m.client === cl);
   const realCeiling = Math.min(READ_BYTES_PER_SECOND, linkProfile('real')!.bytesPerSecond) / 1e6;

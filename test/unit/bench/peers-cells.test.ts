@@ -20,3 +20,22 @@ test('peers --cells: malformed entries and unknown clients are refused', () => {
   assert.throws(() => parseCells('real:*'), /not link:trees:clients/);
   assert.throws(() => parseCells('real:*:rsync'), /unknown client 'rsync'/);
 });
+
+test('peers targets: a peer that copied 0 bytes within its time limit passes the ratio as unbounded; a missing row is n/a', async () => {
+  const { targets } = await import('../../../bench/scenarios/peers.ts');
+  const trees = [
+    { name: 'mixed' as const, files: new Array<string>(2000), bytes: 0 },
+    { name: 'small' as const, files: new Array<string>(20000), bytes: 0 },
+    { name: 'large' as const, files: [''], bytes: 4 * 2 ** 30 },
+  ];
+  const rows = [
+    { case: 'small-20000', link: 'real', client: 'iosdevice afc pull', mbPerSec: 3.8 },
+    { case: 'small-20000', link: 'real', client: 'appium-ios-device', mbPerSec: 0 },
+  ];
+  const t = targets(rows, trees);
+  const vsAppium = t.find((x) => x.name === 'real, small-20000: iosdevice afc pull / appium-ios-device')!;
+  assert.equal(vsAppium.pass, true);
+  assert.match(vsAppium.detail, /copied 0 bytes within its time limit/);
+  const vsIfuse = t.find((x) => x.name === 'real, small-20000: iosdevice afc pull / ifuse')!;
+  assert.equal(vsIfuse.pass, undefined);
+});
