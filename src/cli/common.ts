@@ -48,7 +48,7 @@ const COMMON_ALIASES: Record<string, string> = { '-u': '--udid' };
 /** Help text for the common options, to append to a command's usage. */
 export const COMMON_OPTIONS_USAGE = [
   '  --socket ADDR   usbmuxd address: UNIX:/path, /path, host:port or [v6]:port',
-  '                  (default: $USBMUXD_SOCKET_ADDRESS, else /var/run/usbmuxd)',
+  '                  (default: $USBMUXD_SOCKET_ADDRESS, else /var/run/usbmuxd; on Windows 127.0.0.1:27015)',
   '  -u, --udid UDID use this device (default: the only one attached)',
   '  --json          machine-readable JSON output',
   '  --usb           use our own USB transport instead of usbmuxd',

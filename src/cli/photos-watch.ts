@@ -86,7 +86,7 @@ export async function runWatch(o: PhotoWatchOptions, io: CliIO): Promise<number>
 
   const runOne = async (udid: string): Promise<void> => {
     const n = ++runs;
-    say(`${stamp()} ${udid}: attached, starting backup`, { type: 'run-start', run: n, udid });
+    if (o.json) say('', { type: 'run-start', run: n, udid }); // text: one line per run, at its end
     let device;
     try {
       device = await openPhotoDevice({ udid, ...(o.socket !== undefined ? { socket: o.socket } : {}) }, io, o.json, { autoPair: o.pair });
@@ -222,6 +222,14 @@ ${COMMON_OPTIONS_USAGE.split('\n').filter((l) => !l.includes('--usb')).join('\n'
 
 /** `iosdevice photos watch …` (args after "watch"). */
 export async function runWatchCommand(args: string[], io: CliIO): Promise<number> {
+  return runWatch(parseWatchArgs(args, io.env), io);
+}
+
+/**
+ * Parses the arguments after `photos watch` (also what the service files in docs/service/ pass).
+ * @throws InvalidArgumentError (ERR_INVALID_ARG) for a usage error: unknown option, no DEST, bad event name or address.
+ */
+export function parseWatchArgs(args: readonly string[], env: NodeJS.ProcessEnv): PhotoWatchOptions {
   const p = parseCommonArgs(args, {
     flags: ['--split-by-date', '--dcim-only', '--pair'],
     options: ['--event', '--connections', '--since', '--until'],
@@ -232,10 +240,10 @@ export async function runWatchCommand(args: string[], io: CliIO): Promise<number
   if (!Number.isInteger(conns) || conns < 1 || conns > 4) throw new InvalidArgumentError('--connections must be 1-4');
   const event = p.options.get('--event');
   if (event !== undefined) checkEventName(event);
-  resolveUsbmuxAddress(p.common.socket, io.env); // a malformed address is a usage error now, not a retry loop
+  resolveUsbmuxAddress(p.common.socket, env); // a malformed address is a usage error now, not a retry loop
   const since = p.options.get('--since');
   const until = p.options.get('--until');
-  return runWatch({
+  return {
     dest: resolve(p.positionals[0]!),
     ...(p.common.socket !== undefined ? { socket: p.common.socket } : {}),
     ...(p.common.udid !== undefined ? { udid: p.common.udid } : {}),
@@ -246,5 +254,5 @@ export async function runWatchCommand(args: string[], io: CliIO): Promise<number
     library: !p.flags.has('--dcim-only'),
     connections: conns,
     ...(since !== undefined || until !== undefined ? { selection: makeSelection({ since, until }) } : {}),
-  }, io);
+  };
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IDeviceError } from '../../../src/core/errors.ts';
-import { formatMuxAddress, parseMuxAddress, resolveUsbmuxAddress } from '../../../src/usbmux/address.ts';
+import { defaultMuxAddress, formatMuxAddress, parseMuxAddress, resolveUsbmuxAddress } from '../../../src/usbmux/address.ts';
 
 test('USBMUXD_SOCKET_ADDRESS forms', () => {
   assert.deepEqual(parseMuxAddress('UNIX:/tmp/mux.sock', 'linux'), { kind: 'unix', path: '/tmp/mux.sock' });
@@ -38,4 +38,32 @@ test('an explicit address (--socket, the socket option) may be a bare absolute p
     assert.throws(() => resolveUsbmuxAddress(bad, env, 'linux'), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG');
   }
   assert.throws(() => resolveUsbmuxAddress('/tmp/x.sock', env, 'win32'), (e: unknown) => e instanceof IDeviceError && e.code === 'ERR_INVALID_ARG');
+});
+
+test('the platform default is a pure function of (platform, env): Windows TCP 127.0.0.1:27015, macOS and Linux /var/run/usbmuxd; USBMUXD_SOCKET_ADDRESS wins on each', () => {
+  const table: [NodeJS.Platform, object][] = [
+    ['win32', { kind: 'tcp', host: '127.0.0.1', port: 27015 }],
+    ['darwin', { kind: 'unix', path: '/var/run/usbmuxd' }],
+    ['linux', { kind: 'unix', path: '/var/run/usbmuxd' }],
+  ];
+  for (const [platform, want] of table) {
+    assert.deepEqual(defaultMuxAddress(platform), want, platform);
+    assert.deepEqual(resolveUsbmuxAddress(undefined, {}, platform), want, platform);
+    assert.deepEqual(resolveUsbmuxAddress(undefined, { USBMUXD_SOCKET_ADDRESS: '  ' }, platform), want, `${platform}: blank env = unset`);
+    // the environment overrides the default everywhere (TCP on every platform; a unix socket only off Windows)
+    assert.deepEqual(resolveUsbmuxAddress(undefined, { USBMUXD_SOCKET_ADDRESS: '192.168.1.5:27015' }, platform), { kind: 'tcp', host: '192.168.1.5', port: 27015 }, platform);
+    if (platform !== 'win32') assert.deepEqual(resolveUsbmuxAddress(undefined, { USBMUXD_SOCKET_ADDRESS: 'UNIX:/tmp/m.sock' }, platform), { kind: 'unix', path: '/tmp/m.sock' });
+    // and --socket overrides the environment
+    assert.deepEqual(resolveUsbmuxAddress('127.0.0.1:1', { USBMUXD_SOCKET_ADDRESS: '192.168.1.5:27015' }, platform), { kind: 'tcp', host: '127.0.0.1', port: 1 });
+    assert.equal(formatMuxAddress(resolveUsbmuxAddress(undefined, {}, platform)), platform === 'win32' ? '127.0.0.1:27015' : 'UNIX:/var/run/usbmuxd');
+  }
+  // the same inputs give the same answer whatever this process runs on (nothing read from process.*)
+  const saved = process.env.USBMUXD_SOCKET_ADDRESS;
+  process.env.USBMUXD_SOCKET_ADDRESS = 'UNIX:/elsewhere';
+  try {
+    assert.deepEqual(resolveUsbmuxAddress(undefined, {}, 'win32'), { kind: 'tcp', host: '127.0.0.1', port: 27015 });
+  } finally {
+    if (saved === undefined) delete process.env.USBMUXD_SOCKET_ADDRESS;
+    else process.env.USBMUXD_SOCKET_ADDRESS = saved;
+  }
 });
