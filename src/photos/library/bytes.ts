@@ -7,6 +7,25 @@ import { MediaFormatError } from './errors.ts';
 /** Reads up to `length` bytes at `offset` (fewer at the end of the file). */
 export type RandomReader = (offset: number, length: number) => Promise<Buffer>;
 
+/**
+ * A RandomReader that fetches a small read as a whole block of `block` bytes (at most up to `fileSize`) and
+ * serves the following small reads inside that block from it: the box-header walks ask for 16 bytes at a
+ * time, and over AFC each read is an open, seek, read and close on the device. The bytes returned are the
+ * same as those of `read` (fewer at the end of the file).
+ */
+export function blockReader(read: RandomReader, fileSize: number, block = 4096): RandomReader {
+  let at = 0;
+  let cached: Buffer | undefined;
+  return async (offset, length) => {
+    if (cached && offset >= at && offset + length <= at + cached.length) return cached.subarray(offset - at, offset - at + length);
+    if (length >= block) return read(offset, length);
+    const buf = await read(offset, Math.max(length, Math.min(block, fileSize - offset)));
+    at = offset;
+    cached = buf;
+    return buf.length > length ? buf.subarray(0, length) : buf;
+  };
+}
+
 export class Bytes {
   constructor(readonly buf: Buffer, readonly format: string, readonly le = false) {}
 

@@ -20,6 +20,7 @@ import { groupFiles, groupKeyOf, splitExt, type DeviceFile, type FileGroup } fro
 import { runPool } from '../limit.ts';
 import type { BackupLimits } from '../limits.ts';
 import { walkDevice, type Rejected } from '../walk.ts';
+import { blockReader } from './bytes.ts';
 import { deviceReader, stageDatabase } from './device-read.ts';
 import { readStillContentId } from './makernote.ts';
 import { classifyMutation, cplName, CPL_ROOT, destDirOf, editedStem, ICLOUD_DIR, MUTATIONS_ROOT, SHARED_ROOT, sharedRel } from './map.ts';
@@ -224,7 +225,7 @@ async function readIds(ctx: InventoryContext, list: DeviceFile[], video: boolean
   const out = new Map<DeviceFile, string>();
   let slot = 0;
   await runPool(list, Math.min(16, ctx.walkInFlight), async (f) => {
-    const read = deviceReader(ctx.slots, slot++ % ctx.slots.count, f.remote, ctx.idleMs);
+    const read = blockReader(deviceReader(ctx.slots, slot++ % ctx.slots.count, f.remote, ctx.idleMs), f.size);
     try {
       const id = video ? await readMovieContentId(read, f.size) : await readStillContentId(read, f.size);
       if (id) out.set(f, id);

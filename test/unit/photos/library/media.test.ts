@@ -143,3 +143,25 @@ test('parsers: lengths over the caps are refused before anything is read', async
   assert.ok(asked <= 16, `read at most a header, asked ${asked}`);
   assert.equal(await readMovieContentId(reader(f), f.length), CID);
 });
+
+test('blockReader: the same bytes as the plain reader, with small reads served from one block', async () => {
+  const { blockReader } = await import('../../../../src/photos/library/bytes.ts');
+  const m = Buffer.concat([movWithId({ contentId: CID, noFtyp: true }), Buffer.alloc(9000, 7)]);
+  let calls = 0;
+  const plain = reader(m);
+  const counted = (off: number, len: number): Promise<Buffer> => {
+    calls++;
+    return plain(off, len);
+  };
+  const b = blockReader(counted, m.length, 4096);
+  for (const [off, len] of [[0, 16], [8, 16], [100, 8], [4090, 16], [4100, 5000], [m.length - 4, 16], [m.length + 10, 16], [20, 0]] as const) {
+    assert.deepEqual(await b(off, len), await plain(off, len), `read ${off}+${len}`);
+  }
+  calls = 0;
+  const id = await readMovieContentId(blockReader(counted, m.length), m.length);
+  assert.equal(id, CID);
+  const blocked = calls;
+  calls = 0;
+  assert.equal(await readMovieContentId(counted, m.length), CID);
+  assert.ok(blocked < calls, `${blocked} device reads with blocks, ${calls} without`);
+});
