@@ -6,6 +6,9 @@
 import { isConnectionLost } from '../core/errors.ts';
 import type { LibrarySummary } from '../photos/library/inventory.ts';
 import type { BackupEvent, BackupSummary } from '../photos/events.ts';
+import { formatBytes } from '../core/units.ts';
+
+export { formatBytes };
 
 /** True for a failure that means the device (connection) went away, not a problem of that file. */
 export function isLostDeviceFailure(f: { code?: string }): boolean {
@@ -27,18 +30,6 @@ export function formatHeadline(s: BackupSummary): string | undefined {
   return undefined;
 }
 
-/** 1234567 → "1.2 MB" (SI units, as file managers show sizes). */
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
-}
 
 /** Milliseconds → "0:07", "12:03", "1:02:03". */
 export function formatDuration(ms: number): string {

@@ -11,6 +11,7 @@ import { constants, promises as fsp, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { DestError } from './errors.ts';
+import { formatBytes } from '../core/units.ts';
 
 /** File-system error codes that make DEST unusable for the rest of a run. */
 const DEST_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM']);
@@ -134,28 +135,17 @@ async function freeBytes(dest: string): Promise<number | undefined> {
   return sf ? sf.bavail * sf.bsize : undefined;
 }
 
-function bytesText(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
 
 function fullError(dest: string, path: string, errno: string | undefined, free: number | undefined, p: DestProgress | string | undefined, cause?: Error): DestError {
   const what = errno === 'EDQUOT' ? 'your disk quota on DEST is used up' : 'DEST is full';
-  const freeText = free === undefined ? '' : `${bytesText(free)} free`;
+  const freeText = free === undefined ? '' : `${formatBytes(free)} free`;
   let done = typeof p === 'string' ? `${freeText ? ` (${freeText})` : ''}; ${p}` : freeText ? ` (${freeText})` : '';
   let more = '';
   if (typeof p === 'object' && p.toCopy > 0) {
     const left = Math.max(0, p.toCopyBytes - p.copiedBytes);
-    done = `; ${p.copied} of ${p.toCopy} file(s) copied (kept: the rerun copies only the rest), ${bytesText(left)} still to copy` +
+    done = `; ${p.copied} of ${p.toCopy} file(s) copied (kept: the rerun copies only the rest), ${formatBytes(left)} still to copy` +
       (freeText ? `, ${freeText}` : '');
-    if (free !== undefined && left > free) more = ` (at least ${bytesText(left - free)} more)`;
+    if (free !== undefined && left > free) more = ` (at least ${formatBytes(left - free)} more)`;
   }
   return new DestError('ERR_PHOTOS_DEST_FULL', dest, path,
     `${what}: no space left in ${dest}${done}. Free up space on that drive${more} or choose another DEST, then run it again`,
