@@ -42,3 +42,4 @@ export { TransferTimeoutError } from './photos/watch.ts';
 export { LibraryError, MediaFormatError } from './photos/library/errors.ts';
 export { EmulatorDetachedError } from './virtual-iphone/errors.ts';
 export { ThumbDecodeError } from './thumbs/decode.ts';
+export { UiError, type UiErrorCode } from './ui/errors.ts';

@@ -161,6 +161,18 @@ export const ERROR_CODES = {
 
   // thumbnails (thumbs/)
   ERR_THUMB_DECODE: 'an image or video frame could not be decoded into a thumbnail (unsupported or corrupt)',
+  ERR_UI_NOT_FOUND: 'no such page, endpoint or photo',
+  ERR_UI_NOT_READY: 'the photos of this device are not listed yet',
+  ERR_UI_STALE: 'the photo list changed since the page loaded it',
+  ERR_UI_THUMB: 'a thumbnail could not be made',
+  ERR_UI_NO_THUMB: 'this file has no thumbnail',
+  ERR_UI_BUSY: 'an import is running',
+  ERR_UI_NOT_TRUSTED: 'the device is not ready (not trusted) or no longer connected',
+  ERR_UI_NO_IMPORT: 'there is no finished import to answer the keep-or-remove question for',
+  ERR_UI_REMOVE: 'removing imported photos from the device failed',
+  ERR_UI_PHOTOS_LIBRARY: 'not removed: the device keeps a Photos library',
+  ERR_UI_ALREADY: 'these photos were already removed',
+  ERR_UI_DEST: 'the destination cannot be written',
 
   // the virtual iPhone (virtual-iphone/)
   ERR_EMULATOR_DETACHED: 'the virtual iPhone was detached; its open streams end with this',

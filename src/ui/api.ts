@@ -21,17 +21,12 @@ import { join, resolve } from 'node:path';
 import { errorCode } from '../core/errors.ts';
 import { checkEventName } from '../photos/layout.ts';
 import { DeviceHub } from './devices.ts';
-import { checkDest, DestError, ImportJob, type ImportProgress, type ImportSettings } from './import-job.ts';
+import { checkDest, ImportJob, type ImportProgress, type ImportSettings } from './import-job.ts';
 import { backedUp, loadListing, type Listing } from './library.ts';
 import { ThumbService } from './thumbs.ts';
+import { codeOr, UiError } from './errors.ts';
 
 /** A request the API refuses, with the status and a sentence for the page. */
-export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
 
 interface LibraryState {
   state: 'loading' | 'ready' | 'error';
@@ -153,7 +148,7 @@ export class UiApp {
     }, 10);
   }
 
-  /** Serves `path` (below /api). Throws ApiError for refusals. */
+  /** Serves `path` (below /api). Throws UiError for refusals. */
   async handle(req: IncomingMessage, res: ServerResponse, path: string, q: URLSearchParams): Promise<void> {
     const method = req.method ?? 'GET';
     const route = `${method} ${path}`;
@@ -182,7 +177,7 @@ export class UiApp {
         return json(res, 200, { retried: this.hub.retry(str(b.udid, 'udid')) });
       }
     }
-    throw new ApiError(404, 'ERR_UI_NOT_FOUND', `no endpoint ${route}`);
+    throw new UiError(404, 'ERR_UI_NOT_FOUND', `no endpoint ${route}`);
   }
 
   #events(req: IncomingMessage, res: ServerResponse): void {
@@ -198,8 +193,8 @@ export class UiApp {
 
   #listing(udid: string, gen?: number): Listing {
     const l = this.#libraries.get(udid);
-    if (!l?.listing) throw new ApiError(409, 'ERR_UI_NOT_READY', 'The photos of this iPhone are not listed yet.');
-    if (gen !== undefined && l.listing.gen !== gen) throw new ApiError(409, 'ERR_UI_STALE', 'The photo list changed: reload the page.');
+    if (!l?.listing) throw new UiError(409, 'ERR_UI_NOT_READY', 'The photos of this iPhone are not listed yet.');
+    if (gen !== undefined && l.listing.gen !== gen) throw new UiError(409, 'ERR_UI_STALE', 'The photo list changed: reload the page.');
     return l.listing;
   }
 
@@ -227,7 +222,7 @@ export class UiApp {
     const listing = this.#listing(udid, Number(q.get('gen')));
     const tile = listing.tiles[Number(q.get('id'))];
     const dev = this.hub.photoDevice(udid);
-    if (!tile || !dev) throw new ApiError(404, 'ERR_UI_NOT_FOUND', 'no such photo');
+    if (!tile || !dev) throw new UiError(404, 'ERR_UI_NOT_FOUND', 'no such photo');
     const ac = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) ac.abort();
@@ -237,19 +232,19 @@ export class UiApp {
       jpeg = await this.thumbs.get(dev, tile.primary, ac.signal);
     } catch (e) {
       if (ac.signal.aborted) return void res.destroy();
-      throw new ApiError(503, errorCode(e) ?? 'ERR_UI_THUMB', `no thumbnail: ${e instanceof Error ? e.message : String(e)}`);
+      throw new UiError(503, codeOr(e, 'ERR_UI_THUMB'), `no thumbnail: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (!jpeg) throw new ApiError(404, 'ERR_UI_NO_THUMB', 'this file has no thumbnail');
+    if (!jpeg) throw new UiError(404, 'ERR_UI_NO_THUMB', 'this file has no thumbnail');
     res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': jpeg.length, 'Cache-Control': 'private, max-age=86400' });
     res.end(jpeg);
   }
 
   async #settings(b: Record<string, unknown>): Promise<ImportSettings> {
-    if (this.job && this.job.progress.state !== 'done') throw new ApiError(409, 'ERR_UI_BUSY', 'Settings cannot change while an import runs.');
+    if (this.job && this.job.progress.state !== 'done') throw new UiError(409, 'ERR_UI_BUSY', 'Settings cannot change while an import runs.');
     const next = { ...this.settings };
     if (b.dest !== undefined) {
       const d = str(b.dest, 'dest').trim();
-      if (d === '') throw new ApiError(400, 'ERR_INVALID_ARG', 'Choose a destination folder.');
+      if (d === '') throw new UiError(400, 'ERR_INVALID_ARG', 'Choose a destination folder.');
       next.dest = resolve(d.startsWith('~/') ? join(homedir(), d.slice(2)) : d);
     }
     if (b.event !== undefined) {
@@ -257,7 +252,7 @@ export class UiApp {
       try {
         next.event = ev === '' ? '' : checkEventName(ev);
       } catch (e) {
-        throw new ApiError(400, 'ERR_INVALID_ARG', `Event name: ${e instanceof Error ? e.message : String(e)}`);
+        throw new UiError(400, 'ERR_INVALID_ARG', `Event name: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
     if (b.splitByDate !== undefined) next.splitByDate = b.splitByDate === true;
@@ -268,28 +263,22 @@ export class UiApp {
   }
 
   async #import(b: Record<string, unknown>): Promise<ImportProgress> {
-    if (this.job && this.job.progress.state !== 'done') throw new ApiError(409, 'ERR_UI_BUSY', 'An import is already running.');
+    if (this.job && this.job.progress.state !== 'done') throw new UiError(409, 'ERR_UI_BUSY', 'An import is already running.');
     const udid = str(b.udid, 'udid');
     const dev = this.hub.photoDevice(udid);
-    if (!dev) throw new ApiError(409, 'ERR_UI_NOT_TRUSTED', this.hub.attached(udid) ? 'This iPhone is not ready yet (trust it first).' : 'This iPhone is no longer connected. Plug it back in.');
+    if (!dev) throw new UiError(409, 'ERR_UI_NOT_TRUSTED', this.hub.attached(udid) ? 'This iPhone is not ready yet (trust it first).' : 'This iPhone is no longer connected. Plug it back in.');
     const listing = this.#listing(udid, typeof b.gen === 'number' ? b.gen : undefined);
     let paths: Set<string> | undefined;
     if (b.all !== true) {
-      if (!Array.isArray(b.ids) || b.ids.length === 0) throw new ApiError(400, 'ERR_INVALID_ARG', 'Select the photos to import first.');
+      if (!Array.isArray(b.ids) || b.ids.length === 0) throw new UiError(400, 'ERR_INVALID_ARG', 'Select the photos to import first.');
       paths = new Set();
       for (const id of b.ids) {
         const t = typeof id === 'number' ? listing.tiles[id] : undefined;
-        if (!t) throw new ApiError(400, 'ERR_INVALID_ARG', `no photo ${String(id)}`);
+        if (!t) throw new UiError(400, 'ERR_INVALID_ARG', `no photo ${String(id)}`);
         for (const f of t.members) paths.add(f.remote);
       }
     }
-    let dest: string;
-    try {
-      dest = await checkDest(this.settings.dest);
-    } catch (e) {
-      if (e instanceof DestError) throw new ApiError(400, e.code, e.message);
-      throw e;
-    }
+    const dest = await checkDest(this.settings.dest); // UiError ERR_UI_DEST with a sentence for the page
     const job = new ImportJob(dev, { ...this.settings, dest }, paths);
     this.job = job;
     job.on('progress', (p: ImportProgress) => this.#send('progress', p));
@@ -304,16 +293,16 @@ export class UiApp {
 
   async #answer(b: Record<string, unknown>): Promise<Record<string, unknown>> {
     const job = this.job;
-    if (!job || job.id !== b.id || job.progress.state !== 'done') throw new ApiError(409, 'ERR_UI_NO_IMPORT', 'There is no finished import to answer for.');
+    if (!job || job.id !== b.id || job.progress.state !== 'done') throw new UiError(409, 'ERR_UI_NO_IMPORT', 'There is no finished import to answer for.');
     if (b.answer === 'keep') return { kept: true, message: 'The photos stay on the iPhone.' };
-    if (b.answer !== 'remove') throw new ApiError(400, 'ERR_INVALID_ARG', 'answer must be keep or remove');
-    if (!this.hub.photoDevice(job.device.udid)) throw new ApiError(409, 'ERR_UI_NOT_TRUSTED', 'The iPhone is no longer connected: nothing was removed.');
+    if (b.answer !== 'remove') throw new UiError(400, 'ERR_INVALID_ARG', 'answer must be keep or remove');
+    if (!this.hub.photoDevice(job.device.udid)) throw new UiError(409, 'ERR_UI_NOT_TRUSTED', 'The iPhone is no longer connected: nothing was removed.');
     let r;
     try {
       r = await job.remove();
     } catch (e) {
-      if (e instanceof DestError) throw new ApiError(409, e.code, e.message);
-      throw new ApiError(500, errorCode(e) ?? 'ERR_UI_REMOVE', `Nothing more was removed: ${e instanceof Error ? e.message : String(e)}`);
+      if (e instanceof UiError) throw e; // refused (Photos library, already removed): its own sentence and status
+      throw new UiError(500, codeOr(e, 'ERR_UI_REMOVE'), `Nothing more was removed: ${e instanceof Error ? e.message : String(e)}`);
     }
     const l = this.#libraries.get(job.device.udid);
     if (l && r.deleted.length > 0) {
@@ -331,7 +320,7 @@ export class UiApp {
 }
 
 function str(v: unknown, name: string): string {
-  if (typeof v !== 'string') throw new ApiError(400, 'ERR_INVALID_ARG', `${name} must be a string`);
+  if (typeof v !== 'string') throw new UiError(400, 'ERR_INVALID_ARG', `${name} must be a string`);
   return v;
 }
 
@@ -344,20 +333,20 @@ export function json(res: ServerResponse, status: number, value: unknown): void 
 
 /** Reads a JSON object body (Content-Type application/json, at most 8 MiB). */
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
-  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new ApiError(415, 'ERR_INVALID_ARG', 'send JSON (Content-Type: application/json)');
+  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new UiError(415, 'ERR_INVALID_ARG', 'send JSON (Content-Type: application/json)');
   const parts: Buffer[] = [];
   let n = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     n += c.length;
-    if (n > MAX_BODY) throw new ApiError(413, 'ERR_INVALID_ARG', 'request body too large');
+    if (n > MAX_BODY) throw new UiError(413, 'ERR_INVALID_ARG', 'request body too large');
     parts.push(c);
   }
   let v: unknown;
   try {
     v = JSON.parse(Buffer.concat(parts).toString('utf8'));
   } catch {
-    throw new ApiError(400, 'ERR_INVALID_ARG', 'the body is not JSON');
+    throw new UiError(400, 'ERR_INVALID_ARG', 'the body is not JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError(400, 'ERR_INVALID_ARG', 'the body must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UiError(400, 'ERR_INVALID_ARG', 'the body must be a JSON object');
   return v as Record<string, unknown>;
 }

@@ -14,6 +14,7 @@ import { DB_PATH } from '../photos/library/device-read.ts';
 import type { Layout } from '../photos/layout.ts';
 import { removeImported, verifyImported, type RemoveSummary } from '../photos/remove.ts';
 import type { PhotoDevice } from '../photos/source.ts';
+import { UiError } from './errors.ts';
 
 /** The page's import settings. */
 export interface ImportSettings {
@@ -64,13 +65,6 @@ export interface ImportResult {
   code?: string;
 }
 
-/** A DEST the page cannot use, with a sentence saying why. */
-export class DestError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-    this.name = 'DestError';
-  }
-}
 
 const DEST_REASONS: Record<string, string> = {
   EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'it is on a read-only file system', ENOSPC: 'the disk is full',
@@ -79,15 +73,15 @@ const DEST_REASONS: Record<string, string> = {
 };
 
 /** Sentence for a DEST that cannot be written. */
-export function destMessage(dest: string, e: unknown): DestError {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? errorCode(e) ?? 'ERR_DEST';
+export function destMessage(dest: string, e: unknown): UiError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? errorCode(e) ?? '';
   const why = DEST_REASONS[code] ?? (e instanceof Error ? e.message : String(e));
-  return new DestError(code, `Cannot write to the destination ${dest}: ${why}. Nothing was imported and nothing was changed on the iPhone; choose another destination.`);
+  return new UiError(400, 'ERR_UI_DEST', `Cannot write to the destination ${dest}: ${why}. Nothing was imported and nothing was changed on the iPhone; choose another destination.`, { cause: e });
 }
 
 /**
  * Makes sure DEST exists and a file can be created in it (created and removed again).
- * @throws DestError with a sentence for the page
+ * @throws UiError ERR_UI_DEST with a sentence for the page
  */
 export async function checkDest(dest: string): Promise<string> {
   const abs = resolve(dest);
@@ -247,13 +241,13 @@ export class ImportJob extends EventEmitter {
   /**
    * Removes the verified camera-roll copies of this import from the phone (the answer "Remove"); the engine
    * re-checks each file and keeps what changed. Once per import; never on a phone with a Photos library.
-   * @throws DestError ERR_UI_PHOTOS_LIBRARY, ERR_UI_ALREADY; PhotosError ERR_PHOTOS_BUSY, ERR_PHOTOS_MANIFEST
+   * @throws UiError ERR_UI_PHOTOS_LIBRARY, ERR_UI_ALREADY; PhotosError ERR_PHOTOS_BUSY, ERR_PHOTOS_MANIFEST
    */
   async remove(): Promise<RemoveSummary> {
     if (this.#photosLibrary) {
-      throw new DestError('ERR_UI_PHOTOS_LIBRARY', 'Nothing was removed: this iPhone keeps a Photos library, and deleting over USB would leave broken grey tiles in the Photos app. Delete the photos in the Photos app instead.');
+      throw new UiError(409, 'ERR_UI_PHOTOS_LIBRARY', 'Nothing was removed: this iPhone keeps a Photos library, and deleting over USB would leave broken grey tiles in the Photos app. Delete the photos in the Photos app instead.');
     }
-    if (this.#removing) throw new DestError('ERR_UI_ALREADY', 'These photos were already removed (or are being removed).');
+    if (this.#removing) throw new UiError(409, 'ERR_UI_ALREADY', 'These photos were already removed (or are being removed).');
     this.#removing = true;
     return removeImported({ dest: this.settings.dest, device: this.device, remotes: this.#verified });
   }

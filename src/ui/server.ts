@@ -9,7 +9,8 @@ import { promises as fsp } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiError, json, UiApp, type UiAppOptions } from './api.ts';
+import { json, UiApp, type UiAppOptions } from './api.ts';
+import { UiError } from './errors.ts';
 import { checkRequest, newToken } from './auth.ts';
 
 /** The page's files: src/ui/static/, found from both src/ui/ and dist/ui/ (each two levels below the package). */
@@ -59,7 +60,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) return void res.destroy();
-      if (e instanceof ApiError) json(res, e.status, { error: { code: e.code, message: e.message } });
+      if (e instanceof UiError) json(res, e.status, { error: { code: e.code, message: e.message } });
       else json(res, 500, { error: { code: 'ERR_INTERNAL', message: e instanceof Error ? e.message : String(e) } });
     });
   });
@@ -77,7 +78,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     }
     if (a.path.startsWith('/api/')) return app.handle(req, res, a.path.slice(4), a.search);
     const s = STATIC[a.path];
-    if (!s || (req.method !== 'GET' && req.method !== 'HEAD')) throw new ApiError(404, 'ERR_UI_NOT_FOUND', 'not found');
+    if (!s || (req.method !== 'GET' && req.method !== 'HEAD')) throw new UiError(404, 'ERR_UI_NOT_FOUND', 'not found');
     const b = await fsp.readFile(join(STATIC_DIR, s.file));
     res.writeHead(200, { 'Content-Type': s.type, 'Content-Length': b.length, 'Cache-Control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : b);

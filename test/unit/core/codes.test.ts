@@ -27,6 +27,7 @@ import { LibraryError, MediaFormatError } from '../../../src/photos/library/erro
 import { TransferTimeoutError } from '../../../src/photos/watch.ts';
 import { EmulatorDetachedError } from '../../../src/virtual-iphone/errors.ts';
 import { ThumbDecodeError } from '../../../src/thumbs/decode.ts';
+import { UiError } from '../../../src/ui/errors.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const codes = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -173,6 +174,7 @@ const cases: Case[] = [
   { name: 'MediaFormatError', cls: MediaFormatError, make: () => new MediaFormatError('heif', 'bad', 3), code: 'ERR_PHOTOS_MEDIA' },
   { name: 'EmulatorDetachedError', cls: EmulatorDetachedError, make: () => new EmulatorDetachedError('u'), code: 'ERR_EMULATOR_DETACHED' },
   { name: 'ThumbDecodeError', cls: ThumbDecodeError, make: () => new ThumbDecodeError('m', { cause }), code: 'ERR_THUMB_DECODE', keepsCause: true },
+  { name: 'UiError', cls: UiError, make: () => new UiError(400, 'ERR_UI_DEST', 'm', { cause }), code: 'ERR_UI_DEST', keepsCause: true },
 ];
 
 for (const c of cases) {
