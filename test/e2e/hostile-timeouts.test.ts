@@ -68,7 +68,9 @@ test('hostile: a device that stops answering mid-transfer fails "timed out" afte
     assert.equal(s.stopped?.code, 'ERR_PHOTOS_DISCONNECTED');
     const names = readdirRecursive(dest);
     assert.ok(names.includes('IMG_0001.JPG') && !names.includes('IMG_0002.JPG'), names.join(', '));
-    assert.match(s.stopped?.message ?? '', /^the device stopped answering: reading \/DCIM\/100APPLE\/IMG_0002\.JPG timed out: no data for 0\.\d s \(again on a new connection\)$/);
+    // the device goes silent on the connection: the stalled IMG_0002 and, when the window had admitted it, IMG_0003
+    // queued behind it on the same connection both wait; the first read whose timer fires is the one named
+    assert.match(s.stopped?.message ?? '', /^the device stopped answering: reading \/DCIM\/100APPLE\/IMG_000[23]\.JPG timed out: no data for 0\.\d s \(again on a new connection\)$/);
     assert.doesNotMatch(s.stopped?.message ?? '', /dropped/);
     // IMG_0001 is copied and the stalled IMG_0002 never is; IMG_0003 may be too: the adaptive window admits a
     // second file while the one connection has fewer than two requests outstanding (a stalled READ is one), so
