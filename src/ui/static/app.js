@@ -66,7 +66,7 @@ async function api(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(data.error?.message ?? `request failed (${res.status})`);
+  if (!res.ok) throw Object.assign(new Error(data.error?.message ?? `request failed (${res.status})`), { code: data.error?.code });
   return data;
 }
 
@@ -164,7 +164,11 @@ async function loadLibrary(udid, gen) {
     ui.gen = gen;
     setItems(items, gen, items.length === 0 ? 'This iPhone has no photos or videos.' : '');
   } catch (e) {
-    showMessage(e.message, true);
+    // the list is not there (yet, or any more: the iPhone was unplugged): said in the grid, so that it never
+    // covers the outcome of an import in the message bar
+    if (e.code === 'ERR_UI_NOT_READY' || e.code === 'ERR_UI_STALE') {
+      if (ui.udid === udid) setItems([], null, e.message);
+    } else showMessage(e.message, true);
   } finally {
     ui.loading = false;
   }
