@@ -59,24 +59,20 @@ async function attack(
 }
 
 test('hostile: a device that stops answering mid-transfer fails "timed out" after two timeouts (not "dropped"), lock released', () =>
+  // two files: IMG_0001 is answered, then the device goes silent on IMG_0002 (a third file behind it made the run
+  // depend on timing: the adaptive window may admit it, its read then waits on the silent connection too and
+  // may be the one named, or its progress on the new connection resets the two-timeouts rule)
   attack({}, (afc) => {
     afc.file('/DCIM/100APPLE', 'IMG_0001.JPG', photo(1));
     afc.file('/DCIM/100APPLE', 'IMG_0002.JPG', photo(2), { stallAfter: 0 });
-    afc.file('/DCIM/100APPLE', 'IMG_0003.JPG', photo(3));
   }, { idleTimeoutMs: 400 }, (s, afc, ms, dest) => {
     assert.equal(s.status, 'device-lost');
     assert.equal(s.stopped?.code, 'ERR_PHOTOS_DISCONNECTED');
     const names = readdirRecursive(dest);
-    assert.ok(names.includes('IMG_0001.JPG') && !names.includes('IMG_0002.JPG'), names.join(', '));
-    // the device goes silent on the connection: the stalled IMG_0002 and, when the window had admitted it, IMG_0003
-    // queued behind it on the same connection both wait; the first read whose timer fires is the one named
-    assert.match(s.stopped?.message ?? '', /^the device stopped answering: reading \/DCIM\/100APPLE\/IMG_000[23]\.JPG timed out: no data for 0\.\d s \(again on a new connection\)$/);
+    assert.deepEqual(names, ['IMG_0001.JPG']);
+    assert.match(s.stopped?.message ?? '', /^the device stopped answering: reading \/DCIM\/100APPLE\/IMG_0002\.JPG timed out: no data for 0\.\d s \(again on a new connection\)$/);
     assert.doesNotMatch(s.stopped?.message ?? '', /dropped/);
-    // IMG_0001 is copied and the stalled IMG_0002 never is; IMG_0003 may be too: the adaptive window admits a
-    // second file while the one connection has fewer than two requests outstanding (a stalled READ is one), so
-    // whether IMG_0003 was reached before the device was given up depends on timing
-    assert.ok(s.copied === 1 || s.copied === 2, `copied ${s.copied}`);
-    assert.ok(!s.failed.some((f) => f.remote !== '/DCIM/100APPLE/IMG_0002.JPG' && f.remote !== '/DCIM/100APPLE/IMG_0003.JPG'), JSON.stringify(s.failed));
+    assert.equal(s.copied, 1);
     assert.equal(afc.connections, 2, 'one reconnect, then given up');
     assert.ok(ms < 5000, `${ms} ms`);
   }));
