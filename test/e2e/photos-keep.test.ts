@@ -8,11 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { startEmulator, type Emulator } from '../../src/virtual-iphone/emulator.ts';
 import { noNodeWarnings, runCli, skipUnlessPty, type CliRun } from '../support/cli.ts';
+import { filesBelow } from '../support/files.ts';
 
 async function withEmulator(fn: (emu: Emulator, tmp: string) => Promise<void>, dcimCount = 8): Promise<void> {
   const tmp = await mkdtemp(join(tmpdir(), 'photos-keep-'));
@@ -23,17 +24,6 @@ async function withEmulator(fn: (emu: Emulator, tmp: string) => Promise<void>, d
     await emu.close();
     await rm(tmp, { recursive: true, force: true });
   }
-}
-
-/** Files below `dir` (relative, `/`-separated), leaving out DEST's state folder. */
-async function filesBelow(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile()) continue;
-    const rel = relative(dir, join(e.parentPath, e.name)).split('\\').join('/');
-    if (!rel.startsWith('.iosdevice/')) out.push(rel);
-  }
-  return out.sort();
 }
 
 /** What the phone holds under DCIM (its own storage, as AFC serves it). */

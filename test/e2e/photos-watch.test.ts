@@ -9,12 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/virtual-iphone/emulator.ts';
 import { noNodeWarnings, runCli, type CliControl, type CliRun } from '../support/cli.ts';
+import { filesBelow } from '../support/files.ts';
 
 async function withEmulator(opts: EmulatorOptions, fn: (emu: Emulator, tmp: string) => Promise<void>): Promise<void> {
   const tmp = await mkdtemp(join(tmpdir(), 'photos-watch-'));
@@ -25,16 +26,6 @@ async function withEmulator(opts: EmulatorOptions, fn: (emu: Emulator, tmp: stri
     await emu.close();
     await rm(tmp, { recursive: true, force: true });
   }
-}
-
-async function filesBelow(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
-    if (!e.isFile()) continue;
-    const rel = relative(dir, join(e.parentPath, e.name)).split('\\').join('/');
-    if (!rel.startsWith('.iosdevice/')) out.push(rel);
-  }
-  return out.sort();
 }
 
 async function sha(path: string): Promise<string> {
