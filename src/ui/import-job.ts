@@ -6,10 +6,11 @@
  * is never left behind as a photo, the manifest lists exactly what was placed).
  */
 import { EventEmitter } from 'node:events';
-import { constants, promises as fsp } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { errorCode } from '../core/errors.ts';
 import { runBackup, type BackupSummary } from '../photos/backup.ts';
+import { openDest } from '../photos/dest.ts';
+import { DestError, type DestErrorCode } from '../photos/errors.ts';
 import { DB_PATH } from '../photos/library/device-read.ts';
 import type { Layout } from '../photos/layout.ts';
 import { removeImported, verifyImported, type RemoveSummary } from '../photos/remove.ts';
@@ -66,37 +67,31 @@ export interface ImportResult {
 }
 
 
-const DEST_REASONS: Record<string, string> = {
-  EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'it is on a read-only file system', ENOSPC: 'the disk is full',
-  ENOTDIR: 'a part of the path is a file, not a folder', EEXIST: 'it is a file, not a folder', ENOENT: 'the path does not exist',
-  EDQUOT: 'the disk quota is exceeded',
+/** How the page words each DEST problem that photos/dest.ts tells apart. */
+const DEST_REASONS: Record<DestErrorCode, string> = {
+  ERR_PHOTOS_DEST_DENIED: 'permission denied',
+  ERR_PHOTOS_DEST_READONLY: 'it is on a read-only file system',
+  ERR_PHOTOS_DEST_FULL: 'the disk is full',
+  ERR_PHOTOS_DEST_NOT_DIR: 'a part of the path is a file, not a folder',
 };
 
-/** Sentence for a DEST that cannot be written. */
+/** Sentence for a DEST that cannot be written (nothing was imported). */
 export function destMessage(dest: string, e: unknown): UiError {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? errorCode(e) ?? '';
-  const why = DEST_REASONS[code] ?? (e instanceof Error ? e.message : String(e));
+  const why = e instanceof DestError ? DEST_REASONS[e.code] : e instanceof Error ? e.message : String(e);
   return new UiError(400, 'ERR_UI_DEST', `Cannot write to the destination ${dest}: ${why}. Nothing was imported and nothing was changed on the iPhone; choose another destination.`, { cause: e });
 }
 
 /**
- * Makes sure DEST exists and a file can be created in it (created and removed again).
+ * Makes sure DEST can take an import before anything is written (photos/dest.ts openDest, as photos backup does:
+ * created if missing, a folder, writable, not full). Resolves with its real path.
  * @throws UiError ERR_UI_DEST with a sentence for the page
  */
 export async function checkDest(dest: string): Promise<string> {
-  const abs = resolve(dest);
   try {
-    await fsp.mkdir(abs, { recursive: true });
-    const st = await fsp.stat(abs);
-    if (!st.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'EEXIST' });
-    await fsp.access(abs, constants.W_OK);
-    const probe = join(abs, `.iosdevice-write-test-${process.pid}`);
-    await fsp.writeFile(probe, '');
-    await fsp.unlink(probe);
+    return await openDest(dest);
   } catch (e) {
-    throw destMessage(abs, e);
+    throw destMessage(resolve(dest), e);
   }
-  return abs;
 }
 
 let nextId = 0;
@@ -186,11 +181,14 @@ export class ImportJob extends EventEmitter {
       });
       result = await this.#result(summary);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? errorCode(e);
-      const destProblem = code !== undefined && (code in DEST_REASONS || code === 'ERR_PHOTOS_UNSAFE_PATH' || code === 'ERR_PHOTOS_MANIFEST');
+      const code = errorCode(e);
+      // runBackup rejects only for set-up and DEST problems; a DestError may come mid-run (the disk filled up): its
+      // own message says what was copied and what to free
       const message = code === 'ERR_PHOTOS_BUSY'
         ? 'Another backup is writing to this destination right now. Wait for it to finish, then import again.'
-        : destProblem ? destMessage(s.dest, e).message : `The import could not start: ${e instanceof Error ? e.message : String(e)}. Nothing was changed.`;
+        : e instanceof DestError ? `The import stopped: ${e.message}. Nothing was changed on the iPhone.`
+        : code === 'ERR_PHOTOS_UNSAFE_PATH' || code === 'ERR_PHOTOS_MANIFEST' ? destMessage(s.dest, e).message
+        : `The import could not start: ${e instanceof Error ? e.message : String(e)}. Nothing was changed.`;
       result = { status: 'error', message, copied: 0, skipped: 0, failed: [], verified: 0, notVerified: 0, photosLibrary: false, deleted: 0, ...(code !== undefined ? { code } : {}) };
     }
     clearTimeout(this.#timer);
