@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PhotosError } from './errors.ts';
 import { count, DEFAULT_LIMITS, limitError } from './limits.ts';
+import { EntryStore, type StoredEntry } from './manifest-store.ts';
 
 /** Folder (inside DEST) for the manifest, the lock and the .part files. */
 export const STATE_DIR = '.iosdevice';
@@ -50,19 +51,6 @@ export interface ManifestEntry {
   dropped?: boolean;
 }
 
-/**
- * What is kept in memory per entry (about 200 bytes): the key (udid, remote) lives in the maps, the record
- * time only on disk. {@link Manifest.get} rebuilds a ManifestEntry on demand.
- */
-interface Stored {
-  size: number;
-  mtimeNs: string;
-  sha256: string;
-  local: string;
-  captured: string | undefined;
-  stale: boolean;
-  dropped: boolean;
-}
 
 /**
  * A file this tool placed in DEST, as the manifest recorded it: every local file any line recorded, including
@@ -81,7 +69,12 @@ export interface ManifestOpenOptions {
 /** The manifest of one DEST. Open with {@link Manifest.open}. */
 export class Manifest {
   readonly path: string;
-  readonly #byDevice = new Map<string, Map<string, Stored>>();
+  /**
+   * udid → remote → slot of {@link #store} (manifest-store.ts: fixed-width columns, about 200 bytes per entry with
+   * its key); the record time is only on disk. {@link Manifest.get} rebuilds a ManifestEntry on demand.
+   */
+  readonly #byDevice = new Map<string, Map<string, number>>();
+  readonly #store = new EntryStore();
   #count = 0;
   /** Recorded local files no live entry points to any more (superseded versions, files removed from the device). */
   readonly #retired = new Map<string, RecordedFile>();
@@ -173,14 +166,9 @@ export class Manifest {
       this.#delete(o.udid, o.remote);
       return;
     }
-    if (o.op === 'stale') {
-      const e = this.#byDevice.get(o.udid)?.get(o.remote);
-      if (e) e.stale = true;
-      return;
-    }
-    if (o.op === 'dropped') {
-      const e = this.#byDevice.get(o.udid)?.get(o.remote);
-      if (e) e.dropped = true;
+    if (o.op === 'stale' || o.op === 'dropped') {
+      const i = this.#byDevice.get(o.udid)?.get(o.remote);
+      if (i !== undefined) this.#store.mark(i, o.op);
       return;
     }
     if (o.op !== undefined) return void this.#badLines++;
@@ -190,33 +178,39 @@ export class Manifest {
     this.#set(o.udid, o.remote, { size: o.size, mtimeNs: o.mtimeNs, sha256: o.sha256, local: o.local, captured: typeof o.captured === 'string' ? o.captured : undefined, stale: false, dropped: false });
   }
 
-  #set(udid: string, remote: string, e: Stored): void {
+  #set(udid: string, remote: string, e: StoredEntry): void {
     let m = this.#byDevice.get(udid);
     if (!m) this.#byDevice.set(udid, (m = new Map()));
-    const before = m.size;
     const old = m.get(remote);
-    if (old && old.local !== e.local) this.#retire(udid, remote, old);
-    m.set(remote, e);
-    if (m.size > before && ++this.#count > this.#maxEntries) {
+    if (old !== undefined) {
+      if (this.#store.local(old) !== e.local) this.#retire(udid, remote, old);
+      this.#store.write(old, e);
+      return;
+    }
+    if (this.#count + 1 > this.#maxEntries) {
       throw limitError('maxManifestEntries', this.#maxEntries, `the manifest ${this.path} holds more than ${count(this.#maxEntries)} entries`);
     }
+    m.set(remote, this.#store.add(e));
+    this.#count++;
   }
 
   #delete(udid: string, remote: string): void {
     const m = this.#byDevice.get(udid);
     const old = m?.get(remote);
-    if (!m || !old) return;
+    if (!m || old === undefined) return;
     this.#retire(udid, remote, old);
     m.delete(remote);
+    this.#store.remove(old);
     this.#count--;
   }
 
-  #retire(udid: string, remote: string, e: Stored): void {
-    if (e.dropped) return; // removed on purpose: nothing of it is in DEST to check
-    this.#retired.set(e.local, { udid, remote, size: e.size, sha256: e.sha256, local: e.local });
+  #retire(udid: string, remote: string, i: number): void {
+    const s = this.#store;
+    if (s.dropped(i)) return; // removed on purpose: nothing of it is in DEST to check
+    this.#retired.set(s.local(i), { udid, remote, size: s.size(i), sha256: s.sha256(i), local: s.local(i) });
   }
 
-  static #entry(udid: string, remote: string, e: Stored): ManifestEntry {
+  static #entry(udid: string, remote: string, e: StoredEntry): ManifestEntry {
     return {
       udid, remote, size: e.size, mtimeNs: e.mtimeNs, sha256: e.sha256, local: e.local,
       ...(e.captured !== undefined ? { captured: e.captured } : {}),
@@ -237,8 +231,8 @@ export class Manifest {
 
   /** The entry for a device file, if imported (a fresh object: changing it changes nothing). */
   get(udid: string, remote: string): ManifestEntry | undefined {
-    const e = this.#byDevice.get(udid)?.get(remote);
-    return e && Manifest.#entry(udid, remote, e);
+    const i = this.#byDevice.get(udid)?.get(remote);
+    return i === undefined ? undefined : Manifest.#entry(udid, remote, this.#store.read(i));
   }
 
   /** True when the device file has an entry (cheaper than {@link get}). */
@@ -251,7 +245,7 @@ export class Manifest {
     const out: ManifestEntry[] = [];
     for (const [u, m] of this.#byDevice) {
       if (udid !== undefined && u !== udid) continue;
-      for (const [remote, e] of m) out.push(Manifest.#entry(u, remote, e));
+      for (const [remote, i] of m) out.push(Manifest.#entry(u, remote, this.#store.read(i)));
     }
     return out;
   }
@@ -263,7 +257,10 @@ export class Manifest {
   recorded(): RecordedFile[] {
     const out = new Map<string, RecordedFile>(this.#retired);
     for (const [udid, m] of this.#byDevice) {
-      for (const [remote, e] of m) if (!e.dropped) out.set(e.local, { udid, remote, size: e.size, sha256: e.sha256, local: e.local });
+      for (const [remote, i] of m) {
+        const s = this.#store;
+        if (!s.dropped(i)) out.set(s.local(i), { udid, remote, size: s.size(i), sha256: s.sha256(i), local: s.local(i) });
+      }
     }
     return [...out.values()];
   }
@@ -314,15 +311,15 @@ export class Manifest {
 
   /** Records that the local copy of a HEIC was removed on purpose (--heic-original drop, after its JPEG was recorded). */
   recordDropped(udid: string, remote: string): Promise<void> {
-    const e = this.#byDevice.get(udid)?.get(remote);
-    if (e) e.dropped = true;
+    const i = this.#byDevice.get(udid)?.get(remote);
+    if (i !== undefined) this.#store.mark(i, 'dropped');
     return this.#append(JSON.stringify({ v: 1, op: 'dropped', udid, remote, at: new Date().toISOString() }));
   }
 
   /** Records that the device file of an entry is not the recorded one (same size and mtime, other bytes). */
   recordStale(udid: string, remote: string): Promise<void> {
-    const e = this.#byDevice.get(udid)?.get(remote);
-    if (e) e.stale = true;
+    const i = this.#byDevice.get(udid)?.get(remote);
+    if (i !== undefined) this.#store.mark(i, 'stale');
     return this.#append(JSON.stringify({ v: 1, op: 'stale', udid, remote, at: new Date().toISOString() }));
   }
 

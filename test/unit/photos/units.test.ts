@@ -86,6 +86,47 @@ function df(relPath: string, birth = new Date(2024, 0, 1)): DeviceFile {
   return { remote: `/DCIM/${relPath}`, rel: relPath.split('/'), relPath, size: 1, mtime: birth, mtimeNs: 0n, birthtime: birth };
 }
 
+test('manifest: entries read back exactly as recorded (packed mtime / SHA-256 and values that fit no column), across reopen, updates, stale/dropped marks and deletes', async () => {
+  const dest = await mkdtemp(join(tmpdir(), 'photos-manifest-'));
+  try {
+    const sha = 'a'.repeat(63) + 'f';
+    const odd = [
+      { remote: '/DCIM/a', size: 5, mtimeNs: '1700000000123456789', sha256: sha, local: 'a' },
+      { remote: '/DCIM/b', size: 0, mtimeNs: '0', sha256: sha.toUpperCase(), local: 'b' }, // not lowercase hex: kept as is
+      { remote: '/DCIM/c', size: 2 ** 40, mtimeNs: '-5', sha256: 'ab', local: 'c', captured: '2024-05-01T10:00:00' },
+      { remote: '/DCIM/d', size: 7, mtimeNs: '99999999999999999999', sha256: sha, local: 'd' }, // above int64
+      { remote: '/DCIM/e', size: 7, mtimeNs: '007', sha256: sha, local: 'e' }, // not canonical
+      { remote: '/DCIM/f', size: 7, mtimeNs: '-9223372036854775808', sha256: '', local: 'f' },
+    ];
+    const m = await Manifest.open(dest);
+    for (const e of odd) await m.record({ udid: 'U', ...e });
+    const check = (mm: Manifest, list: typeof odd): void => {
+      for (const e of list) assert.deepEqual(mm.get('U', e.remote), { udid: 'U', ...e }, e.remote);
+    };
+    check(m, odd);
+    await m.recordDeleted('U', '/DCIM/a');
+    await m.record({ udid: 'U', remote: '/DCIM/g', size: 1, mtimeNs: '12', sha256: sha, local: 'g' }); // may reuse a's slot
+    await m.record({ udid: 'U', remote: '/DCIM/b', size: 3, mtimeNs: '13', sha256: sha, local: 'b2' }); // a new version
+    await m.recordStale('U', '/DCIM/c');
+    await m.close();
+    const m2 = await Manifest.open(dest);
+    const now = [
+      ...odd.slice(2, 6).map((e) => (e.remote === '/DCIM/c' ? { ...e, stale: true } : e)),
+      { remote: '/DCIM/g', size: 1, mtimeNs: '12', sha256: sha, local: 'g' },
+      { remote: '/DCIM/b', size: 3, mtimeNs: '13', sha256: sha, local: 'b2' },
+    ];
+    assert.equal(m2.size, now.length);
+    assert.equal(m2.get('U', '/DCIM/a'), undefined);
+    check(m2, now);
+    assert.deepEqual(m2.entries('U').map((e) => e.remote).sort(), now.map((e) => e.remote).sort());
+    // every local file ever recorded: a (removed from the device) and b (superseded) too
+    assert.deepEqual(m2.recorded().map((r) => `${r.local}:${r.sha256}`).sort(), ['a:' + sha, 'b:' + sha.toUpperCase(), 'b2:' + sha, 'c:ab', 'd:' + sha, 'e:' + sha, 'f:', 'g:' + sha].sort());
+    await m2.close();
+  } finally {
+    await rm(dest, { recursive: true, force: true });
+  }
+});
+
 test('layout: Live Photo pairs, sidecars and E/O variants group together, image first', () => {
   const g = groupFiles(['100APPLE/IMG_0001.MOV', '100APPLE/IMG_0001.HEIC', '100APPLE/IMG_O0001.AAE', '100APPLE/IMG_E0001.HEIC', '100APPLE/IMG_0002.JPG', '101APPLE/IMG_0001.JPG'].map((p) => df(p)));
   assert.equal(g.length, 3);
