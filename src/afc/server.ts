@@ -26,7 +26,7 @@ import {
   type AfcHeader,
 } from './codec.ts';
 import { AfcLinkType, AfcOpcode, AfcStatus } from './protocol.ts';
-import { fileInfo, LockTable, PathJail, StatusReply, statusOf } from './server-fs.ts';
+import { fileInfoSync, LockTable, PathJail, StatusReply, statusOf } from './server-fs.ts';
 import type { AfcServicePacer } from './server-pacer.ts';
 
 export type { AfcServedRequest, AfcServicePacer } from './server-pacer.ts';
@@ -298,7 +298,7 @@ class AfcServerConnection {
       }
       case AfcOpcode.GetFileInfo: {
         const p = pathArg(a, 0);
-        let info = await fileInfo(await this.#jail.resolve(p, 'nofollow'));
+        let info = fileInfoSync(this.#jail.resolveNoFollowSync(p));
         if (this.#o.hooks?.stat) info = this.#o.hooks.stat(p, info);
         return this.#data(r, encodeKeyValues(info));
       }
