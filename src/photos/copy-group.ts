@@ -46,7 +46,7 @@ async function copyMembers(ctx: RunContext, plan: Plan, g: FileGroup, slot: numb
   for (const f of g.members) {
     if (!plan.todo.has(f)) {
       ctx.summary.skipped++;
-      ctx.emit({ type: 'file', status: 'skipped', remote: f.remote, local: ctx.manifest.get(ctx.udid, f.remote)?.local, bytes: f.size });
+      ctx.emit({ type: 'file', status: 'skipped', remote: f.remote, local: ctx.manifest.lookup(ctx.udid, f.remote)?.local, bytes: f.size });
       continue;
     }
     if (ctx.signal?.aborted) return; // interrupted: not failed, not done; the next run copies it
@@ -89,7 +89,7 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
       const dirParts = destDirParts(ctx, f, st.captured);
       if (st.suffix === undefined) {
         // one suffix for the whole group, free for every member, before the first one is placed
-        const pick = await pickGroupSuffix(ctx.dest, dirParts, suffixMembers(g.members, (m) => ctx.manifest.get(ctx.udid, m.remote)?.local), ctx.claims);
+        const pick = await pickGroupSuffix(ctx.dest, dirParts, suffixMembers(g.members, (m) => ctx.manifest.lookup(ctx.udid, m.remote)?.local), ctx.claims);
         st.suffix = pick.suffix;
         st.claimed = pick.claimed;
       }
@@ -158,7 +158,7 @@ async function restore(ctx: RunContext, f: DeviceFile, repair: Repair, part: str
 function initGroupState(g: FileGroup, m: Manifest, udid: string): GroupState {
   const st: GroupState = {};
   for (const f of g.members) {
-    const e = m.get(udid, f.remote);
+    const e = m.lookup(udid, f.remote);
     if (!e) continue;
     if (f === g.members[0] && e.captured) st.captured = e.captured;
     const s = suffixOf(f.rel[f.rel.length - 1]!, e.local.slice(e.local.lastIndexOf('/') + 1));
@@ -176,7 +176,7 @@ async function groupDate(ctx: RunContext, g: FileGroup, f: DeviceFile, part: str
   let path: string | undefined;
   if (f === primary) path = part;
   else {
-    const e = ctx.manifest.get(ctx.udid, primary.remote);
+    const e = ctx.manifest.lookup(ctx.udid, primary.remote);
     if (e) path = join(ctx.dest, ...e.local.split('/'));
   }
   let probe: DateProbe | undefined;

@@ -127,6 +127,12 @@ export class EntryStore {
     return this.#oddSha.get(i) ?? Buffer.from(this.#sha.buffer, this.#sha.byteOffset + i * 32, 32).toString('hex');
   }
 
+  /** Slot `i` without its SHA-256. */
+  info(i: number): Omit<StoredEntry, 'sha256'> {
+    const f = this.#flags[i]!;
+    return { size: this.#size[i]!, mtimeNs: this.mtimeNs(i), local: this.#local[i]!, captured: this.#captured.get(i), stale: (f & STALE) !== 0, dropped: (f & DROPPED) !== 0 };
+  }
+
   /** Slot `i` as strings again. */
   read(i: number): StoredEntry {
     const f = this.#flags[i]!;

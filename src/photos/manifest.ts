@@ -52,6 +52,9 @@ export interface ManifestEntry {
 }
 
 
+/** What {@link Manifest.lookup} gives: an entry without its key and its SHA-256. */
+export type EntryInfo = Omit<StoredEntry, 'sha256'>;
+
 /**
  * A file this tool placed in DEST, as the manifest recorded it: every local file any line recorded, including
  * older versions of a file changed on the device since and files removed from the device (`verify` checks them all).
@@ -233,6 +236,15 @@ export class Manifest {
   get(udid: string, remote: string): ManifestEntry | undefined {
     const i = this.#byDevice.get(udid)?.get(remote);
     return i === undefined ? undefined : Manifest.#entry(udid, remote, this.#store.read(i));
+  }
+
+  /**
+   * The entry for a device file without its SHA-256 (cheaper than {@link get}: no hex string is made; the plan and
+   * the copy stage ask this once or twice per file of the library on every run).
+   */
+  lookup(udid: string, remote: string): EntryInfo | undefined {
+    const i = this.#byDevice.get(udid)?.get(remote);
+    return i === undefined ? undefined : this.#store.info(i);
   }
 
   /** True when the device file has an entry (cheaper than {@link get}). */

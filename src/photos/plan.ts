@@ -10,8 +10,8 @@
 import type { BackupSummary } from './events.ts';
 import type { DeviceFile } from './layout.ts';
 import { runPool } from './limit.ts';
-import type { Manifest, ManifestEntry } from './manifest.ts';
-import { localState, type LocalState } from './repair.ts';
+import type { EntryInfo, Manifest, ManifestEntry } from './manifest.ts';
+import { localState, localStateSync, type LocalState } from './repair.ts';
 
 /** A recorded file to fetch again into its original name, and what stands there now. */
 export interface Repair {
@@ -28,32 +28,70 @@ export interface Plan {
 }
 
 /** Same size and mtime as recorded, and not marked stale: the device still holds the recorded version. */
-function deviceUnchanged(e: ManifestEntry | undefined, f: DeviceFile): e is ManifestEntry {
+function deviceUnchanged(e: EntryInfo | undefined, f: DeviceFile): e is EntryInfo {
   return !!e && !e.stale && e.size === f.size && e.mtimeNs === f.mtimeNs.toString();
 }
 
+type Decision = 'skip' | 'copy' | LocalState;
+
 /**
- * What to do with one selected file: nothing (up to date: device file unchanged, local copy there with the
- * recorded size), a repair (device unchanged, local copy missing or of the wrong size), or a copy.
+ * What to do with one selected file, given what stands at its recorded name (`found`, when the device file is
+ * unchanged): nothing (the local copy is there with the recorded size), a repair (missing or of the wrong size:
+ * the LocalState is kept for it), or a copy.
  */
-async function decide(dest: string, e: ManifestEntry | undefined, f: DeviceFile): Promise<'skip' | 'copy' | Repair> {
-  if (!deviceUnchanged(e, f)) return 'copy';
-  if (e.dropped) return 'skip'; // --heic-original drop removed the copy on purpose: its JPEG stands in for it
-  const found = await localState(dest, e.local).catch((): LocalState => ({ kind: 'other', what: 'unreadable' }));
+function judge(e: EntryInfo, found: LocalState): Decision {
   if (found.kind === 'file' && found.size === BigInt(e.size)) return 'skip';
   if (found.kind === 'other') return 'copy'; // a folder or symlink took the name: back it up under another one
-  return { entry: e, found };
+  return found;
 }
 
-/** Local copies checked (lstat) at once. */
+/** Local copies checked (lstat) at once through the thread pool. */
 const CHECKS_IN_FLIGHT = 16;
+/**
+ * The local checks run in the event loop (lstatSync) while they are cheap — DEST answering from the kernel's
+ * caches, a few µs each, where a thread-pool trip costs tens — in slices of at most `sliceMs`, yielding in between;
+ * once they average more than `slowCheckMs` (a network or spinning disk), the rest goes through the thread pool,
+ * CHECKS_IN_FLIGHT at once.
+ */
+/** The two bounds above (a test sets sliceMs to 0 to take the thread-pool path from the start). */
+export const PLAN_CHECKS = { sliceMs: 10, slowCheckMs: 0.2 };
 
 /** Decides per selected file against the manifest and DEST (the plan keeps the order of `selected`). */
 export async function planCopies(dest: string, manifest: Manifest, udid: string, selected: readonly DeviceFile[]): Promise<Plan> {
-  const decided: ('skip' | 'copy' | Repair)[] = new Array(selected.length);
-  await runPool(selected.keys(), CHECKS_IN_FLIGHT, async (i) => {
-    const f = selected[i]!;
-    decided[i] = await decide(dest, manifest.get(udid, f.remote), f);
+  const decided: Decision[] = new Array(selected.length);
+  const check: number[] = []; // indexes whose local copy is to be looked at
+  for (const [i, f] of selected.entries()) {
+    const e = manifest.lookup(udid, f.remote);
+    if (!deviceUnchanged(e, f)) decided[i] = 'copy';
+    else if (e.dropped) decided[i] = 'skip'; // --heic-original drop removed the copy on purpose: its JPEG stands in for it
+    else check.push(i);
+  }
+  const unreadable = (): LocalState => ({ kind: 'other', what: 'unreadable' });
+  const decide = (i: number, found: LocalState): void => {
+    decided[i] = judge(manifest.lookup(udid, selected[i]!.remote)!, found);
+  };
+  let k = 0;
+  let spent = 0;
+  for (let fast = true; fast && k < check.length; ) {
+    const t0 = performance.now();
+    let t = t0;
+    while (k < check.length && t - t0 < PLAN_CHECKS.sliceMs) {
+      const i = check[k++]!;
+      let found: LocalState;
+      try {
+        found = localStateSync(dest, manifest.lookup(udid, selected[i]!.remote)!.local);
+      } catch {
+        found = unreadable();
+      }
+      decide(i, found);
+      t = performance.now();
+    }
+    spent += t - t0;
+    fast = spent / k <= PLAN_CHECKS.slowCheckMs; // on average so far: one slice slowed by a GC or a busy CPU does not decide it
+    if (k < check.length) await new Promise<void>((r) => setImmediate(r));
+  }
+  await runPool(check.slice(k), CHECKS_IN_FLIGHT, async (i) => {
+    decide(i, await localState(dest, manifest.lookup(udid, selected[i]!.remote)!.local).catch(unreadable));
   });
   const todo = new Set<DeviceFile>();
   const repairs = new Map<DeviceFile, Repair>();
@@ -61,7 +99,7 @@ export async function planCopies(dest: string, manifest: Manifest, udid: string,
   for (const [i, f] of selected.entries()) {
     const d = decided[i]!;
     if (d === 'skip') continue;
-    if (d !== 'copy') repairs.set(f, d);
+    if (d !== 'copy') repairs.set(f, { entry: manifest.get(udid, f.remote)!, found: d });
     todo.add(f);
     todoBytes += f.size;
   }

@@ -16,7 +16,7 @@
  * Limits: as in safe-path.ts, a local process swapping the file between the last check and the rename is out of scope.
  */
 import { randomUUID } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { lstatSync, promises as fsp, type BigIntStats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PhotosError } from './errors.ts';
 import { STATE_DIR } from './manifest.ts';
@@ -34,10 +34,29 @@ export async function localState(dest: string, local: string): Promise<LocalStat
   try {
     st = await fsp.lstat(resolveInside(dest, local.split('/')), { bigint: true });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
-    throw e;
+    return missingOr(e);
   }
+  return stateOf(st);
+}
+
+/** {@link localState} synchronously (the plan uses it while DEST answers from the kernel's caches: plan.ts). */
+export function localStateSync(dest: string, local: string): LocalState {
+  let st;
+  try {
+    st = lstatSync(resolveInside(dest, local.split('/')), { bigint: true });
+  } catch (e) {
+    return missingOr(e);
+  }
+  return stateOf(st);
+}
+
+function missingOr(e: unknown): LocalState {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
+  throw e;
+}
+
+function stateOf(st: BigIntStats): LocalState {
   if (st.isFile()) return { kind: 'file', dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
   return { kind: 'other', what: st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symlink' : 'not a regular file' };
 }
