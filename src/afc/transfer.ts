@@ -3,18 +3,23 @@
  * are kept. Several files are in flight at once on the one connection (the request window pipelines
  * their open/read/close round trips), which is what makes thousands of small /DCIM files fast. A pull admits
  * files through an adaptive window (core/window.ts): it starts with 4 files, grows while the connection runs
- * dry, up to `concurrency`, and a byte budget bounds what the files in flight may have outstanding.
+ * dry, up to `concurrency`, and a byte budget bounds what the files in flight may have outstanding. A file
+ * smaller than the READ size is read with one READ (OPEN, then READ + CLOSE together) and written whole
+ * ({@link WholeFileWriter}); larger files stream.
  */
+import * as fsCb from 'node:fs';
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { basename, join, posix, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import type { CallOpts } from '../core/abort.ts';
 import { ClosedError, InvalidArgumentError, ProtocolError } from '../core/errors.ts';
 import { AdaptiveWindow, runWindowed } from '../core/window.ts';
 import type { AfcFileIo, AfcTreeIo } from './file-io.ts';
 import type { AfcFileInfo } from './file-info.ts';
+import { AfcOpenMode } from './protocol.ts';
 
 /** What pull/push need of a connection ({@link AfcClient} satisfies it). */
 export type AfcTransferClient = AfcFileIo & AfcTreeIo;
@@ -80,6 +85,100 @@ function pipeTo(rs: Readable, ws: Writable): Promise<void> {
     });
     rs.pipe(ws);
   });
+}
+
+const openFd = promisify(fsCb.open);
+const writevFd = promisify(fsCb.writev);
+const futimesFd = promisify(fsCb.futimes);
+const closeFd = promisify(fsCb.close);
+
+/** What is left of `parts` after its first `n` bytes (a short writev). */
+function after(parts: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of parts) {
+    if (n >= b.length) n -= b.length;
+    else {
+      out.push(n > 0 ? b.subarray(n) : b);
+      n = 0;
+    }
+  }
+  return out;
+}
+
+/** A sync write of one whole small file slower than this moves the rest of the pull to the thread pool. */
+const SYNC_WRITE_SLOW_MS = 50;
+
+/**
+ * Writes files that arrived whole (one READ) to the local disk: `<dst>.part` created, written with writev, its mtime
+ * set, closed, then renamed to `dst` — so a file under its final name is always complete. The five calls are made
+ * synchronously on the event loop while that is cheap (a local disk: tens of µs each; a thread-pool round trip per
+ * call costs more CPU than the call on a 2-core machine), and through the thread pool for the rest of the pull once
+ * one file took over {@link SYNC_WRITE_SLOW_MS} (a slow or network DEST must not stall the event loop).
+ */
+export class WholeFileWriter {
+  #sync: boolean;
+
+  /** `sync: false` writes through the thread pool from the start. */
+  constructor(opts: { sync?: boolean } = {}) {
+    this.#sync = opts.sync ?? true;
+  }
+
+  /** Whether the next file is written synchronously. */
+  get sync(): boolean {
+    return this.#sync;
+  }
+
+  async write(dst: string, parts: Buffer[], t: Date): Promise<void> {
+    const part = `${dst}.part`;
+    if (this.#sync) {
+      const t0 = performance.now();
+      writeSync(part, parts, t);
+      fsCb.renameSync(part, dst);
+      if (performance.now() - t0 > SYNC_WRITE_SLOW_MS) this.#sync = false;
+      return;
+    }
+    const fd = await openFd(part, 'w', 0o666);
+    try {
+      for (let rest = parts; rest.length > 0; ) rest = after(rest, (await writevFd(fd, rest)).bytesWritten);
+      await futimesFd(fd, t, t);
+    } finally {
+      await closeFd(fd);
+    }
+    await fs.rename(part, dst);
+  }
+}
+
+function writeSync(path: string, parts: Buffer[], t: Date): void {
+  const fd = fsCb.openSync(path, 'w', 0o666);
+  try {
+    for (let rest = parts; rest.length > 0; ) rest = after(rest, fsCb.writevSync(fd, rest));
+    fsCb.futimesSync(fd, t, t);
+  } finally {
+    fsCb.closeSync(fd);
+  }
+}
+
+/**
+ * A file that fits one READ: OPEN, then READ(size + 1) and CLOSE in one write (exactly `size` bytes prove EOF), then
+ * written whole. Resolves false (nothing written) when the device gave other than `size` bytes: the file changed
+ * since the stat, and the stream path reads it to its real EOF.
+ */
+async function pullOneRead(client: AfcTransferClient, j: Job, co: CallOpts, writer: WholeFileWriter, progress: Progress): Promise<boolean> {
+  const h = await client.open(j.src, AfcOpenMode.RDONLY, co);
+  const parts: Buffer[] = [];
+  let n = 0;
+  const read = client.readStreaming(h, j.size + 1, (c) => {
+    parts.push(c);
+    n += c.length;
+  }, co);
+  const close = client.closeFile(h, co);
+  const [r, c] = await Promise.allSettled([read, close]);
+  if (r.status === 'rejected') throw r.reason;
+  if (c.status === 'rejected') throw c.reason;
+  if (n !== j.size) return false;
+  await writer.write(j.dst, parts, new Date(Number(j.mtimeNs / 1_000_000n)));
+  progress.add(j.src, n);
+  return true;
 }
 
 interface Job {
@@ -169,9 +268,22 @@ export async function pullPath(client: AfcTransferClient, remote: string, local:
     maxBytes: opts.maxBytesInFlight ?? DEFAULT_PULL_BYTES,
     starved: () => (client.connection.pendingCount ?? 0) < 2,
   });
+  const writer = new WholeFileWriter();
   // a file can have its size + 1 bytes (the READs of a known size) but never more than one stream's reads outstanding
   await runWindowed(jobs, window, (j) => Math.min(j.size + 1, perFile), async (j) => {
     const part = `${j.dst}.part`;
+    if (j.size < chunk) {
+      try {
+        if (await pullOneRead(client, j, co, writer, progress)) {
+          progress.files++;
+          result.files++;
+          return;
+        }
+      } catch (e) {
+        await fs.rm(part, { force: true });
+        throw e;
+      }
+    }
     const rs = client.createReadStream(j.src, {
       size: j.size,
       ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
