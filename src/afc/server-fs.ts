@@ -109,6 +109,15 @@ export class PathJail {
         }
       }
     }
+    if (mode === 'follow') {
+      // An existing path: its real path (every link followed) inside the root is all that is needed — one
+      // realpath instead of the parent's and then the file's. Anything else takes the checks below.
+      const real = await fs.realpath(lexical).catch(() => undefined);
+      if (real !== undefined) {
+        if (!this.#inside(real, root)) throw new StatusReply(AfcStatus.PERM_DENIED);
+        return real;
+      }
+    }
     const parentReal = await fs.realpath(dirname(lexical));
     if (!this.#inside(parentReal, root)) throw new StatusReply(AfcStatus.PERM_DENIED);
     const host = join(parentReal, parts[parts.length - 1]!);

@@ -92,6 +92,9 @@ interface OpenFile {
   append: boolean;
 }
 
+/** READs up to this size are served without an fstat first (see #read). */
+const SMALL_READ = 1024 * 1024;
+
 const OPEN_FLAGS: Record<number, number> = {
   1: C.O_RDONLY,
   2: C.O_RDWR | C.O_CREAT,
@@ -425,10 +428,15 @@ class AfcServerConnection {
     const size = u64Arg(r.args, 8);
     if (size > (this.#o.maxRead ?? 16 * 1024 * 1024)) throw new StatusReply(AfcStatus.TOO_MUCH_DATA);
     const want = Math.min(size, this.#o.readChunkLimit ?? size);
-    const st = await fstatFd(f.fd);
-    if (st.isDirectory()) throw new StatusReply(AfcStatus.OBJECT_IS_DIR);
-    // Allocate only what the file can still give; the read lands straight in the reply buffer.
-    const len = Math.max(0, Math.min(want, st.size - f.pos));
+    // Up to 1 MiB the buffer is the size asked for (a reader that knows the size asks size + 1); above, only what the
+    // file can still give (fstat) — never a 16 MiB buffer for a small file. The read lands straight in the reply
+    // buffer; a directory answers EISDIR → OBJECT_IS_DIR.
+    let len = want;
+    if (want > SMALL_READ) {
+      const st = await fstatFd(f.fd);
+      if (st.isDirectory()) throw new StatusReply(AfcStatus.OBJECT_IS_DIR);
+      len = Math.max(0, Math.min(want, st.size - f.pos));
+    }
     if (len === 0) return this.#data(r, Buffer.alloc(0));
     const buf = Buffer.allocUnsafe(len);
     const { bytesRead } = await readFd(f.fd, buf, 0, len, f.pos);

@@ -280,6 +280,18 @@ export class ClientSession {
     pipeline(client, device, (err) => {
       if (err) kill();
     });
+    // The pieces a device writes in one tick (a reply's header and body, a run of short replies) leave in one writev.
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      client.uncork();
+    };
+    device.on('data', () => {
+      if (corked) return;
+      corked = true;
+      client.cork();
+      process.nextTick(uncork);
+    });
     pipeline(device, client, (err) => {
       if (err) kill();
     });
