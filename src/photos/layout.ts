@@ -109,10 +109,20 @@ export function groupFiles(files: readonly DeviceFile[], keyOf: (f: DeviceFile) 
     if (list) list.push(f);
     else map.set(k, [f]);
   }
-  return [...map].map(([key, members]) => ({
-    key,
-    members: members.sort((a, b) => rank(a.relPath) - rank(b.relPath) || (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0)),
-  }));
+  const out: FileGroup[] = [];
+  for (const [key, members] of map) out.push({ key, members: sortMembers(members) });
+  return out;
+}
+
+/**
+ * A group's members, primary first, then by name. A one-file list is returned as it is; a longer one is sorted
+ * into a new array of exactly its length (a list grown by push keeps spare capacity: 17 slots for a pair).
+ */
+export function sortMembers(members: DeviceFile[]): DeviceFile[] {
+  if (members.length < 2) return members;
+  const keyed = members.map((f) => ({ f, p: f.relPath }));
+  keyed.sort((a, b) => rank(a.p) - rank(b.p) || (a.p < b.p ? -1 : a.p > b.p ? 1 : 0));
+  return keyed.map((k) => k.f);
 }
 
 function pad(n: number, w = 2): string {

@@ -106,9 +106,29 @@ export async function planCopies(dest: string, manifest: Manifest, udid: string,
   return { todo, todoBytes, repairs };
 }
 
+/**
+ * One entry of a dry run's would-copy list: a view of the walk's record (a library lists 100k+ of them, so the
+ * path string is made when asked for, not held); JSON gives `{ remote, size }`.
+ */
+class WouldCopy {
+  readonly #f: DeviceFile;
+  constructor(f: DeviceFile) {
+    this.#f = f;
+  }
+  get remote(): string {
+    return this.#f.remote;
+  }
+  get size(): number {
+    return this.#f.size;
+  }
+  toJSON(): { remote: string; size: number } {
+    return { remote: this.remote, size: this.size };
+  }
+}
+
 /** Fills the dry-run part of the summary; returns the would-copy list in walk order. */
 export function dryRunReport(plan: Plan, selectedCount: number, summary: BackupSummary): { remote: string; size: number }[] {
-  for (const f of plan.todo) summary.wouldCopy.push({ remote: f.remote, size: f.size });
+  for (const f of plan.todo) summary.wouldCopy.push(new WouldCopy(f));
   summary.wouldCopyBytes = plan.todoBytes;
   summary.skipped = selectedCount - plan.todo.size;
   return summary.wouldCopy;

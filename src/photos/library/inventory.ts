@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { errorCode, isConnectionLost } from '../../core/errors.ts';
 import type { ConnectionSlots } from '../connections.ts';
 import { isDestProblem } from '../dest.ts';
-import { groupFiles, groupKeyOf, splitExt, type DeviceFile, type FileGroup } from '../layout.ts';
+import { groupKeyOf, sortMembers, splitExt, type DeviceFile, type FileGroup } from '../layout.ts';
 import { runPool } from '../limit.ts';
 import type { BackupLimits } from '../limits.ts';
 import { walkDevice, type Rejected } from '../walk.ts';
@@ -130,9 +130,46 @@ async function readDb(ctx: InventoryContext, s: LibrarySummary): Promise<{ index
   }
 }
 
-/** A DeviceFile under a new DEST rel. */
+/** A device file under a new DEST rel (an iCloud original, an edit, a shared-album file): the rest is the walk's record. */
+class MovedFile implements DeviceFile {
+  constructor(
+    readonly base: DeviceFile,
+    readonly rel: string[],
+  ) {}
+  get remote(): string {
+    return this.base.remote;
+  }
+  get relPath(): string {
+    return this.rel.join('/');
+  }
+  get size(): number {
+    return this.base.size;
+  }
+  get mtime(): Date {
+    return this.base.mtime;
+  }
+  get mtimeNs(): bigint {
+    return this.base.mtimeNs;
+  }
+  get birthtime(): Date {
+    return this.base.birthtime;
+  }
+}
+
+/**
+ * An asset group of the inventory. Its key (FileGroup.key: folder + stem, for messages) is derived from the
+ * primary member when asked for instead of being held: a library has 100k+ groups.
+ */
+class AssetGroup implements FileGroup {
+  constructor(readonly members: DeviceFile[]) {}
+  get key(): string {
+    return groupKeyOf(this.members[0]!);
+  }
+}
+
+/** `f` under a new DEST rel (a moved file is moved again from its walk record). */
 function remap(f: DeviceFile, rel: string[]): DeviceFile {
-  return { remote: f.remote, rel, relPath: rel.join('/'), size: f.size, mtime: f.mtime, mtimeNs: f.mtimeNs, birthtime: f.birthtime };
+  return new MovedFile(f instanceof MovedFile ? f.base : f, rel.slice()); // slice: exactly its length (a spread leaves spare slots)
 }
 
 /**
@@ -155,7 +192,9 @@ export async function inventoryLibrary(ctx: InventoryContext, dcim: readonly Dev
 
   const files: DeviceFile[] = [...dcim];
   const keys = new Map<DeviceFile, string>();
-  const dcimNames = new Set(dcim.map((f) => f.relPath.toUpperCase()));
+  // only a DCIM .AAE can take an edit recipe's plain name (a small set, not one entry per file)
+  const dcimAae = new Set<string>();
+  for (const f of dcim) if (/\.aae$/i.test(nameOf(f))) dcimAae.add(f.relPath.toUpperCase());
   // iCloud originals: named after the asset's original file name when the database knows it
   const cplStem = new Map<string, string>(); // 'groupN/<UUID>' → DEST stem
   for (const f of walks.get(CPL_ROOT)!) {
@@ -178,7 +217,7 @@ export async function inventoryLibrary(ctx: InventoryContext, dcim: readonly Dev
     if (m.kind === 'render') rel = [...dir, `${editedStem(stem)}${m.ext}`];
     else if (m.kind === 'recipe') {
       const plain = [...dir, `${stem}.AAE`];
-      rel = dcimNames.has(plain.join('/').toUpperCase()) ? [...dir, `${editedStem(stem)}.AAE`] : plain;
+      rel = dcimAae.has(plain.join('/').toUpperCase()) ? [...dir, `${editedStem(stem)}.AAE`] : plain;
     } else rel = [...dir, `${stem}.mutations`, ...m.rest!];
     const g = remap(f, rel);
     keys.set(g, `${dir.join('/')}/${stem.toUpperCase()}`);
@@ -191,25 +230,38 @@ export async function inventoryLibrary(ctx: InventoryContext, dcim: readonly Dev
     files.push(remap(f, rel));
     s.files.shared++;
   }
+  walks.clear();
+  cplStem.clear();
 
-  const keyOf = (f: DeviceFile): string => keys.get(f) ?? groupKeyOf(f);
-  await pairLiveById(ctx, files, keyOf, keys, byPath, s);
-  const groups = groupFiles(files, keyOf);
+  // one grouping pass: files by group key (order of first appearance), then Live videos moved by content id
+  const byKey = new Map<string, DeviceFile[]>();
+  for (const f of files) {
+    const k = keys.get(f) ?? groupKeyOf(f);
+    const list = byKey.get(k);
+    if (list) list.push(f);
+    else byKey.set(k, [f]);
+  }
+  const renamed = await pairLiveById(ctx, byKey, keys, byPath, s);
+  keys.clear();
+  if (renamed.size > 0) for (let i = 0; i < files.length; i++) files[i] = renamed.get(files[i]!) ?? files[i]!;
+  const groups: FileGroup[] = [];
+  for (const members of byKey.values()) groups.push(new AssetGroup(sortMembers(members)));
+  byKey.clear();
+
   const assetOf = new Map<FileGroup, LibraryAsset>();
-  const present = new Set(files.map((f) => f.remote));
+  const present = new Set<LibraryAsset>();
   for (const g of groups) {
     for (const f of g.members) {
       const a = byPath.get(f.remote.slice(1));
-      if (a) {
-        assetOf.set(g, a);
-        break;
-      }
+      if (!a) continue;
+      present.add(a);
+      if (!assetOf.has(g)) assetOf.set(g, a);
     }
   }
   for (const a of index?.assets ?? []) {
     if (a.trashed) continue;
     s.assets++;
-    if (present.has(`/${a.path}`)) continue;
+    if (present.has(a)) continue;
     s.cloudOnly.push({
       path: a.path, filename: a.originalFilename ?? a.path.slice(a.path.lastIndexOf('/') + 1), reason: a.localOriginal === false ? 'icloud' : 'missing',
       ...(a.uuid ? { uuid: a.uuid } : {}), ...(a.createdMs !== undefined ? { createdMs: a.createdMs } : {}),
@@ -221,14 +273,15 @@ export async function inventoryLibrary(ctx: InventoryContext, dcim: readonly Dev
 }
 
 /** Reads content ids in parallel over the slots; a file that cannot be parsed or read simply has none. */
-async function readIds(ctx: InventoryContext, list: DeviceFile[], video: boolean): Promise<Map<DeviceFile, string>> {
-  const out = new Map<DeviceFile, string>();
+async function readIds<T extends { f: DeviceFile }>(ctx: InventoryContext, list: T[], video: boolean): Promise<Map<T, string>> {
+  const out = new Map<T, string>();
   let slot = 0;
-  await runPool(list, Math.min(16, ctx.walkInFlight), async (f) => {
+  await runPool(list, Math.min(16, ctx.walkInFlight), async (item) => {
+    const f = item.f;
     const read = blockReader(deviceReader(ctx.slots, slot++ % ctx.slots.count, f.remote, ctx.idleMs), f.size);
     try {
       const id = video ? await readMovieContentId(read, f.size) : await readStillContentId(read, f.size);
-      if (id) out.set(f, id);
+      if (id) out.set(item, id);
     } catch (e) {
       const c = errorCode(e);
       if (c === 'ERR_PHOTOS_DISCONNECTED' || c === 'ERR_ABORTED' || ctx.signal?.aborted) throw e;
@@ -239,61 +292,69 @@ async function readIds(ctx: InventoryContext, list: DeviceFile[], video: boolean
 }
 
 /**
- * Moves each unpaired Live video into the group of the still with the same content identifier (keys map), and
- * gives a renamed CPL video the still's stem.
+ * Moves each unpaired Live video into the group of the still with the same content identifier (`byKey` is
+ * changed in place: the video's own group is dropped when it empties) and gives a renamed CPL video the still's
+ * stem. Returns the renamed files (old → new) for the caller's file list.
  */
 async function pairLiveById(
-  ctx: InventoryContext, files: DeviceFile[], keyOf: (f: DeviceFile) => string, keys: Map<DeviceFile, string>,
-  byPath: Map<string, LibraryAsset>, s: LibrarySummary,
-): Promise<void> {
-  const groups = new Map<string, DeviceFile[]>();
-  for (const f of files) {
-    const k = keyOf(f);
-    if (!groups.has(k)) groups.set(k, []);
-    groups.get(k)!.push(f);
-  }
-  const lonelyStills: DeviceFile[] = [];
-  const lonelyVideos: DeviceFile[] = [];
+  ctx: InventoryContext, byKey: Map<string, DeviceFile[]>, keys: Map<DeviceFile, string>, byPath: Map<string, LibraryAsset>, s: LibrarySummary,
+): Promise<Map<DeviceFile, DeviceFile>> {
+  const renamed = new Map<DeviceFile, DeviceFile>();
+  const lonelyStills: { f: DeviceFile; key: string }[] = [];
+  const lonelyVideos: { f: DeviceFile; key: string }[] = [];
   const haveDb = byPath.size > 0;
-  for (const members of groups.values()) {
-    const originals = members.filter((f) => !keys.has(f)); // not edit renders
-    const stills = originals.filter((f) => isStillName(nameOf(f)));
-    const videos = originals.filter((f) => isVideoName(nameOf(f)));
-    if (stills.length === 1 && videos.length === 0) {
-      const a = byPath.get(stills[0]!.remote.slice(1));
-      if (!haveDb || a?.live) lonelyStills.push(stills[0]!);
-    } else if (videos.length === 1 && stills.length === 0 && !byPath.get(videos[0]!.remote.slice(1))) {
-      lonelyVideos.push(videos[0]!); // not a video asset of its own: maybe the other half of a Live Photo
+  for (const [key, members] of byKey) {
+    let still: DeviceFile | undefined;
+    let video: DeviceFile | undefined;
+    let stills = 0;
+    let videos = 0;
+    for (const f of members) {
+      if (keys.has(f)) continue; // an edit render, not an original
+      const n = nameOf(f);
+      if (isStillName(n)) {
+        stills++;
+        still = f;
+      } else if (isVideoName(n)) {
+        videos++;
+        video = f;
+      }
+    }
+    if (stills === 1 && videos === 0) {
+      if (!haveDb || byPath.get(still!.remote.slice(1))?.live) lonelyStills.push({ f: still!, key });
+    } else if (videos === 1 && stills === 0 && !byPath.get(video!.remote.slice(1))) {
+      lonelyVideos.push({ f: video!, key }); // not a video asset of its own: maybe the other half of a Live Photo
     }
   }
-  if (lonelyVideos.length === 0 || lonelyStills.length === 0) return;
+  if (lonelyVideos.length === 0 || lonelyStills.length === 0) return renamed;
   const vids = await readIds(ctx, lonelyVideos, true);
-  if (vids.size === 0) return;
-  const stillIds = new Map<string, DeviceFile>();
-  const toRead: DeviceFile[] = [];
+  if (vids.size === 0) return renamed;
+  const stillIds = new Map<string, { f: DeviceFile; key: string }>();
+  const toRead: { f: DeviceFile; key: string }[] = [];
   // without an identifier from the database, only stills in a folder that has an identified video are read
   const dirOf = (f: DeviceFile): string => f.remote.slice(0, f.remote.lastIndexOf('/'));
-  const videoDirs = new Set([...vids.keys()].map(dirOf));
-  for (const f of lonelyStills) {
-    const id = byPath.get(f.remote.slice(1))?.contentId;
-    if (id) stillIds.set(id, f);
-    else if (videoDirs.has(dirOf(f))) toRead.push(f);
+  const videoDirs = new Set([...vids.keys()].map((v) => dirOf(v.f)));
+  for (const st of lonelyStills) {
+    const id = byPath.get(st.f.remote.slice(1))?.contentId;
+    if (id) stillIds.set(id, st);
+    else if (videoDirs.has(dirOf(st.f))) toRead.push(st);
   }
-  for (const [f, id] of await readIds(ctx, toRead, false)) stillIds.set(id, f);
+  for (const [st, id] of await readIds(ctx, toRead, false)) stillIds.set(id, st);
   for (const [v, id] of vids) {
     const still = stillIds.get(id);
-    if (!still) continue;
-    keys.set(v, keyOf(still));
-    s.livePairedById++;
+    if (!still || still.key === v.key) continue;
+    const from = byKey.get(v.key)!;
+    from.splice(from.indexOf(v.f), 1);
+    if (from.length === 0) byKey.delete(v.key);
+    let moved = v.f;
     // an iCloud video named by its own UUID takes the still's (DEST) stem, as Image Capture would name the pair
-    if (v.rel[0] === ICLOUD_DIR) {
-      const i = files.indexOf(v);
-      const renamed = remap(v, [...v.rel.slice(0, -1), `${splitExt(nameOf(still)).stem}${splitExt(nameOf(v)).ext}`]);
-      keys.set(renamed, keyOf(still));
-      keys.delete(v);
-      files[i] = renamed;
+    if (v.f.rel[0] === ICLOUD_DIR) {
+      moved = remap(v.f, [...v.f.rel.slice(0, -1), `${splitExt(nameOf(still.f)).stem}${splitExt(nameOf(v.f)).ext}`]);
+      renamed.set(v.f, moved);
     }
+    byKey.get(still.key)!.push(moved);
+    s.livePairedById++;
   }
+  return renamed;
 }
 
 /** DEST/.iosdevice/library: where the database copy is staged. */

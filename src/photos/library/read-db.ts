@@ -10,32 +10,137 @@ import { PhotoDb, type SqlRow, type SqlValue } from './sqlite.ts';
 /** Core Data timestamps count seconds from 2001-01-01 UTC. */
 export const CORE_DATA_EPOCH_S = 978_307_200;
 
-/** One asset (a row of ZASSET / ZGENERICASSET). */
-export interface LibraryAsset {
-  pk: number;
-  uuid?: string;
-  /** Path below the media root, '/'-separated: `DCIM/100APPLE/IMG_0001.HEIC`, `PhotoData/CPLAssets/group3/<UUID>.HEIC`. */
-  path: string;
-  kind: 'photo' | 'video' | 'other';
-  /** A Live Photo (ZKINDSUBTYPE 2 or ZPLAYBACKSTYLE 3): its video is a resource next to the still. */
-  live: boolean;
-  favorite: boolean;
-  hidden: boolean;
-  /** In "Recently Deleted". */
-  trashed: boolean;
-  edited: boolean;
-  /** Capture time, ms since the Unix epoch. */
-  createdMs?: number;
-  /** ZMEDIAGROUPUUID: the Live Photo content identifier shared by the still and its video. */
-  contentId?: string;
+const KIND_BITS = 3; // 0 photo, 1 video, 2 other
+const LIVE = 1 << 2;
+const FAVORITE = 1 << 3;
+const HIDDEN = 1 << 4;
+const TRASHED = 1 << 5;
+const EDITED = 1 << 6;
+const LOCAL_KNOWN = 1 << 7;
+const LOCAL = 1 << 8;
+const SAVED_KNOWN = 1 << 9;
+const SAVED_SHIFT = 10; // ZSAVEDASSETTYPE 0..255 kept in the bits above this one
+const KINDS = ['photo', 'video', 'other'] as const;
+
+/** Fields most assets do not have, kept out of the record (one object only where one is set). */
+interface AssetRare {
   title?: string;
   caption?: string;
   accessibilityDescription?: string;
-  originalFilename?: string;
-  /** From ZINTERNALRESOURCE: true = the original is on the phone, false = only in iCloud; undefined = not recorded. */
-  localOriginal?: boolean;
-  /** ZSAVEDASSETTYPE 6 (came from iCloud Photos) or 4 (shared album). */
   savedType?: number;
+}
+
+/**
+ * One asset (a row of ZASSET / ZGENERICASSET). A compact record: a library has 100k+ of them, so the flags share
+ * one small integer and the rarely set fields one optional object (every record has the same shape).
+ */
+export class LibraryAsset {
+  readonly pk: number;
+  /** Path below the media root, '/'-separated: `DCIM/100APPLE/IMG_0001.HEIC`, `PhotoData/CPLAssets/group3/<UUID>.HEIC`. */
+  readonly path: string;
+  uuid: string | undefined;
+  /** Capture time, ms since the Unix epoch. */
+  createdMs: number | undefined;
+  /** ZMEDIAGROUPUUID: the Live Photo content identifier shared by the still and its video. */
+  contentId: string | undefined;
+  /** The name Photos shows (ZADDITIONALASSETATTRIBUTES.ZORIGINALFILENAME). */
+  originalFilename: string | undefined;
+  #bits: number;
+  #rare: AssetRare | undefined;
+
+  constructor(pk: number, path: string, kind: 'photo' | 'video' | 'other', flags: { live: boolean; favorite: boolean; hidden: boolean; trashed: boolean; edited: boolean }) {
+    this.pk = pk;
+    this.path = path;
+    this.uuid = undefined;
+    this.createdMs = undefined;
+    this.contentId = undefined;
+    this.originalFilename = undefined;
+    this.#bits = KINDS.indexOf(kind) | (flags.live ? LIVE : 0) | (flags.favorite ? FAVORITE : 0) | (flags.hidden ? HIDDEN : 0) |
+      (flags.trashed ? TRASHED : 0) | (flags.edited ? EDITED : 0);
+    this.#rare = undefined;
+  }
+
+  get kind(): 'photo' | 'video' | 'other' {
+    return KINDS[this.#bits & KIND_BITS]!;
+  }
+  /** A Live Photo (ZKINDSUBTYPE 2 or ZPLAYBACKSTYLE 3): its video is a resource next to the still. */
+  get live(): boolean {
+    return (this.#bits & LIVE) !== 0;
+  }
+  get favorite(): boolean {
+    return (this.#bits & FAVORITE) !== 0;
+  }
+  get hidden(): boolean {
+    return (this.#bits & HIDDEN) !== 0;
+  }
+  /** In "Recently Deleted". */
+  get trashed(): boolean {
+    return (this.#bits & TRASHED) !== 0;
+  }
+  get edited(): boolean {
+    return (this.#bits & EDITED) !== 0;
+  }
+  /** From ZINTERNALRESOURCE: true = the original is on the phone, false = only in iCloud; undefined = not recorded. */
+  get localOriginal(): boolean | undefined {
+    return this.#bits & LOCAL_KNOWN ? (this.#bits & LOCAL) !== 0 : undefined;
+  }
+  set localOriginal(v: boolean | undefined) {
+    this.#bits = (this.#bits & ~(LOCAL_KNOWN | LOCAL)) | (v === undefined ? 0 : LOCAL_KNOWN | (v ? LOCAL : 0));
+  }
+  get title(): string | undefined {
+    return this.#rare?.title;
+  }
+  get caption(): string | undefined {
+    return this.#rare?.caption;
+  }
+  get accessibilityDescription(): string | undefined {
+    return this.#rare?.accessibilityDescription;
+  }
+  /** ZSAVEDASSETTYPE 6 (came from iCloud Photos) or 4 (shared album). */
+  get savedType(): number | undefined {
+    return this.#bits & SAVED_KNOWN ? this.#bits >>> SAVED_SHIFT : this.#rare?.savedType;
+  }
+  set savedType(v: number | undefined) {
+    this.#bits &= SAVED_KNOWN - 1;
+    if (v !== undefined && Number.isInteger(v) && v >= 0 && v <= 255) this.#bits |= SAVED_KNOWN | (v << SAVED_SHIFT);
+    else if (v !== undefined || this.#rare) this.setRare('savedType', v);
+  }
+
+  /** Sets a rarely present field (read-db.ts). */
+  setRare<K extends keyof AssetRare>(k: K, v: AssetRare[K]): void {
+    (this.#rare ??= {})[k] = v;
+  }
+}
+
+/** Assets by primary key: the assets in Z_PK order, searched by bisection (no per-asset map entry). */
+export class AssetsByPk {
+  readonly #sorted: readonly LibraryAsset[];
+
+  constructor(sorted: readonly LibraryAsset[]) {
+    this.#sorted = sorted;
+  }
+
+  get(pk: number): LibraryAsset | undefined {
+    const a = this.#sorted;
+    let lo = 0;
+    let hi = a.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const p = a[mid]!.pk;
+      if (p === pk) return a[mid];
+      if (p < pk) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
+  has(pk: number): boolean {
+    return this.get(pk) !== undefined;
+  }
+
+  get size(): number {
+    return this.#sorted.length;
+  }
 }
 
 /** A user album or a shared (iCloud) album. */
@@ -54,7 +159,8 @@ export interface LibraryAlbum {
 export interface LibraryIndex {
   schema: LibrarySchema;
   assets: LibraryAsset[];
-  byPk: Map<number, LibraryAsset>;
+  /** Assets by Z_PK. */
+  byPk: AssetsByPk;
   albums: LibraryAlbum[];
   /** Asset rows skipped because their path is missing or not a plain relative path. */
   skippedRows: number;
@@ -124,28 +230,26 @@ function readAssets(db: PhotoDb, s: LibrarySchema, out: LibraryIndex): void {
     }
     const created = num(r['created']);
     const kind = num(r['kind']);
-    const asset: LibraryAsset = {
-      pk, path,
-      kind: kind === 0 ? 'photo' : kind === 1 ? 'video' : 'other',
+    const asset = new LibraryAsset(pk, path, kind === 0 ? 'photo' : kind === 1 ? 'video' : 'other', {
       live: num(r['subtype']) === 2 || num(r['playback']) === 3,
       favorite: num(r['fav']) === 1,
       hidden: num(r['hidden']) === 1,
       trashed: num(r['trashed']) === 1,
       edited: num(r['edited']) === 1,
-    };
-    const uuid = str(r['uuid']);
-    if (uuid) asset.uuid = uuid;
+    });
+    asset.uuid = str(r['uuid']);
     if (created !== undefined && Number.isFinite(created)) asset.createdMs = Math.round((created + CORE_DATA_EPOCH_S) * 1000);
     const cid = str(r['cid']);
     if (cid) asset.contentId = cid.toUpperCase();
-    for (const [k, c] of [['title', 'title'], ['caption', 'caption'], ['accessibilityDescription', 'alt'], ['originalFilename', 'orig']] as const) {
+    asset.originalFilename = str(r['orig']);
+    for (const [k, c] of [['title', 'title'], ['caption', 'caption'], ['accessibilityDescription', 'alt']] as const) {
       const v = str(r[c]);
-      if (v) asset[k] = v;
+      if (v) asset.setRare(k, v);
     }
     const saved = num(r['saved']);
     if (saved !== undefined) asset.savedType = saved;
+    if (out.assets.length > 0 && out.assets[out.assets.length - 1]!.pk >= pk) throw new LibraryError('asset rows are not in Z_PK order');
     out.assets.push(asset);
-    out.byPk.set(pk, asset);
   });
 }
 
@@ -214,7 +318,8 @@ export function readLibrary(dbPath: string, o: { quickCheck?: boolean } = {}): L
     }
     const schema = detectSchema(db);
     if ('unknown' in schema) return schema;
-    const index: LibraryIndex = { schema, assets: [], byPk: new Map(), albums: [], skippedRows: 0 };
+    const assets: LibraryAsset[] = [];
+    const index: LibraryIndex = { schema, assets, byPk: new AssetsByPk(assets), albums: [], skippedRows: 0 };
     readAssets(db, schema, index);
     readAvailability(db, schema, index);
     readAlbums(db, schema, index);

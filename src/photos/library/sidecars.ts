@@ -116,6 +116,7 @@ export async function writeLibrarySidecars(dest: string, root: readonly string[]
     if (r === 'written') report.xmp++;
     else report.keptForeign.push(`${primary}.xmp`);
   }
+  const cloudOnly = new Set(inv.summary.cloudOnly.map((c) => c.path));
   const used = new Set<string>();
   for (const al of idx.albums) {
     let name = albumFileName(albumName(al.folders, al.title));
@@ -123,7 +124,7 @@ export async function writeLibrarySidecars(dest: string, root: readonly string[]
     used.add(name.toLowerCase());
     const items = al.assets.map((pk) => {
       const a = idx.byPk.get(pk);
-      return { uuid: a?.uuid ?? null, files: localOf.get(pk) ?? [], onlyInICloud: !localOf.has(pk) && inv.summary.cloudOnly.some((c) => c.path === a?.path) };
+      return { uuid: a?.uuid ?? null, files: localOf.get(pk) ?? [], onlyInICloud: !localOf.has(pk) && a !== undefined && cloudOnly.has(a.path) };
     });
     const body = { title: al.title, folders: al.folders, shared: al.shared, uuid: al.uuid ?? null, count: al.assets.length, items, writtenBy: 'iosdevice' };
     if ((await writeOwned(dest, [...root, 'Albums', `${name}.json`], JSON.stringify(body, null, 1) + '\n', (old) => old.includes('"writtenBy": "iosdevice"'))) === 'written') report.albums++;
