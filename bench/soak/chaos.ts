@@ -13,10 +13,10 @@
  * others uniform over 0–105 % of the calibrated rest of the run (copy, verify, delete), timed from the plan line.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { arg, emit, lossReport, num, runBackupCli, seeded, startEmulatorProc, treeHashes, type BackupRun, type EmulatorProc } from './lib.ts';
+import { arg, chaosRound, emit, num, runBackupCli, seeded, startEmulatorProc, treeHashes } from './lib.ts';
 import { mulberry32 } from '../../src/core/prng.ts';
 import { writeFileSync } from 'node:fs';
 
@@ -51,31 +51,19 @@ const pristine = join(work, 'pristine');
 }
 const source = await treeHashes(pristine);
 const rng = seeded(seed);
-let sock = 0;
-
-async function world(i: number): Promise<{ media: string; dest: string; socket: string; emu: EmulatorProc }> {
-  const media = join(work, `media-${i}`);
-  const dest = join(work, `dest-${i}`);
-  execFileSync('cp', ['-al', pristine, media]);
-  const socket = join(work, `mux-${sock++}.sock`);
-  const emu = await startEmulatorProc({ media, socket, udid: UDID, configHome });
-  return { media, dest, socket, emu };
-}
-
-function exitOf(r: BackupRun): string {
-  return r.signal ? r.signal : String(r.code);
-}
 
 // Calibrate: one full run, wall clock: start-up (spawn → the plan line) and the rest (copy, verify, delete).
 const PLAN = '"type":"plan"';
 let full: number;
 let startup: number;
 {
-  const w = await world(-1);
-  await runBackupCli({ dest: join(work, 'pair-run'), address: w.emu.address, configHome }); // pairs; not timed
+  const w = { media: join(work, 'media-calibration'), dest: join(work, 'dest-calibration') };
+  execFileSync('cp', ['-al', pristine, w.media]);
+  const emu = await startEmulatorProc({ media: w.media, socket: join(work, 'mux-calibration.sock'), udid: UDID, configHome });
+  await runBackupCli({ dest: join(work, 'pair-run'), address: emu.address, configHome }); // pairs; not timed
   let planAt = 0;
-  const r = await runBackupCli({ dest: w.dest, address: w.emu.address, configHome, anchor: PLAN, onAnchor: (at) => (planAt = at) });
-  await w.emu.stop();
+  const r = await runBackupCli({ dest: w.dest, address: emu.address, configHome, anchor: PLAN, onAnchor: (at) => (planAt = at) });
+  await emu.stop();
   startup = planAt * 1000;
   await rm(join(work, 'pair-run'), { recursive: true, force: true });
   if (r.code !== 0) throw new Error(`calibration run failed (${r.code}): ${r.stderr.slice(-800)}`);
@@ -92,61 +80,32 @@ const want = { cli: nCli, device: nDevice };
 let i = 0;
 for (const side of ['cli', 'device'] as const) for (let n = 0; totals.midRunKills[side] < want[side] && n < 2 * want[side]; n++, i++) {
   const del = n % 2 === 1;
-  const flags = del ? ['--delete-after-import'] : [];
   // 1 in 10 kills lands in the start-up (process start, lockdown, walk), timed from the spawn; the others in the
   // copy / verify / delete phase, timed from the plan line, uniform over 0–105 % of its calibrated length
   const early = rng() < 0.1;
   const killAt = Math.round(early ? startup * rng() : full * 1.05 * rng());
   const pause = Math.round(2000 * rng());
-  const w = await world(i);
-  let first: BackupRun;
-  let emu = w.emu;
-  if (side === 'cli') {
-    first = await runBackupCli({
-      dest: w.dest, address: emu.address, configHome, extra: flags,
-      ...(early ? { killAfterMs: killAt } : { anchor: PLAN, onAnchor: (_at, kill) => void setTimeout(kill, killAt) }),
-    });
-  } else {
-    let anchored!: () => void;
-    const atPlan = new Promise<void>((r) => (anchored = r));
-    const running = runBackupCli({ dest: w.dest, address: emu.address, configHome, extra: flags, timeoutMs: 300_000, anchor: PLAN, onAnchor: () => anchored() });
-    // early: from now (the spawn); else from the plan line (or the run's end, whichever first)
-    if (!early) await Promise.race([atPlan, running]);
-    await new Promise((r) => setTimeout(r, killAt));
-    await emu.kill9();
-    await new Promise((r) => setTimeout(r, pause));
-    emu = await startEmulatorProc({ media: w.media, socket: w.socket, udid: UDID, configHome });
-    first = await running;
-  }
-  // what the killed run left: files placed in DEST, files removed from the device
-  const between = await lossReport(source, w.dest, w.media);
-  const placed = source.size - between.lost - between.notCopied;
-  const again = await runBackupCli({ dest: w.dest, address: emu.address, configHome, extra: flags, timeoutMs: 300_000 });
-  await emu.stop();
-  const loss = await lossReport(source, w.dest, w.media);
-  const parts = existsSync(join(w.dest, '.iosdevice', 'parts')) ? readdirSync(join(w.dest, '.iosdevice', 'parts')).length : 0;
-  const lock = existsSync(join(w.dest, '.iosdevice', 'lock'));
-  totals.iterations++;
-  totals.lost += loss.lost;
-  totals.notCopied += loss.notCopied;
-  totals.corrupted += loss.corrupted;
-  totals.duplicated += loss.duplicated;
-  totals.deletedUnverified += loss.deletedUnverified;
-  totals.removed += loss.removed;
-  totals.partsLeft += parts;
-  totals.lockLeft += lock ? 1 : 0;
-  if (again.code !== 0 || again.summary?.status !== 'complete') totals.rerunNotComplete++;
-  const midRun = first.code !== 0 || first.summary?.status !== 'complete';
-  if (midRun) totals.midRunKills[side]++;
-  emit(out, {
-    kind: 'chaos', i, side, midRun, deleteAfterImport: del, killAtMs: killAt, killFrom: early ? 'spawn' : 'plan', ...(side === 'device' ? { restartPauseMs: pause } : {}),
-    killed: { placed, removed: between.removed, exit: exitOf(first), status: first.summary?.status, copied: first.summary?.copied, ...(first.summary || first.signal ? {} : { stderr: first.stderr.slice(-300) }) },
-    rerun: { exit: exitOf(again), status: again.summary?.status, copied: again.summary?.copied, skipped: again.summary?.skipped, deleted: again.summary?.deleted?.length },
-    lost: loss.lost, notCopied: loss.notCopied, corrupted: loss.corrupted, duplicated: loss.duplicated, deletedUnverified: loss.deletedUnverified,
-    removedFromDevice: loss.removed, partsLeft: parts, lockLeft: lock, details: loss.details,
+  const r = await chaosRound({
+    work, pristine, source, configHome, udid: UDID, index: i, side, deleteAfterImport: del,
+    kill: early ? { fromSpawnMs: killAt } : { anchor: PLAN, delayMs: killAt }, restartPauseMs: pause,
   });
-  await rm(w.media, { recursive: true, force: true });
-  await rm(w.dest, { recursive: true, force: true });
+  totals.iterations++;
+  totals.lost += r.lost;
+  totals.notCopied += r.notCopied;
+  totals.corrupted += r.corrupted;
+  totals.duplicated += r.duplicated;
+  totals.deletedUnverified += r.deletedUnverified;
+  totals.removed += r.removedFromDevice;
+  totals.partsLeft += r.partsLeft;
+  totals.lockLeft += r.lockLeft ? 1 : 0;
+  if (r.rerun.exit !== '0' || r.rerun.status !== 'complete') totals.rerunNotComplete++;
+  if (r.midRun) totals.midRunKills[side]++;
+  emit(out, {
+    kind: 'chaos', i, side, midRun: r.midRun, deleteAfterImport: del, killAtMs: killAt, killFrom: early ? 'spawn' : 'plan', ...(side === 'device' ? { restartPauseMs: pause } : {}),
+    killed: r.killed, rerun: r.rerun,
+    lost: r.lost, notCopied: r.notCopied, corrupted: r.corrupted, duplicated: r.duplicated, deletedUnverified: r.deletedUnverified,
+    removedFromDevice: r.removedFromDevice, partsLeft: r.partsLeft, lockLeft: r.lockLeft, details: r.details,
+  });
 }
 emit(out, { kind: 'chaos-totals', seed, files: nFiles, cliKills: nCli, deviceKills: nDevice, ...totals });
 await rm(work, { recursive: true, force: true });

@@ -5,9 +5,9 @@
  * inside the child, RSS / open-fd sampling from /proc/PID, fast generation of many small files, and the checks
  * every run ends with (lost, corrupted, duplicated, deleted on the device without a verified copy).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,8 +159,9 @@ export interface Summary {
 export async function runBackupCli(o: {
   dest: string; address: string; configHome: string; extra?: string[]; killAfterMs?: number; sampleMs?: number; timeoutMs?: number;
   onSpawn?: (pid: number) => void;
-  /** Called once, when the first stdout line containing `anchor` arrives (seconds since spawn). */
+  /** Called once, when the `anchorCount`-th (default the first) occurrence of `anchor` in stdout arrives (seconds since spawn). */
   anchor?: string;
+  anchorCount?: number;
   onAnchor?: (atSeconds: number, kill: () => void) => void;
 }): Promise<BackupRun> {
   const work = await mkdtemp(join(tmpdir(), 'soak-run-'));
@@ -173,12 +174,20 @@ export async function runBackupCli(o: {
   let stdout = '';
   let stderr = '';
   let anchored = false;
+  let seen = 0;
+  let scanFrom = 0;
   child.stdout.setEncoding('utf8').on('data', (s: string) => {
     stdout += s;
-    if (!anchored && o.anchor && stdout.includes(o.anchor)) {
-      anchored = true;
-      o.onAnchor?.((performance.now() - t0) / 1000, () => child.kill('SIGKILL'));
+    if (anchored || !o.anchor) return;
+    for (let i = stdout.indexOf(o.anchor, scanFrom); i >= 0; i = stdout.indexOf(o.anchor, scanFrom)) {
+      scanFrom = i + o.anchor.length;
+      if (++seen >= (o.anchorCount ?? 1)) {
+        anchored = true;
+        o.onAnchor?.((performance.now() - t0) / 1000, () => child.kill('SIGKILL'));
+        return;
+      }
     }
+    scanFrom = Math.max(scanFrom, stdout.length - o.anchor.length + 1);
   });
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const samples: ProcSample[] = [];
@@ -314,4 +323,91 @@ export function arg(name: string, d?: string): string | undefined {
 export function num(name: string, d: number): number {
   const v = arg(name);
   return v === undefined ? d : Number(v);
+}
+
+/** When a chaos round kills its victim: `fromSpawnMs` after the backup's spawn, or `delayMs` after the `count`-th stdout line with `anchor`. */
+export type KillPoint = { fromSpawnMs: number } | { anchor: string; count?: number; delayMs: number };
+
+/** What one chaos round found (the fields of a `chaos` row of chaos.ts). */
+export interface ChaosRound {
+  /** The killed run did not complete (the kill landed while it was running). */
+  midRun: boolean;
+  killed: { placed: number; removed: number; exit: string; status?: string; copied?: number; stderr?: string };
+  rerun: { exit: string; status?: string; copied?: number; skipped?: number; deleted?: number };
+  lost: number;
+  notCopied: number;
+  corrupted: number;
+  duplicated: number;
+  deletedUnverified: number;
+  removedFromDevice: number;
+  partsLeft: number;
+  lockLeft: boolean;
+  details: string[];
+}
+
+const exitOf = (r: BackupRun): string => (r.signal ? r.signal : String(r.code));
+
+/**
+ * One chaos round (bench/soak/chaos.ts, and the seeded sample in test/soak/): serves a hard-linked copy of
+ * `pristine` (deletions on the "device" never touch it) from an emulator child, backs it up into a fresh DEST with
+ * the CLI, kill -9s the backup (`side` 'cli') or the emulator ('device', restarted on the same socket and UDID after
+ * `restartPauseMs`) at `kill`, reruns to completion and judges DEST and the device by content against `source`.
+ * The round's media and DEST are removed afterwards.
+ */
+export async function chaosRound(o: {
+  work: string; pristine: string; source: Map<string, string>; configHome: string; udid: string; index: number;
+  side: 'cli' | 'device'; deleteAfterImport: boolean; kill: KillPoint; restartPauseMs?: number; timeoutMs?: number;
+  /** More `iosdevice emulator` options (e.g. --link real), for both of its starts. */
+  emulatorExtra?: string[];
+}): Promise<ChaosRound> {
+  const media = join(o.work, `media-${o.index}`);
+  const dest = join(o.work, `dest-${o.index}`);
+  const socket = join(o.work, `mux-${o.index}.sock`);
+  execFileSync('cp', ['-al', o.pristine, media]);
+  const extra = o.emulatorExtra ?? [];
+  let emu = await startEmulatorProc({ media, socket, udid: o.udid, configHome: o.configHome, extra });
+  const flags = o.deleteAfterImport ? ['--delete-after-import'] : [];
+  const timeoutMs = o.timeoutMs ?? 300_000;
+  const k = o.kill;
+  try {
+    let first: BackupRun;
+    if (o.side === 'cli') {
+      first = await runBackupCli({
+        dest, address: emu.address, configHome: o.configHome, extra: flags, timeoutMs,
+        ...('fromSpawnMs' in k ? { killAfterMs: k.fromSpawnMs } : { anchor: k.anchor, anchorCount: k.count ?? 1, onAnchor: (_at: number, kill: () => void) => void setTimeout(kill, k.delayMs) }),
+      });
+    } else {
+      let anchored!: () => void;
+      const atAnchor = new Promise<void>((r) => (anchored = r));
+      const running = runBackupCli({
+        dest, address: emu.address, configHome: o.configHome, extra: flags, timeoutMs,
+        ...('fromSpawnMs' in k ? {} : { anchor: k.anchor, anchorCount: k.count ?? 1, onAnchor: () => anchored() }),
+      });
+      // from now (the spawn), or from the anchor line (or the run's end, whichever first)
+      if (!('fromSpawnMs' in k)) await Promise.race([atAnchor, running]);
+      await new Promise((r) => setTimeout(r, 'fromSpawnMs' in k ? k.fromSpawnMs : k.delayMs));
+      await emu.kill9();
+      await new Promise((r) => setTimeout(r, o.restartPauseMs ?? 0));
+      emu = await startEmulatorProc({ media, socket, udid: o.udid, configHome: o.configHome, extra });
+      first = await running;
+    }
+    // what the killed run left: files placed in DEST, files removed from the device
+    const between = await lossReport(o.source, dest, media);
+    const placed = o.source.size - between.lost - between.notCopied;
+    const again = await runBackupCli({ dest, address: emu.address, configHome: o.configHome, extra: flags, timeoutMs });
+    await emu.stop();
+    const loss = await lossReport(o.source, dest, media);
+    const partsDir = join(dest, '.iosdevice', 'parts');
+    return {
+      midRun: first.code !== 0 || first.summary?.status !== 'complete',
+      killed: { placed, removed: between.removed, exit: exitOf(first), status: first.summary?.status, copied: first.summary?.copied, ...(first.summary || first.signal ? {} : { stderr: first.stderr.slice(-300) }) },
+      rerun: { exit: exitOf(again), status: again.summary?.status, copied: again.summary?.copied, skipped: again.summary?.skipped, deleted: again.summary?.deleted?.length },
+      lost: loss.lost, notCopied: loss.notCopied, corrupted: loss.corrupted, duplicated: loss.duplicated, deletedUnverified: loss.deletedUnverified,
+      removedFromDevice: loss.removed, partsLeft: existsSync(partsDir) ? readdirSync(partsDir).length : 0, lockLeft: existsSync(join(dest, '.iosdevice', 'lock')), details: loss.details,
+    };
+  } finally {
+    await emu.stop();
+    await rm(media, { recursive: true, force: true });
+    await rm(dest, { recursive: true, force: true });
+  }
 }
