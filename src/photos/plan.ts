@@ -39,8 +39,8 @@ type Decision = 'skip' | 'copy' | LocalState;
  * unchanged): nothing (the local copy is there with the recorded size), a repair (missing or of the wrong size:
  * the LocalState is kept for it), or a copy.
  */
-function judge(e: EntryInfo, found: LocalState): Decision {
-  if (found.kind === 'file' && found.size === BigInt(e.size)) return 'skip';
+function judge(size: number, found: LocalState): Decision {
+  if (found.kind === 'file' && found.size === BigInt(size)) return 'skip';
   if (found.kind === 'other') return 'copy'; // a folder or symlink took the name: back it up under another one
   return found;
 }
@@ -59,16 +59,23 @@ export const PLAN_CHECKS = { sliceMs: 10, slowCheckMs: 0.2 };
 /** Decides per selected file against the manifest and DEST (the plan keeps the order of `selected`). */
 export async function planCopies(dest: string, manifest: Manifest, udid: string, selected: readonly DeviceFile[]): Promise<Plan> {
   const decided: Decision[] = new Array(selected.length);
-  const check: number[] = []; // indexes whose local copy is to be looked at
+  // the files whose local copy is to be looked at: index, recorded local path and size (one manifest lookup per file)
+  const check: number[] = [];
+  const locals: string[] = [];
+  const sizes: number[] = [];
   for (const [i, f] of selected.entries()) {
     const e = manifest.lookup(udid, f.remote);
     if (!deviceUnchanged(e, f)) decided[i] = 'copy';
     else if (e.dropped) decided[i] = 'skip'; // --heic-original drop removed the copy on purpose: its JPEG stands in for it
-    else check.push(i);
+    else {
+      check.push(i);
+      locals.push(e.local);
+      sizes.push(e.size);
+    }
   }
   const unreadable = (): LocalState => ({ kind: 'other', what: 'unreadable' });
-  const decide = (i: number, found: LocalState): void => {
-    decided[i] = judge(manifest.lookup(udid, selected[i]!.remote)!, found);
+  const decide = (k: number, found: LocalState): void => {
+    decided[check[k]!] = judge(sizes[k]!, found);
   };
   let k = 0;
   let spent = 0;
@@ -76,22 +83,24 @@ export async function planCopies(dest: string, manifest: Manifest, udid: string,
     const t0 = performance.now();
     let t = t0;
     while (k < check.length && t - t0 < PLAN_CHECKS.sliceMs) {
-      const i = check[k++]!;
       let found: LocalState;
       try {
-        found = localStateSync(dest, manifest.lookup(udid, selected[i]!.remote)!.local);
+        found = localStateSync(dest, locals[k]!);
       } catch {
         found = unreadable();
       }
-      decide(i, found);
+      decide(k++, found);
       t = performance.now();
     }
     spent += t - t0;
     fast = spent / k <= PLAN_CHECKS.slowCheckMs; // on average so far: one slice slowed by a GC or a busy CPU does not decide it
     if (k < check.length) await new Promise<void>((r) => setImmediate(r));
   }
-  await runPool(check.slice(k), CHECKS_IN_FLIGHT, async (i) => {
-    decide(i, await localState(dest, manifest.lookup(udid, selected[i]!.remote)!.local).catch(unreadable));
+  const rest = function* (): Generator<number> {
+    for (let j = k; j < check.length; j++) yield j;
+  };
+  await runPool(rest(), CHECKS_IN_FLIGHT, async (j) => {
+    decide(j, await localState(dest, locals[j]!).catch(unreadable));
   });
   const todo = new Set<DeviceFile>();
   const repairs = new Map<DeviceFile, Repair>();
