@@ -62,6 +62,7 @@ export class AfcConnection {
   #current: Pending | undefined; // reply being received
   #failure: IDeviceError | undefined;
   #extraCopied = 0;
+  #bytesIn = 0;
   /** The stream is corked until the next tick: requests made in one tick leave in one write (writev). */
   #corked = false;
   readonly #uncork = (): void => {
@@ -91,6 +92,11 @@ export class AfcConnection {
   /** Adds to {@link bytesCopied} (the client reports copies it makes when flattening replies). */
   countCopy(n: number): void {
     this.#extraCopied += n;
+  }
+
+  /** Bytes received from the device on this connection so far (replies of every request: the transfer watch's progress). */
+  get bytesReceived(): number {
+    return this.#bytesIn;
   }
 
   /** Requests sent and not yet answered, plus those waiting for a window slot. */
@@ -160,6 +166,7 @@ export class AfcConnection {
 
   #onData(chunk: Buffer): void {
     if (this.#failure) return;
+    this.#bytesIn += chunk.length;
     this.#decoder.push(chunk);
     try {
       for (;;) {

@@ -15,7 +15,7 @@ import { withSuffix, type DeviceFile } from './layout.ts';
 import { isReservedTopLevel } from './reserved.ts';
 import { ensureSafeDir, fsyncDir, openExclusive, placeNoClobber, resolveInside } from './safe-path.ts';
 import type { PhotoAfc } from './source.ts';
-import { watched, type WatchOptions } from './watch.ts';
+import { connectionBytesOf, watched, type WatchOptions } from './watch.ts';
 
 const MAX_SUFFIX = 9999;
 
@@ -49,7 +49,7 @@ export async function receive(
   try {
     const hash = createHash('sha256');
     let n = 0;
-    for await (const chunk of watched(rs, `reading ${f.remote}`, watch)) {
+    for await (const chunk of watched(rs, `reading ${f.remote}`, watch, connectionBytesOf(conn))) {
       n += chunk.length;
       if (n > f.size) throw new PhotosError('ERR_PHOTOS_VERIFY', `${f.remote}: more bytes than the ${f.size} the device reported`);
       hash.update(chunk);

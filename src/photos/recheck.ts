@@ -23,7 +23,7 @@ import { AbortError, errorCode } from '../core/errors.ts';
 import type { KeptOnDevice } from './events.ts';
 import type { ManifestEntry } from './manifest.ts';
 import type { PhotoAfc, PhotoFileInfo } from './source.ts';
-import { DEFAULT_WATCH, watched, type WatchOptions } from './watch.ts';
+import { connectionBytesOf, DEFAULT_WATCH, watched, type WatchOptions } from './watch.ts';
 
 /** How the device file is re-checked before removal: see the module comment. */
 export type DeleteCheck = 'hash' | 'stat';
@@ -107,7 +107,7 @@ export async function hashDeviceFile(conn: PhotoAfc, remote: string, size: numbe
   try {
     const h = createHash('sha256');
     let n = 0;
-    for await (const chunk of watched(rs, `re-reading ${remote}`, o.watch ?? { ...DEFAULT_WATCH, idleMs: o.idleMs })) {
+    for await (const chunk of watched(rs, `re-reading ${remote}`, o.watch ?? { ...DEFAULT_WATCH, idleMs: o.idleMs }, connectionBytesOf(conn))) {
       n += chunk.length;
       if (n > size) return undefined;
       h.update(chunk);

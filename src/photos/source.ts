@@ -32,8 +32,11 @@ export interface PhotoAfc {
   createReadStream(path: string, opts?: { size?: number; start?: number; chunkSize?: number }): Readable;
   remove(path: string, o?: CallOpts): Promise<void>;
   close(): void;
-  /** Requests pending on the connection (AfcClient has it): lets the copy window grow while the device is starved. */
-  readonly connection?: { readonly pendingCount?: number };
+  /**
+   * The connection underneath (AfcClient has it): `pendingCount`, requests pending (lets the copy window grow while the
+   * device is starved); `bytesReceived`, bytes the device sent on it so far (the transfer watch's progress, watch.ts).
+   */
+  readonly connection?: { readonly pendingCount?: number; readonly bytesReceived?: number };
 }
 
 /** A device the engine may open several AFC connections to. */

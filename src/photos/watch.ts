@@ -6,8 +6,20 @@
  *
  * Defaults ({@link DEFAULT_WATCH}): 15 s without a byte, or under 64 KiB/s over 15 s of waiting. A healthy
  * phone over USB 2 delivers 20–40 MB/s; a device that trickles a few bytes per second is cut off after 15 s.
+ *
+ * With the connection's byte count (`connectionBytes`, PhotoAfc.connection.bytesReceived) both bounds are judged on
+ * what the device sends on the whole connection, not on this file alone: files in flight on one connection are
+ * answered in order, so a file whose reads wait behind other files' (16 devices sharing one USB bus, each with
+ * several files in flight) gets nothing for a while although the device is sending at its pace. A device that
+ * stops, or trickles, does so on the whole connection, and is still cut off.
  */
 import { fixErrorName, TimeoutError } from '../core/errors.ts';
+
+/** A PhotoAfc connection's received-byte count for {@link watched}, when the connection has one. */
+export function connectionBytesOf(conn: { readonly connection?: { readonly bytesReceived?: number } }): (() => number) | undefined {
+  const c = conn.connection;
+  return c && typeof c.bytesReceived === 'number' ? () => c.bytesReceived ?? 0 : undefined;
+}
 
 /** Bounds of a watched transfer. */
 export interface WatchOptions {
@@ -58,11 +70,16 @@ export class TransferWatch {
   /** Waiting time since the last byte (not counting the wait in progress), ms. */
   #idleWait = 0;
   #fired = false;
+  readonly #connectionBytes: (() => number) | undefined;
+  #seen = 0;
 
-  constructor(what: string, o: WatchOptions, onTimeout: (e: TransferTimeoutError) => void) {
+  /** `connectionBytes`: the connection's received-byte count (see the module comment); without it, this stream's own bytes count. */
+  constructor(what: string, o: WatchOptions, onTimeout: (e: TransferTimeoutError) => void, connectionBytes?: () => number) {
     this.#what = what;
     this.#o = o;
     this.#onTimeout = onTimeout;
+    this.#connectionBytes = connectionBytes;
+    if (connectionBytes) this.#seen = connectionBytes();
     const tick = Math.max(5, Math.min(o.idleMs, o.windowMs) / 5);
     this.#timer = setInterval(() => this.#check(), tick);
   }
@@ -75,9 +92,26 @@ export class TransferWatch {
   /** `n` bytes arrived (ends the wait in progress). */
   got(n: number): void {
     this.#account();
-    this.#windowBytes += n;
-    if (n > 0) this.#idleWait = 0;
+    if (this.#connectionBytes) this.#pull(); // the connection's count includes these n bytes
+    else {
+      this.#windowBytes += n;
+      if (n > 0) this.#idleWait = 0;
+    }
     this.#rollWindow();
+  }
+
+  /** Counts what arrived on the connection since the last look: bytes arrived = the device is sending. */
+  #pull(): void {
+    const p = this.#connectionBytes!();
+    const d = p - this.#seen;
+    if (d <= 0) return;
+    this.#seen = p;
+    if (this.#waitingSince !== undefined) {
+      this.#account();
+      this.#waitingSince = performance.now(); // still waiting, from now
+    }
+    this.#idleWait = 0;
+    this.#windowBytes += d;
   }
 
   stop(): void {
@@ -105,6 +139,7 @@ export class TransferWatch {
 
   #check(): void {
     if (this.#fired || this.#waitingSince === undefined) return;
+    if (this.#connectionBytes) this.#pull();
     const now = performance.now();
     const waitNow = now - this.#waitingSince;
     if (this.#idleWait + waitNow >= this.#o.idleMs) {
@@ -126,11 +161,13 @@ export class TransferWatch {
 }
 
 /**
- * Iterates `stream`'s chunks under a {@link TransferWatch}: on a timeout the stream is destroyed with the
- * TransferTimeoutError, which the loop then throws.
+ * Iterates `stream`'s chunks under a {@link TransferWatch} (judged on the connection's bytes when `connectionBytes`
+ * is given): on a timeout the stream is destroyed with the TransferTimeoutError, which the loop then throws.
  */
-export async function* watched(stream: NodeJS.ReadableStream & { destroy(e?: Error): unknown }, what: string, o: WatchOptions): AsyncGenerator<Buffer> {
-  const w = new TransferWatch(what, o, (e) => void stream.destroy(e));
+export async function* watched(
+  stream: NodeJS.ReadableStream & { destroy(e?: Error): unknown }, what: string, o: WatchOptions, connectionBytes?: () => number,
+): AsyncGenerator<Buffer> {
+  const w = new TransferWatch(what, o, (e) => void stream.destroy(e), connectionBytes);
   try {
     const it = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     for (;;) {

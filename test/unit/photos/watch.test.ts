@@ -110,3 +110,34 @@ test('slots: a timeout is retried on a new connection once; a second one without
   slots2.broken(0, await slots2.get(0), new ClosedError('afc'));
   await assert.rejects(slots2.get(0), /reconnect budget is spent \(last: afc: connection closed\)/);
 });
+
+test("watch, with the connection's byte count: a file waiting behind other files' reads on a connection that is sending is not timed out; a connection that stops or trickles still is", async () => {
+  let conn = 0;
+  const o = { idleMs: 150, minBytesPerSec: 4096, windowMs: 200 };
+  // the device sends other files' data on this connection (64 KiB every 10 ms) for 600 ms; this file's bytes come after
+  const busy = setInterval(() => (conn += 65536), 10);
+  const late = new Readable({ read() {} });
+  setTimeout(() => {
+    clearInterval(busy);
+    conn += 1000;
+    late.push(Buffer.alloc(1000, 1));
+    late.push(null);
+  }, 600);
+  assert.equal(await drain(watched(late, 'reading /DCIM/100APPLE/IMG_0008.JPG', o, () => conn)), 1000);
+  // without the connection's count the same wait is "no data"
+  const alone = new Readable({ read() {} });
+  setTimeout(() => alone.push(null), 600).unref();
+  await assert.rejects(drain(watched(alone, 'reading /a', o)), (e: unknown) => e instanceof TransferTimeoutError && /no data/.test(e.message));
+  // the connection goes quiet: no data
+  const quiet = new Readable({ read() {} });
+  await assert.rejects(drain(watched(quiet, 'reading /b', o, () => conn)), (e: unknown) => e instanceof TransferTimeoutError && /timed out: no data for 0\.\d s/.test(e.message));
+  assert.ok(quiet.destroyed);
+  // the connection trickles (8 bytes every 20 ms, for another file or this one): below the rate
+  const trickle = setInterval(() => (conn += 8), 20);
+  const starved = new Readable({ read() {} });
+  try {
+    await assert.rejects(drain(watched(starved, 'reading /c', o, () => conn)), (e: unknown) => e instanceof TransferTimeoutError && /B\/s over the last [\d.]+ s, below the minimum of 4\.0 KiB\/s$/.test(e.message));
+  } finally {
+    clearInterval(trickle);
+  }
+});
