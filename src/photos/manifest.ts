@@ -73,7 +73,7 @@ export interface ManifestOpenOptions {
 export class Manifest {
   readonly path: string;
   /**
-   * udid → remote → slot of {@link #store} (manifest-store.ts: fixed-width columns, about 200 bytes per entry with
+   * udid → remote → slot of {@link #store} (manifest-store.ts: fixed-width columns, about 150 bytes per entry with
    * its key); the record time is only on disk. {@link Manifest.get} rebuilds a ManifestEntry on demand.
    */
   readonly #byDevice = new Map<string, Map<string, number>>();
@@ -186,14 +186,14 @@ export class Manifest {
     if (!m) this.#byDevice.set(udid, (m = new Map()));
     const old = m.get(remote);
     if (old !== undefined) {
-      if (this.#store.local(old) !== e.local) this.#retire(udid, remote, old);
-      this.#store.write(old, e);
+      if (this.#store.local(old, remote) !== e.local) this.#retire(udid, remote, old);
+      this.#store.write(old, e, remote);
       return;
     }
     if (this.#count + 1 > this.#maxEntries) {
       throw limitError('maxManifestEntries', this.#maxEntries, `the manifest ${this.path} holds more than ${count(this.#maxEntries)} entries`);
     }
-    m.set(remote, this.#store.add(e));
+    m.set(remote, this.#store.add(e, remote));
     this.#count++;
   }
 
@@ -210,7 +210,8 @@ export class Manifest {
   #retire(udid: string, remote: string, i: number): void {
     const s = this.#store;
     if (s.dropped(i)) return; // removed on purpose: nothing of it is in DEST to check
-    this.#retired.set(s.local(i), { udid, remote, size: s.size(i), sha256: s.sha256(i), local: s.local(i) });
+    const local = s.local(i, remote);
+    this.#retired.set(local, { udid, remote, size: s.size(i), sha256: s.sha256(i), local });
   }
 
   static #entry(udid: string, remote: string, e: StoredEntry): ManifestEntry {
@@ -235,7 +236,7 @@ export class Manifest {
   /** The entry for a device file, if imported (a fresh object: changing it changes nothing). */
   get(udid: string, remote: string): ManifestEntry | undefined {
     const i = this.#byDevice.get(udid)?.get(remote);
-    return i === undefined ? undefined : Manifest.#entry(udid, remote, this.#store.read(i));
+    return i === undefined ? undefined : Manifest.#entry(udid, remote, this.#store.read(i, remote));
   }
 
   /**
@@ -244,7 +245,7 @@ export class Manifest {
    */
   lookup(udid: string, remote: string): EntryInfo | undefined {
     const i = this.#byDevice.get(udid)?.get(remote);
-    return i === undefined ? undefined : this.#store.info(i);
+    return i === undefined ? undefined : this.#store.info(i, remote);
   }
 
   /** True when the device file has an entry (cheaper than {@link get}). */
@@ -257,7 +258,7 @@ export class Manifest {
     const out: ManifestEntry[] = [];
     for (const [u, m] of this.#byDevice) {
       if (udid !== undefined && u !== udid) continue;
-      for (const [remote, i] of m) out.push(Manifest.#entry(u, remote, this.#store.read(i)));
+      for (const [remote, i] of m) out.push(Manifest.#entry(u, remote, this.#store.read(i, remote)));
     }
     return out;
   }
@@ -271,7 +272,9 @@ export class Manifest {
     for (const [udid, m] of this.#byDevice) {
       for (const [remote, i] of m) {
         const s = this.#store;
-        if (!s.dropped(i)) out.set(s.local(i), { udid, remote, size: s.size(i), sha256: s.sha256(i), local: s.local(i) });
+        if (s.dropped(i)) continue;
+        const local = s.local(i, remote);
+        out.set(local, { udid, remote, size: s.size(i), sha256: s.sha256(i), local });
       }
     }
     return [...out.values()];

@@ -97,6 +97,12 @@ test('manifest: entries read back exactly as recorded (packed mtime / SHA-256 an
       { remote: '/DCIM/d', size: 7, mtimeNs: '99999999999999999999', sha256: sha, local: 'd' }, // above int64
       { remote: '/DCIM/e', size: 7, mtimeNs: '007', sha256: sha, local: 'e' }, // not canonical
       { remote: '/DCIM/f', size: 7, mtimeNs: '-9223372036854775808', sha256: '', local: 'f' },
+      // local paths: the device name below a folder (only the folder is kept), another name, a leading '/', a trailing '/'
+      { remote: '/DCIM/100APPLE/IMG_0001.JPG', size: 1, mtimeNs: '1', sha256: sha, local: "Anna's iPhone/100APPLE/IMG_0001.JPG" },
+      { remote: '/DCIM/100APPLE/IMG_0002.JPG', size: 1, mtimeNs: '1', sha256: sha, local: "Anna's iPhone/100APPLE/IMG_0002-1.JPG" },
+      { remote: '/DCIM/100APPLE/IMG_0003.JPG', size: 1, mtimeNs: '1', sha256: sha, local: '/IMG_0003.JPG' },
+      { remote: '/DCIM/100APPLE/IMG_0004.JPG', size: 1, mtimeNs: '1', sha256: sha, local: 'x/' },
+      { remote: 'IMG_0005.JPG', size: 1, mtimeNs: '1', sha256: sha, local: 'IMG_0005.JPG' },
     ];
     const m = await Manifest.open(dest);
     for (const e of odd) await m.record({ udid: 'U', ...e });
@@ -111,7 +117,7 @@ test('manifest: entries read back exactly as recorded (packed mtime / SHA-256 an
     await m.close();
     const m2 = await Manifest.open(dest);
     const now = [
-      ...odd.slice(2, 6).map((e) => (e.remote === '/DCIM/c' ? { ...e, stale: true } : e)),
+      ...odd.slice(2).map((e) => (e.remote === '/DCIM/c' ? { ...e, stale: true } : e)),
       { remote: '/DCIM/g', size: 1, mtimeNs: '12', sha256: sha, local: 'g' },
       { remote: '/DCIM/b', size: 3, mtimeNs: '13', sha256: sha, local: 'b2' },
     ];
@@ -120,7 +126,10 @@ test('manifest: entries read back exactly as recorded (packed mtime / SHA-256 an
     check(m2, now);
     assert.deepEqual(m2.entries('U').map((e) => e.remote).sort(), now.map((e) => e.remote).sort());
     // every local file ever recorded: a (removed from the device) and b (superseded) too
-    assert.deepEqual(m2.recorded().map((r) => `${r.local}:${r.sha256}`).sort(), ['a:' + sha, 'b:' + sha.toUpperCase(), 'b2:' + sha, 'c:ab', 'd:' + sha, 'e:' + sha, 'f:', 'g:' + sha].sort());
+    assert.deepEqual(m2.recorded().map((r) => `${r.local}:${r.sha256}`).sort(), [
+      'a:' + sha, 'b:' + sha.toUpperCase(), 'b2:' + sha, 'c:ab', 'd:' + sha, 'e:' + sha, 'f:', 'g:' + sha,
+      ...["Anna's iPhone/100APPLE/IMG_0001.JPG", "Anna's iPhone/100APPLE/IMG_0002-1.JPG", '/IMG_0003.JPG', 'x/', 'IMG_0005.JPG'].map((l) => `${l}:${sha}`),
+    ].sort());
     await m2.close();
   } finally {
     await rm(dest, { recursive: true, force: true });
