@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { WholeFileWriter } from '../../../src/afc/transfer.ts';
+import { LocalFileWriter } from '../../../src/afc/transfer.ts';
 import { AfcOpcode } from '../../../src/afc/protocol.ts';
 import { socketClient, tempDir, treeSnapshot } from './helpers.ts';
 
@@ -68,13 +69,13 @@ test('a small file whose size changed since the stat is pulled with its real byt
   }
 });
 
-test('WholeFileWriter through the thread pool (sync: false) and synchronously: whole file, mtime set, .part renamed', async () => {
+test('LocalFileWriter through the thread pool (sync: false) and synchronously: whole file, mtime set, .part renamed', async () => {
   const out = await tempDir();
   try {
     const t = new Date('2019-05-08T12:00:00Z');
     const parts = [randomBytes(10), randomBytes(70_000), Buffer.alloc(0), randomBytes(3)];
     for (const sync of [false, true]) {
-      const w = new WholeFileWriter({ sync });
+      const w = new LocalFileWriter({ sync });
       assert.equal(w.sync, sync);
       const dst = join(out.dir, `f-${sync}`);
       await w.write(dst, parts, t);
@@ -85,8 +86,31 @@ test('WholeFileWriter through the thread pool (sync: false) and synchronously: w
       assert.equal((await fs.stat(join(out.dir, `empty-${sync}`))).size, 0);
     }
     // a DEST folder that does not exist: the error reaches the caller, nothing is left
-    await assert.rejects(new WholeFileWriter().write(join(out.dir, 'missing/x'), parts, t), { code: 'ENOENT' });
-    await assert.rejects(new WholeFileWriter({ sync: false }).write(join(out.dir, 'missing/x'), parts, t), { code: 'ENOENT' });
+    await assert.rejects(new LocalFileWriter().write(join(out.dir, 'missing/x'), parts, t), { code: 'ENOENT' });
+    await assert.rejects(new LocalFileWriter({ sync: false }).write(join(out.dir, 'missing/x'), parts, t), { code: 'ENOENT' });
+  } finally {
+    await out.cleanup();
+  }
+});
+
+test('LocalFileWriter.stream in 256 KiB batches through the thread pool (in either writer mode): the whole stream, mtime, .part renamed; a failing stream rejects', async () => {
+  const out = await tempDir();
+  try {
+    const t = new Date('2018-01-02T03:04:05Z');
+    const chunks = Array.from({ length: 70 }, (_, i) => randomBytes(40_000 + i));
+    for (const sync of [false, true]) {
+      const dst = join(out.dir, `s-${sync}`);
+      await new LocalFileWriter({ sync }).stream(Readable.from(chunks), dst, t);
+      assert.deepEqual(await fs.readFile(dst), Buffer.concat(chunks));
+      assert.equal((await fs.stat(dst)).mtime.getTime(), t.getTime());
+      await assert.rejects(fs.stat(`${dst}.part`), { code: 'ENOENT' });
+      const bad = new Readable({ read() {} });
+      bad.push(randomBytes(2_000_000));
+      setImmediate(() => bad.destroy(new Error('device gone')));
+      await assert.rejects(new LocalFileWriter({ sync }).stream(bad, join(out.dir, `bad-${sync}`), t), /device gone/);
+      await assert.rejects(fs.stat(join(out.dir, `bad-${sync}`)), { code: 'ENOENT' }, 'no file under the final name');
+      assert.ok(bad.destroyed);
+    }
   } finally {
     await out.cleanup();
   }
