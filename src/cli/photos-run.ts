@@ -66,21 +66,22 @@ export async function runPhotoBackup(device: PhotoDevice, o: PhotoRunOptions, io
   const mode: ProgressMode = o.json ? 'json' : io.stdout.isTTY ? 'tty' : 'plain';
   const r = new ProgressRenderer(io.stdout, mode, undefined, { err: io.stderr, verbose: o.verbose ?? false });
   const { json: _json, verbose: _verbose, removeAfter = 'never', removeEvenIfPhotosBreaks: _even, ...engine } = o;
-  const imported = new ImportedFiles();
+  // the candidates for removal, one device path per file backed up: kept only when the run may ask or remove
+  const imported = removeAfter === 'yes' || (removeAfter === 'ask' && !o.json) ? new ImportedFiles() : undefined;
   const keep = { evenIfPhotosBreaks: !!o.removeEvenIfPhotosBreaks };
   let summary: BackupSummary;
   try {
     summary = await runBackup({ ...engine, device, signal: io.signal, onEvent: (e) => {
-      imported.onEvent(e);
+      imported?.onEvent(e);
       r.onEvent(e);
     } });
-    if (removeAfter === 'yes') await removeIntoSummary(device, summary, imported, keep, io);
+    if (imported && removeAfter === 'yes') await removeIntoSummary(device, summary, imported, keep, io);
   } catch (e) {
     r.abandon(); // the error that main() prints must not land on the bar's line
     throw e;
   }
   r.finish(summary);
-  if (removeAfter === 'ask' && !o.json) {
+  if (imported && removeAfter === 'ask' && !o.json) {
     await askKeepOrRemove(device, summary, imported, keep, io);
     if (io.signal.aborted) return { summary, exitCode: interruptedExitCode(io.signal) }; // Ctrl-C at the question: kept
   }
