@@ -7,20 +7,11 @@
  * The timed part is the engine's run (walk + copy + verify + place + manifest); connection set-up is excluded,
  * as for the other clients.
  */
-import { connectAfc, openDevice, openLockdownSession } from '../../src/connect.ts';
 import { runBackup } from '../../src/photos/backup.ts';
-import type { PhotoDevice } from '../../src/photos/source.ts';
 import { MemorySampler, peakRssBytes, selfUsage } from '../self-usage.ts';
+import { arg, openBenchDevice } from './device.ts';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const dev = await openDevice({ socket: arg('--usbmuxd')! }, { timeoutMs: 10_000 });
-const session = await openLockdownSession(dev, { autoPair: true, timeoutMs: 10_000 });
-session.lockdown.close();
-const device: PhotoDevice = { udid: dev.udid, openAfc: (o) => connectAfc(dev, { autoPair: false, ...(o?.signal ? { signal: o.signal } : {}), timeoutMs: o?.timeoutMs ?? 30_000 }) };
+const device = await openBenchDevice();
 const conns = arg('--connections');
 const baselineRssBytes = peakRssBytes();
 const mem = new MemorySampler();
