@@ -137,10 +137,6 @@ export class AssetsByPk {
   has(pk: number): boolean {
     return this.get(pk) !== undefined;
   }
-
-  get size(): number {
-    return this.#sorted.length;
-  }
 }
 
 /** A user album or a shared (iCloud) album. */
