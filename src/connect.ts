@@ -70,7 +70,7 @@ export interface LockdownSession {
  *   pairing/store codes, ERR_PROTOCOL, ERR_CLOSED, ERR_TIMEOUT, ERR_ABORTED
  */
 export async function openLockdownSession(dev: DeviceProvider, opts: ConnectLockdownOptions = {}): Promise<LockdownSession> {
-  const stream = await dev.connect(LOCKDOWN_PORT, opts);
+  const stream = await dev.connect(LOCKDOWN_PORT, { ...opts, recycleReads: false }); // TLS wraps it in place
   const lockdown = new LockdownClient(stream, { label: opts.label, env: dev.env });
   try {
     const type = await lockdown.queryType(opts);
@@ -107,6 +107,11 @@ export async function connectLockdown(dev: DeviceProvider, opts: ConnectLockdown
 export interface ConnectServiceOptions extends ConnectLockdownOptions {
   /** Send the record's EscrowBag with StartService (services that need data while locked). */
   escrowBag?: boolean;
+  /**
+   * Read the service connection into reused memory (PortConnectOptions.recycleReads; ignored when the service
+   * uses TLS). For streams handed to a consumer that supports it: connectAfc sets it (AfcConnection does).
+   */
+  recycleReads?: boolean;
 }
 
 /**
@@ -125,7 +130,7 @@ export async function connectService(dev: DeviceProvider, name: string, opts: Co
   } finally {
     lockdown.close();
   }
-  const stream = await dev.connect(svc.port, opts);
+  const stream = await dev.connect(svc.port, { ...opts, recycleReads: opts.recycleReads === true && !svc.enableServiceSSL });
   if (!svc.enableServiceSSL) return stream;
   const sock = tls.connect({ ...tlsClientOptions(record!, { legacy }), socket: stream });
   const keylog = opts.keylog ?? (dev.env ?? process.env).SSLKEYLOGFILE;
@@ -146,5 +151,5 @@ export async function connectService(dev: DeviceProvider, name: string, opts: Co
 
 /** An AFC client on `com.apple.afc` (media partition). Errors as {@link connectService}. */
 export async function connectAfc(dev: DeviceProvider, opts: ConnectServiceOptions & { afc?: AfcClientOptions } = {}): Promise<AfcClient> {
-  return new AfcClient(await connectService(dev, 'com.apple.afc', opts), opts.afc);
+  return new AfcClient(await connectService(dev, 'com.apple.afc', { recycleReads: true, ...opts }), opts.afc);
 }

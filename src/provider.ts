@@ -21,6 +21,16 @@ export interface DeviceSelector {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Options of {@link DeviceProvider.connect}. */
+export interface PortConnectOptions extends CallOpts {
+  /**
+   * Read the stream's bytes into reused memory (core/read-recycler.ts) where the transport reads from a socket
+   * (usbmuxd); transports that do not ignore it. Only for streams whose consumer knows (AfcConnection); never for a
+   * stream that TLS will wrap.
+   */
+  recycleReads?: boolean;
+}
+
 /** One device reachable over some transport. */
 export interface DeviceProvider {
   /** The UDID tools use (dashed 25-character form for 2018+ devices). */
@@ -30,7 +40,7 @@ export interface DeviceProvider {
   /** 'USB', 'Network', … */
   readonly connectionType?: string;
   /** Opens a new stream to a device port (62078 = lockdownd, or a port from StartService). */
-  connect(port: number, o?: CallOpts): Promise<Duplex>;
+  connect(port: number, o?: PortConnectOptions): Promise<Duplex>;
   /** Where this host keeps its pair record for the device. */
   readonly pairRecords: PairRecordStore;
   /** Environment used for SSLKEYLOGFILE. */

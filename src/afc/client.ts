@@ -16,6 +16,7 @@ import { AfcBadReplyError, AfcError, AfcTooManyEntriesError } from './errors.ts'
 import { toDeviceInfo, toFileInfo, type AfcDeviceInfo, type AfcFileInfo } from './file-info.ts';
 import { AfcLinkType, AfcOpcode, AfcWhence, OPEN_MODE_BY_NAME, opcodeName, type AfcLockOp, type AfcOpenMode } from './protocol.ts';
 import { AfcReadStream, type AfcReadStreamOptions } from './read-stream.ts';
+import type { AfcStreamingReadOpts } from './file-io.ts';
 import { pullPath, pushPath, type TransferOptions, type TransferResult } from './transfer.ts';
 import { AfcWriteStream, type AfcWriteStreamOptions } from './write-stream.ts';
 
@@ -137,7 +138,7 @@ export class AfcClient {
    * FileRefRead whose DATA bytes go to `onData` as views of socket chunks (no buffering, no copy).
    * Resolves with the number of bytes (0 = EOF).
    */
-  async readStreaming(handle: number, size: number, onData: (chunk: Buffer) => void, o?: CallOpts): Promise<number> {
+  async readStreaming(handle: number, size: number, onData: (chunk: Buffer) => void, o?: AfcStreamingReadOpts): Promise<number> {
     const r = await this.#conn.request(AfcOpcode.FileRefRead, { u64: [handle, size] }, { ...o, onData });
     if (r.header.operation === AfcOpcode.Data) {
       for (const c of r.content) onData(c); // only when the connection could not stream (never for DATA)

@@ -201,6 +201,11 @@ export class AfcDecoder {
     return this.#state !== State.Header || this.#q.length > 0;
   }
 
+  /** Copies what is buffered (a partial header), before the pushed chunks' memory is reused. */
+  own(): void {
+    this.#q.own();
+  }
+
   /** Queues a chunk (kept as is). */
   push(chunk: Buffer): void {
     this.#q.push(chunk);

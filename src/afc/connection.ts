@@ -5,6 +5,7 @@
 import type { Duplex } from 'node:stream';
 import { withCallOpts, type CallOpts } from '../core/abort.ts';
 import { ClosedError, IDeviceError, ProtocolError } from '../core/errors.ts';
+import { recyclerOf } from '../core/read-recycler.ts';
 import { AfcDecoder, encodePacket, type AfcHeader, type AfcPacketFields } from './codec.ts';
 import { AfcOpcode, opcodeName } from './protocol.ts';
 
@@ -22,7 +23,21 @@ export interface AfcRequestOpts extends CallOpts {
    * being buffered; the resolved reply then has empty `content` but the right `contentLength`.
    */
   onData?: (chunk: Buffer) => void;
+  /**
+   * `onData` is done with each chunk when it returns (it wrote or hashed the bytes): the chunk may be memory the
+   * socket reuses for its next read (core/read-recycler.ts). Without it the chunks stay valid as long as they are
+   * referenced.
+   */
+  transientData?: boolean;
+  /**
+   * Called synchronously when the reply is complete (before the promise settles, which is a microtask later): a
+   * consumer of pipelined replies learns in order, within the same socket read, that the next reply's bytes follow.
+   */
+  onEnd?: () => void;
 }
+
+/** A reply piece of at most this many bytes is copied out of a recycled read buffer rather than keeping the buffer. */
+const COPY_OUT_MAX = 8 * 1024;
 
 /** Connection options. */
 export interface AfcConnectionOptions {
@@ -37,6 +52,8 @@ interface Pending {
   operation: number;
   fields: AfcPacketFields;
   onData: ((chunk: Buffer) => void) | undefined;
+  transientData: boolean;
+  onEnd: (() => void) | undefined;
   streaming: boolean;
   content: Buffer[];
   contentLength: number;
@@ -63,6 +80,9 @@ export class AfcConnection {
   #failure: IDeviceError | undefined;
   #extraCopied = 0;
   #bytesIn = 0;
+  /** While a recycled read is decoded: it is (true) or a view of it was kept (set by #onBody). */
+  #transient = false;
+  #kept = false;
   /** The stream is corked until the next tick: requests made in one tick leave in one write (writev). */
   #corked = false;
   readonly #uncork = (): void => {
@@ -74,7 +94,12 @@ export class AfcConnection {
     this.#stream = stream;
     this.#maxInFlight = Math.max(1, opts.maxInFlight ?? 16);
     this.#decoder = new AfcDecoder({ maxData: opts.maxReplyData ?? 64 * 1024 * 1024, maxHeaderPayload: 64 * 1024 });
-    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    const recycler = recyclerOf(stream);
+    if (recycler) {
+      // reads into reused memory: each is decoded before the next (what must outlive the call is copied or kept)
+      const waiting = recycler.setSink((view) => this.#onRead(view));
+      for (const c of waiting) this.#onData(c);
+    } else stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     stream.on('end', () =>
       this.#fail(this.#decoder.midPacket ? new ProtocolError('afc', 'stream ended inside a packet (truncated)') : new ClosedError('afc')),
     );
@@ -123,6 +148,8 @@ export class AfcConnection {
         operation,
         fields,
         onData: opts.onData,
+        transientData: opts.transientData === true,
+        onEnd: opts.onEnd,
         streaming: false,
         content: [],
         contentLength: 0,
@@ -164,6 +191,19 @@ export class AfcConnection {
     for (const b of bufs) s.write(b);
   }
 
+  /** A read into recycled memory: returns true when a view of it was kept (the memory must not be reused). */
+  #onRead(view: Buffer): boolean {
+    this.#transient = true;
+    this.#kept = false;
+    try {
+      this.#onData(view);
+      if (this.#decoder.buffered > 0 && !this.#failure) this.#decoder.own(); // a partial header: copied
+      return this.#kept;
+    } finally {
+      this.#transient = false;
+    }
+  }
+
   #onData(chunk: Buffer): void {
     if (this.#failure) return;
     this.#bytesIn += chunk.length;
@@ -195,6 +235,13 @@ export class AfcConnection {
     if (chunk.length === 0) return;
     p.contentLength += chunk.length;
     if (p.abandoned) return;
+    if (this.#transient && !(p.streaming && p.transientData)) {
+      if (chunk.length > COPY_OUT_MAX) this.#kept = true;
+      else {
+        chunk = Buffer.from(chunk);
+        this.#extraCopied += chunk.length;
+      }
+    }
     if (p.streaming) p.onData!(chunk);
     else p.content.push(chunk);
   }
@@ -204,7 +251,10 @@ export class AfcConnection {
     this.#current = undefined;
     this.#pending.delete(p.packetNum);
     this.#inFlight--;
-    if (!p.abandoned) p.resolve({ header: h, content: p.content, contentLength: p.contentLength });
+    if (!p.abandoned) {
+      p.onEnd?.();
+      p.resolve({ header: h, content: p.content, contentLength: p.contentLength });
+    }
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) this.#send(this.#queue.shift()!);
   }
 

@@ -21,6 +21,21 @@ export interface AfcReadStreamOptions {
   highWaterMark?: number;
   /** Abort signal for the whole stream (destroys it with ERR_ABORTED). */
   signal?: AbortSignal;
+  /**
+   * Takes the file's bytes, in order, instead of the stream's 'data' events: each chunk is valid only during the
+   * call (it may be socket memory that is reused next, see core/read-recycler.ts), so the sink must be done with it
+   * (written, hashed) before it returns. The stream then emits no 'data', only 'end' / 'error' / 'close' (resume()
+   * it to see 'end'). A sink that throws destroys the stream with that error.
+   */
+  sink?: (chunk: Buffer) => void;
+}
+
+/** Options of {@link AfcFileIo.readStreaming}. */
+export interface AfcStreamingReadOpts extends CallOpts {
+  /** onData is done with each chunk when it returns (see AfcRequestOpts.transientData). */
+  transientData?: boolean;
+  /** Called synchronously once the reply is complete, before the promise settles (see AfcRequestOpts.onEnd). */
+  onEnd?: () => void;
 }
 
 /** Options of `AfcClient.createWriteStream`. */
@@ -39,8 +54,10 @@ export interface AfcWriteStreamOptions {
 /** File-handle operations (the read and write streams). Errors: ERR_AFC_*, ERR_CLOSED, ERR_PROTOCOL, ERR_TIMEOUT, ERR_ABORTED. */
 export interface AfcFileIo {
   open(path: string, mode?: AfcOpenMode | string, o?: CallOpts): Promise<number>;
-  /** One READ of up to `size` bytes, its data handed to `onData` as views; resolves with the byte count (0 = EOF). */
-  readStreaming(handle: number, size: number, onData: (chunk: Buffer) => void, o?: CallOpts): Promise<number>;
+  /**
+   * One READ of up to `size` bytes, its data handed to `onData` as views; resolves with the byte count (0 = EOF).
+   */
+  readStreaming(handle: number, size: number, onData: (chunk: Buffer) => void, o?: AfcStreamingReadOpts): Promise<number>;
   /** One WRITE packet. */
   writePacket(handle: number, data: Buffer | readonly Buffer[], o?: CallOpts): Promise<void>;
   seek(handle: number, offset: number, whence?: number, o?: CallOpts): Promise<void>;

@@ -20,6 +20,9 @@ export type { AfcReadStreamOptions } from './file-io.ts';
 
 interface Slot {
   chunks: Buffer[];
+  /** The reply is complete (set synchronously, in the socket read that completed it). */
+  ended: boolean;
+  /** Its promise settled (the slot can go). */
   done: boolean;
 }
 
@@ -32,6 +35,7 @@ export class AfcReadStream extends Readable {
   readonly #size: number | undefined;
   readonly #start: number;
   readonly #callOpts: CallOpts;
+  readonly #sink: ((chunk: Buffer) => void) | undefined;
   #handle: number | undefined;
   #slots: Slot[] = [];
   #inFlight = 0;
@@ -67,6 +71,9 @@ export class AfcReadStream extends Readable {
     this.#pos = this.#start;
     this.#budget = opts.size !== undefined ? Math.max(0, opts.size - this.#start) + 1 : undefined;
     this.#callOpts = opts.signal ? { signal: opts.signal } : {};
+    this.#sink = opts.sink;
+    // with a sink nothing is pushed, so nothing ever asks the READs to wait
+    if (this.#sink) this.#wants = true;
   }
 
   /** The remote path. */
@@ -118,10 +125,11 @@ export class AfcReadStream extends Readable {
   }
 
   #issue(size: number): void {
-    const slot: Slot = { chunks: [], done: false };
+    const slot: Slot = { chunks: [], ended: false, done: false };
     this.#slots.push(slot);
     this.#inFlight++;
-    this.#client.readStreaming(this.#handle!, size, (c) => this.#deliver(slot, c), this.#callOpts).then(
+    const co = this.#sink ? { ...this.#callOpts, transientData: true, onEnd: () => this.#replyEnded(slot) } : this.#callOpts;
+    this.#client.readStreaming(this.#handle!, size, (c) => this.#deliver(slot, c), co).then(
       (n) => {
         this.#inFlight--;
         slot.done = true;
@@ -136,14 +144,39 @@ export class AfcReadStream extends Readable {
 
   #deliver(slot: Slot, c: Buffer): void {
     if (this.destroyed) return;
-    if (slot === this.#slots[0]) this.#push(c);
-    else slot.chunks.push(c); // a later READ answered first (not expected from a serial device)
+    if (slot === this.#slots[0] || (this.#sink && this.#inOrder(slot))) this.#push(c);
+    else slot.chunks.push(this.#sink ? Buffer.from(c) : c); // a later READ answered first (not expected from a serial device)
+  }
+
+  /** Sink mode: every READ before `slot` is complete and delivered, so its bytes are next. */
+  #inOrder(slot: Slot): boolean {
+    for (const s of this.#slots) {
+      if (s === slot) return true;
+      if (!s.ended || s.chunks.length > 0) return false;
+    }
+    return false;
+  }
+
+  /** Sink mode: a READ's reply is complete; bytes of later READs that arrived first can go now, in order. */
+  #replyEnded(slot: Slot): void {
+    slot.ended = true;
+    if (this.destroyed) return;
+    for (const s of this.#slots) {
+      if (s.chunks.length > 0 && this.#inOrder(s)) for (const c of s.chunks.splice(0)) this.#push(c);
+      if (!s.ended) break;
+    }
   }
 
   #push(c: Buffer): void {
     this.bytesRead += c.length;
     this.#pos += c.length;
-    if (!this.push(c)) this.#wants = false;
+    if (this.#sink) {
+      try {
+        this.#sink(c);
+      } catch (e) {
+        this.destroy(e as Error);
+      }
+    } else if (!this.push(c)) this.#wants = false;
   }
 
   #flush(): void {

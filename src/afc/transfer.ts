@@ -130,6 +130,41 @@ export class LocalFileWriter {
   }
 
   /**
+   * Writes a streamed file on the event loop: `<dst>.part` opened, each chunk written inside the read stream's sink
+   * (so the chunk can be socket memory that is read into again next: no buffer per read, nothing queued), its mtime
+   * set, closed, renamed to `dst`. `open` builds the stream around the sink it is given. A write slower than
+   * {@link SYNC_WRITE_SLOW_MS} sends the following files through the thread pool ({@link stream}); this one goes on
+   * (each write is one read's worth, ≤ 256 KiB). Rejects with the stream's error, the file system's, or ERR_CLOSED.
+   */
+  async streamSync(open: (sink: (chunk: Buffer) => void) => Readable, dst: string, t: Date): Promise<void> {
+    const part = `${dst}.part`;
+    const fd = fsCb.openSync(part, 'w', 0o666);
+    try {
+      const rs = open((c) => {
+        const t0 = performance.now();
+        for (let off = 0; off < c.length; ) off += fsCb.writeSync(fd, c, off, c.length - off);
+        if (performance.now() - t0 > SYNC_WRITE_SLOW_MS) this.#sync = false;
+      });
+      await new Promise<void>((resolve, reject) => {
+        let ended = false;
+        rs.once('end', () => {
+          ended = true;
+          resolve();
+        });
+        rs.once('error', reject);
+        rs.once('close', () => {
+          if (!ended) reject(new ClosedError('the device file (closed before its end)'));
+        });
+        rs.resume();
+      });
+      fsCb.futimesSync(fd, t, t);
+    } finally {
+      fsCb.closeSync(fd);
+    }
+    fsCb.renameSync(part, dst);
+  }
+
+  /**
    * Writes the bytes of `rs` to `<dst>.part` in batches of {@link WRITE_BATCH}, each one writev through the thread
    * pool (in parallel with the socket reads: the copy into the page cache is most of a large file's CPU; `rs` is
    * paused while a write is behind), sets the mtime, closes, renames to `dst`. Rejects with `rs`'s error,
@@ -342,15 +377,24 @@ export async function pullPath(client: AfcTransferClient, remote: string, local:
         throw e;
       }
     }
-    const rs = client.createReadStream(j.src, {
+    const streamOpts = {
       size: j.size,
       ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
       ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    rs.on('data', (c: Buffer) => progress.add(j.src, c.length));
+    };
+    const t = new Date(Number(j.mtimeNs / 1_000_000n));
     try {
-      await writer.stream(rs, j.dst, new Date(Number(j.mtimeNs / 1_000_000n)));
+      if (writer.sync) {
+        await writer.streamSync((write) => client.createReadStream(j.src, { ...streamOpts, sink: (c) => {
+          write(c);
+          progress.add(j.src, c.length);
+        } }), j.dst, t);
+      } else {
+        const rs = client.createReadStream(j.src, streamOpts);
+        rs.on('data', (c: Buffer) => progress.add(j.src, c.length));
+        await writer.stream(rs, j.dst, t);
+      }
     } catch (e) {
       await fs.rm(part, { force: true });
       throw e;

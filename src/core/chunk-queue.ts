@@ -1,7 +1,8 @@
 /**
  * Socket chunks in arrival order. Payload bytes are handed out as views of the original chunks
  * (never concatenated); only small headers that span chunks are copied, and those copies are counted
- * in {@link ChunkQueue.bytesCopied}. Chunks are never compacted or reused, so views stay valid.
+ * in {@link ChunkQueue.bytesCopied}. Chunks are never compacted or reused, so views stay valid (a producer that
+ * reuses its memory calls {@link ChunkQueue.own} first).
  */
 export class ChunkQueue {
   #chunks: Buffer[] = [];
@@ -102,6 +103,24 @@ export class ChunkQueue {
   /** Drops `n` bytes from the front. */
   skip(n: number): void {
     while (n > 0) n -= this.takeSome(n).length;
+  }
+
+  /**
+   * Replaces what is buffered by one copy of it (counted in bytesCopied), for a producer that is about to reuse the
+   * memory of the chunks it pushed (socket reads into a recycled buffer, core/read-recycler.ts).
+   */
+  own(): void {
+    if (this.#length === 0) return;
+    const n = this.#length;
+    const copy = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (this.#length > 0) {
+      const piece = this.takeSome(this.#length);
+      piece.copy(copy, filled);
+      filled += piece.length;
+    }
+    this.bytesCopied += n;
+    this.push(copy);
   }
 
   /** Removes and returns every buffered chunk (views), e.g. to hand leftovers to the next layer. */

@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream';
 import type { CallOpts } from '../core/abort.ts';
 import { sameUdid } from '../core/udid.ts';
-import { DeviceNotFoundError, selectDevice, type DeviceProvider, type DeviceSelector } from '../provider.ts';
+import { DeviceNotFoundError, selectDevice, type DeviceProvider, type DeviceSelector, type PortConnectOptions } from '../provider.ts';
 import { UsbmuxClient } from '../usbmux/client.ts';
 import type { UsbmuxDevice } from '../usbmux/device.ts';
 import { UsbmuxdRecordStore } from './usbmuxd-records.ts';
@@ -47,8 +47,8 @@ export async function openUsbmuxdDevice(sel: DeviceSelector = {}, o?: CallOpts):
     },
     pairRecords,
     env,
-    async connect(port: number, co?: CallOpts): Promise<Duplex> {
-      const c = await UsbmuxClient.open({ address: sel.socket, env, signal: co?.signal, timeoutMs: co?.timeoutMs });
+    async connect(port: number, co?: PortConnectOptions): Promise<Duplex> {
+      const c = await UsbmuxClient.open({ address: sel.socket, env, signal: co?.signal, timeoutMs: co?.timeoutMs, recycleReads: co?.recycleReads === true });
       let now: UsbmuxDevice | undefined;
       try {
         now = lookup(await c.listDevices(co));

@@ -11,6 +11,7 @@ import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { withCallOpts, throwIfAborted, type CallOpts } from '../core/abort.ts';
 import { ClosedError, IDeviceError, ProtocolError, asIDeviceError } from '../core/errors.ts';
+import { ReadRecycler } from '../core/read-recycler.ts';
 import { isPlistDict, type PlistDict } from '../plist/types.ts';
 import { formatMuxAddress, netOptions, resolveUsbmuxAddress, type MuxAddress } from './address.ts';
 import { clientIdentity, encodeBinaryConnect, encodeBinaryListen, encodeConnectRequest, encodePlistRequest, UsbmuxReplyDecoder, type UsbmuxReply } from './codec.ts';
@@ -33,6 +34,11 @@ export interface UsbmuxOpenOptions extends CallOpts {
   progName?: string;
   /** Largest accepted message, bytes (default 16 MiB). */
   maxMessage?: number;
+  /**
+   * Read the socket into reused memory (core/read-recycler.ts): for a connection that becomes an AFC stream after
+   * connect(). Behaves as a plain socket until its consumer takes the reads as a sink.
+   */
+  recycleReads?: boolean;
 }
 
 type Pending = { resolve(r: UsbmuxReply): void; reject(e: Error): void };
@@ -85,7 +91,9 @@ export class UsbmuxClient {
   static async open(opts: UsbmuxOpenOptions = {}): Promise<UsbmuxClient> {
     const address = typeof opts.address === 'object' ? opts.address : resolveUsbmuxAddress(opts.address, opts.env ?? process.env);
     throwIfAborted('usbmux open', opts.signal);
-    const socket = netConnect(netOptions(address));
+    const recycler = opts.recycleReads ? new ReadRecycler() : undefined;
+    const socket = netConnect(recycler ? { ...netOptions(address), onread: recycler.onread } : netOptions(address));
+    recycler?.attach(socket);
     const connected = new Promise<void>((resolve, reject) => {
       const onError = (e: Error): void => reject(new UsbmuxUnreachableError(formatMuxAddress(address), e));
       socket.once('error', onError);
