@@ -13,7 +13,7 @@
  *   --cells SPEC        the cells to run: `link:trees:clients` entries joined by `;`, trees and clients comma lists
  *                       or `*`; clients afc, backup, ifuse, appium. E.g. `real:*:*;usb2:large:afc;none:*:*`.
  */
-import { READ_BYTES_PER_SECOND } from '../../src/virtual-iphone/afcd-model.ts';
+import { afcdReadBound, READ_BYTES_PER_SECOND, REAL_AFCD } from '../../src/virtual-iphone/afcd-model.ts';
 import { linkProfile, type LinkProfile } from '../../src/virtual-iphone/link.ts';
 import { CLIENTS, runClient, type ClientName } from '../afc/clients.ts';
 import { prepareEmulator } from '../afc/ifuse.ts';
@@ -21,7 +21,8 @@ import { startRawServer } from '../afc/servers.ts';
 import { makeTree, type Tree } from '../afc/trees.ts';
 import { runChild } from '../child.ts';
 import { medianRound, row, type ClientResult } from '../measure.ts';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import type { BenchContext, BenchMeasurement, BenchScenario, BenchTarget } from '../scenario.ts';
 
@@ -97,8 +98,32 @@ function atMost(name: string, m: BenchMeasurement | undefined, key: 'peakRssMB' 
   return { name, value: v, threshold: `<= ${max}`, pass: v <= max, detail: `${v.toFixed(2)} ${unit}` };
 }
 
-/** The issue-14 targets, from one run's rows (exported for re-deriving them from saved results). */
-export function targets(rows: BenchMeasurement[], trees: Pick<Tree, 'name' | 'files' | 'bytes'>[]): BenchTarget[] {
+/**
+ * The best rate any client could reach on `real` for a tree, MB/s: the lower of the profile's bus and device ceiling
+ * and the afcd service bound (afcdReadBound: OPEN + READ + CLOSE per file, READDIR per folder, served one after
+ * another). Undefined for a tree not generated in this run.
+ */
+export function realBestMbPerSec(t: Tree): number | undefined {
+  if (!t.media || t.files.length === 0) return undefined;
+  const sizes = t.files.map((f) => statSync(f).size);
+  const entries = new Map<string, number>();
+  for (const f of t.files) entries.set(dirname(f), (entries.get(dirname(f)) ?? 0) + 1);
+  const bus = Math.min(READ_BYTES_PER_SECOND, linkProfile('real')!.bytesPerSecond);
+  return Math.min(bus, afcdReadBound(REAL_AFCD, sizes, [...entries.values()])) / 1e6;
+}
+
+/** Adds to a "≥ N× a peer" target on `real` the most that ratio can be on the profile (best rate / the peer's). */
+function withBound(t: BenchTarget, peer: BenchMeasurement | undefined, bestMbPerSec: number | undefined): BenchTarget {
+  if (bestMbPerSec === undefined || !peer?.mbPerSec) return t;
+  const most = bestMbPerSec / peer.mbPerSec;
+  return { ...t, detail: `${t.detail}; the most any client can reach on this profile is ${bestMbPerSec.toFixed(1)} MB/s = ${most.toFixed(2)}× ${peer.client}` };
+}
+
+/**
+ * The issue-14 targets, from one run's rows (exported for re-deriving them from saved results). `best`: per case
+ * name, {@link realBestMbPerSec} (shown next to the ratios to peers on `real`).
+ */
+export function targets(rows: BenchMeasurement[], trees: Pick<Tree, 'name' | 'files' | 'bytes'>[], best: Record<string, number | undefined> = {}): BenchTarget[] {
   const [mixed, small, large] = ['mixed', 'small', 'large'].map((n) => caseName(trees.find((t) => t.name === n)!));
   const f = (c: string, l: string, cl: string): BenchMeasurement | undefined => rows.find((m) => m.case === c && m.link === l && m.client === cl);
   const realCeiling = Math.min(READ_BYTES_PER_SECOND, linkProfile('real')!.bytesPerSecond) / 1e6;
@@ -110,8 +135,8 @@ export function targets(rows: BenchMeasurement[], trees: Pick<Tree, 'name' | 'fi
       ratio(`real, ${large}: ${ours} / profile ceiling`, f(large!, 'real', ours), f(large!, 'real', 'device-rate'), 0.9, realCeiling),
     );
     for (const c of [mixed!, small!]) {
-      out.push(ratio(`real, ${c}: ${ours} / ifuse`, f(c, 'real', ours), f(c, 'real', 'ifuse'), 3));
-      out.push(ratio(`real, ${c}: ${ours} / appium-ios-device`, f(c, 'real', ours), f(c, 'real', 'appium-ios-device'), 2));
+      out.push(withBound(ratio(`real, ${c}: ${ours} / ifuse`, f(c, 'real', ours), f(c, 'real', 'ifuse'), 3), f(c, 'real', 'ifuse'), best[c]));
+      out.push(withBound(ratio(`real, ${c}: ${ours} / appium-ios-device`, f(c, 'real', ours), f(c, 'real', 'appium-ios-device'), 2), f(c, 'real', 'appium-ios-device'), best[c]));
     }
   }
   out.push(
@@ -163,6 +188,7 @@ const scenario: BenchScenario = {
       trees.push(await makeTree(n, join(ctx.tmpDir, 'trees'), ctx.quick));
       ctx.log(`tree ${n}: ${trees.at(-1)!.files.length} files, ${(trees.at(-1)!.bytes / 1e6).toFixed(0)} MB`);
     }
+    const best = Object.fromEntries(trees.map((t) => [caseName(t), realBestMbPerSec(t)]));
     const rows: BenchMeasurement[] = [];
     for (const link of LINKS) {
       for (const t of trees) {
@@ -192,7 +218,7 @@ const scenario: BenchScenario = {
       }
     }
     await rm(join(ctx.tmpDir, 'trees'), { recursive: true, force: true });
-    return { measurements: rows, targets: targets(rows, trees), ...(reduced ? { reduced } : {}) };
+    return { measurements: rows, targets: targets(rows, trees, best), ...(reduced ? { reduced } : {}) };
   },
 };
 

@@ -283,3 +283,25 @@ class AfcdPacer implements AfcServicePacer {
     return ok;
   }
 }
+
+/** The most one READ may ask of the emulator's afcd (AfcServerOptions.maxRead's default), bytes. */
+export const MAX_READ_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The fastest any client could read a tree from a device with this afcd, bytes per second: each file costs at least
+ * an OPEN, one READ per {@link MAX_READ_BYTES} plus its bytes at the read ceiling, and a CLOSE; each folder one
+ * READDIR of its entries; nothing else (no stat, no round trip, no bus, no host cost — each of those only lowers
+ * it). The work spreads over the device's `workers`. `fileSizes`: every file's size; `folderEntries`: every folder's
+ * entry count. A bound for reading benchmark results (what "N× a peer" can mean on this profile), not a prediction.
+ */
+export function afcdReadBound(t: AfcdTiming, fileSizes: readonly number[], folderEntries: readonly number[]): number {
+  let ms = 0;
+  let bytes = 0;
+  for (const size of fileSizes) {
+    const reads = Math.max(1, Math.ceil(size / MAX_READ_BYTES));
+    ms += t.requestMs + t.openMs + reads * (t.requestMs + t.readMs) + (size / t.readBytesPerSecond) * 1000 + t.requestMs + t.closeMs;
+    bytes += size;
+  }
+  for (const n of folderEntries) ms += t.requestMs + t.readdirMs + n * t.readdirEntryMs;
+  return ms === 0 ? Infinity : bytes / (ms / 1000 / t.workers);
+}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCells } from '../../../bench/scenarios/peers.ts';
+import { parseCells, targets } from '../../../bench/scenarios/peers.ts';
+import type { BenchMeasurement } from '../../../bench/scenario.ts';
 
 test('peers --cells: absent means every client everywhere', () => {
   const cells = parseCells(undefined);
@@ -21,8 +22,7 @@ test('peers --cells: malformed entries and unknown clients are refused', () => {
   assert.throws(() => parseCells('real:*:rsync'), /unknown client 'rsync'/);
 });
 
-test('peers targets: a peer that copied 0 bytes within its time limit passes the ratio as unbounded; a missing row is n/a', async () => {
-  const { targets } = await import('../../../bench/scenarios/peers.ts');
+test('peers targets: a peer that copied 0 bytes within its time limit passes the ratio as unbounded; a missing row is n/a', () => {
   const trees = [
     { name: 'mixed' as const, files: new Array<string>(2000), bytes: 0 },
     { name: 'small' as const, files: new Array<string>(20000), bytes: 0 },
@@ -38,4 +38,20 @@ test('peers targets: a peer that copied 0 bytes within its time limit passes the
   assert.match(vsAppium.detail, /copied 0 bytes within its time limit/);
   const vsIfuse = t.find((x) => x.name === 'real, small-20000: iosdevice afc pull / ifuse')!;
   assert.equal(vsIfuse.pass, undefined);
+});
+
+test('peers targets: a ratio to a peer on real also says the most any client can reach there', () => {
+  const trees = [
+    { name: 'mixed' as const, files: Array(2000).fill(''), bytes: 1 },
+    { name: 'small' as const, files: Array(20000).fill(''), bytes: 1 },
+    { name: 'large' as const, files: [''], bytes: 4 * 2 ** 30 },
+  ];
+  const rows: BenchMeasurement[] = [
+    { case: 'small-20000', link: 'real', client: 'iosdevice afc pull', mbPerSec: 8.7 },
+    { case: 'small-20000', link: 'real', client: 'ifuse', mbPerSec: 4.7 },
+  ];
+  const t = targets(rows, trees, { 'small-20000': 10.77 });
+  const vsIfuse = t.find((x) => x.name === 'real, small-20000: iosdevice afc pull / ifuse')!;
+  assert.equal(vsIfuse.pass, false);
+  assert.match(vsIfuse.detail, /the most any client can reach on this profile is 10\.8 MB\/s = 2\.29× ifuse/);
 });

@@ -13,6 +13,8 @@ import { AfcOpcode } from '../../../src/afc/protocol.ts';
 import { connectAfc, openDevice } from '../../../src/connect.ts';
 import { IDeviceError } from '../../../src/core/errors.ts';
 import {
+  afcdReadBound,
+  MAX_READ_BYTES,
   AfcdModel,
   PIECE_BYTES,
   REAL_AFCD,
@@ -164,4 +166,20 @@ test('the emulator with link real serves files intact, pipelined reads and sever
     await emu.close();
     await cleanup();
   }
+});
+
+test('afcdReadBound: OPEN + READs + bytes + CLOSE per file and a READDIR per folder, spread over the workers', () => {
+  const t = { ...REAL_AFCD, workers: 1 };
+  const fileMs = (size: number): number =>
+    t.requestMs + t.openMs + Math.max(1, Math.ceil(size / MAX_READ_BYTES)) * (t.requestMs + t.readMs) + (size / t.readBytesPerSecond) * 1000 + t.requestMs + t.closeMs;
+  const sizes = [0, 40_000, 40_000, 20 * 1024 * 1024];
+  const ms = sizes.reduce((a, n) => a + fileMs(n), 0) + (t.requestMs + t.readdirMs + 4 * t.readdirEntryMs);
+  const bytes = sizes.reduce((a, n) => a + n, 0);
+  assert.ok(Math.abs(afcdReadBound(t, sizes, [4]) - bytes / (ms / 1000)) < 1e-6);
+  // two workers halve the time; no files: no bound
+  assert.ok(Math.abs(afcdReadBound({ ...t, workers: 2 }, sizes, [4]) - (2 * bytes) / (ms / 1000)) < 1e-6);
+  assert.equal(afcdReadBound(t, [], []), Infinity);
+  // the real profile: 40 KB files cannot go faster than ~10.8 MB/s, one big file is held near the read ceiling
+  assert.ok(afcdReadBound(REAL_AFCD, Array(1000).fill(40_000), [1000]) < 11e6);
+  assert.ok(afcdReadBound(REAL_AFCD, [4 * 2 ** 30], [1]) > 0.99 * REAL_AFCD.readBytesPerSecond);
 });
