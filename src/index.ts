@@ -24,7 +24,7 @@ export {
   type ConnectServiceOptions,
   type LockdownSession,
 } from './connect.ts';
-export { selectDevice, type DeviceProvider, type DeviceSelector, type SelectableDevice, type SelectWording } from './provider.ts';
+export { selectDevice, type DeviceProvider, type DeviceSelector, type PortConnectOptions, type SelectableDevice, type SelectWording } from './provider.ts';
 export {
   listDevices,
   waitForDevice,

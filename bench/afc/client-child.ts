@@ -6,8 +6,8 @@
  *   --remote PATH --local DIR [--concurrency N] [--chunk BYTES] [--in-flight N] [--window N]
  * Options not given keep the library's defaults (what `iosdevice afc pull` uses).
  */
-import * as net from 'node:net';
 import { AfcClient } from '../../src/afc/client.ts';
+import { connectRecycled } from '../../src/afc/index.ts';
 import { MemorySampler, peakRssBytes, selfUsage } from '../self-usage.ts';
 
 function arg(name: string): string | undefined {
@@ -22,7 +22,7 @@ async function connect(): Promise<AfcClient> {
   const afcOpts = window !== undefined ? { maxInFlight: window } : {};
   const sockPath = arg('--afc-socket');
   if (sockPath) {
-    const s = net.connect(sockPath);
+    const s = connectRecycled({ path: sockPath }); // as a library user would: reads into reused memory
     await new Promise<void>((res, rej) => s.once('connect', res).once('error', rej));
     return new AfcClient(s, afcOpts);
   }

@@ -16,7 +16,7 @@
  *   {@link RECYCLED_READ_BYTES} buffer is used again. No 'data' events are emitted in this mode; 'end', 'close'
  *   and 'error' are the socket's own.
  */
-import type { Socket } from 'node:net';
+import { connect as netConnect, type NetConnectOpts, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -35,6 +35,18 @@ const recyclers = new WeakMap<object, ReadRecycler>();
 /** The recycler of a socket created with one, if any. */
 export function recyclerOf(stream: Duplex): ReadRecycler | undefined {
   return recyclers.get(stream);
+}
+
+/**
+ * `net.connect(options)` with the socket's reads going into reused memory (a {@link ReadRecycler} attached): for a
+ * stream handed to `new AfcClient(socket)`, which then decodes each read in place. Behaves as a plain socket for
+ * any other reader.
+ */
+export function connectRecycled(options: NetConnectOpts): Socket {
+  const recycler = new ReadRecycler();
+  const socket = netConnect({ ...options, onread: recycler.onread });
+  recycler.attach(socket);
+  return socket;
 }
 
 /** See the module comment. Create it, pass {@link onread} to net.connect, then {@link attach} the socket. */

@@ -11,7 +11,7 @@ import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { withCallOpts, throwIfAborted, type CallOpts } from '../core/abort.ts';
 import { ClosedError, IDeviceError, ProtocolError, asIDeviceError } from '../core/errors.ts';
-import { ReadRecycler } from '../core/read-recycler.ts';
+import { connectRecycled } from '../core/read-recycler.ts';
 import { isPlistDict, type PlistDict } from '../plist/types.ts';
 import { formatMuxAddress, netOptions, resolveUsbmuxAddress, type MuxAddress } from './address.ts';
 import { clientIdentity, encodeBinaryConnect, encodeBinaryListen, encodeConnectRequest, encodePlistRequest, UsbmuxReplyDecoder, type UsbmuxReply } from './codec.ts';
@@ -91,9 +91,7 @@ export class UsbmuxClient {
   static async open(opts: UsbmuxOpenOptions = {}): Promise<UsbmuxClient> {
     const address = typeof opts.address === 'object' ? opts.address : resolveUsbmuxAddress(opts.address, opts.env ?? process.env);
     throwIfAborted('usbmux open', opts.signal);
-    const recycler = opts.recycleReads ? new ReadRecycler() : undefined;
-    const socket = netConnect(recycler ? { ...netOptions(address), onread: recycler.onread } : netOptions(address));
-    recycler?.attach(socket);
+    const socket = opts.recycleReads ? connectRecycled(netOptions(address)) : netConnect(netOptions(address));
     const connected = new Promise<void>((resolve, reject) => {
       const onError = (e: Error): void => reject(new UsbmuxUnreachableError(formatMuxAddress(address), e));
       socket.once('error', onError);

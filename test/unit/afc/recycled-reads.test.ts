@@ -13,7 +13,8 @@ import { encodeDataReplyHeader, encodePacket, encodeStatusReply } from '../../..
 import { AfcOpcode } from '../../../src/afc/protocol.ts';
 import { serveAfc } from '../../../src/afc/server.ts';
 import { duplexPair } from '../../../src/core/duplex-pair.ts';
-import { ReadRecycler, recyclerOf } from '../../../src/core/read-recycler.ts';
+import { connectRecycled } from '../../../src/afc/index.ts';
+import { recyclerOf, type ReadRecycler } from '../../../src/core/read-recycler.ts';
 import { decodeAll, tempDir, treeSnapshot, type Packet } from './helpers.ts';
 
 /** Deterministic bytes. */
@@ -72,11 +73,10 @@ async function slicingServer(root: string, sockPath: string, seed: number): Prom
 }
 
 async function recycledClient(sockPath: string): Promise<{ client: AfcClient; rec: ReadRecycler }> {
-  const rec = new ReadRecycler();
-  const sock = net.connect({ path: sockPath, onread: rec.onread });
-  rec.attach(sock);
+  const sock = connectRecycled({ path: sockPath }); // the public way (iosdevice/afc)
   await new Promise<void>((res, rej) => sock.once('connect', res).once('error', rej));
-  assert.equal(recyclerOf(sock), rec);
+  const rec = recyclerOf(sock);
+  assert.ok(rec);
   return { client: new AfcClient(sock), rec };
 }
 
