@@ -42,15 +42,34 @@ export interface WalkedFolder {
   readonly rel: readonly string[];
 }
 
-/** A regular file as the walk keeps it: a compact record; the DeviceFile strings are derived on access. */
+const NS_PER_S = 1_000_000_000n;
+
+/**
+ * A regular file as the walk keeps it: a compact record; the DeviceFile strings are derived on access. The
+ * times are held as small integers (whole seconds + the rest in ns or ms), not as a bigint and a boxed double
+ * per file: a library walk keeps 100k+ of these, and each boxed value is another heap object to promote.
+ */
 export class WalkedFile implements DeviceFile {
-  constructor(
-    readonly folder: WalkedFolder,
-    readonly name: string,
-    readonly size: number,
-    readonly mtimeNs: bigint,
-    readonly birthMs: number,
-  ) {}
+  readonly folder: WalkedFolder;
+  readonly name: string;
+  readonly size: number;
+  readonly #mtimeS: number;
+  readonly #mtimeNsRest: number;
+  readonly #birthS: number;
+  readonly #birthMsRest: number;
+
+  constructor(folder: WalkedFolder, name: string, size: number, mtimeNs: bigint, birthMs: number) {
+    this.folder = folder;
+    this.name = name;
+    this.size = size;
+    const s = mtimeNs / NS_PER_S;
+    const rest = mtimeNs - s * NS_PER_S; // same sign as mtimeNs (a time before 1970)
+    this.#mtimeS = Number(s);
+    this.#mtimeNsRest = Number(rest);
+    const bs = Math.trunc(birthMs / 1000);
+    this.#birthS = bs;
+    this.#birthMsRest = birthMs - bs * 1000;
+  }
   get remote(): string {
     return this.folder.remote === '/' ? `/${this.name}` : `${this.folder.remote}/${this.name}`;
   }
@@ -60,11 +79,15 @@ export class WalkedFile implements DeviceFile {
   get relPath(): string {
     return this.folder.rel.length === 0 ? this.name : `${this.folder.rel.join('/')}/${this.name}`;
   }
+  /** Exact device mtime in ns. */
+  get mtimeNs(): bigint {
+    return BigInt(this.#mtimeS) * NS_PER_S + BigInt(this.#mtimeNsRest);
+  }
   get mtime(): Date {
-    return new Date(Number(this.mtimeNs / 1_000_000n));
+    return new Date(this.#mtimeS * 1000 + Math.trunc(this.#mtimeNsRest / 1_000_000));
   }
   get birthtime(): Date {
-    return new Date(this.birthMs);
+    return new Date(this.#birthS * 1000 + this.#birthMsRest);
   }
 }
 
