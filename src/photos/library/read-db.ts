@@ -19,7 +19,8 @@ const EDITED = 1 << 6;
 const LOCAL_KNOWN = 1 << 7;
 const LOCAL = 1 << 8;
 const SAVED_KNOWN = 1 << 9;
-const SAVED_SHIFT = 10; // ZSAVEDASSETTYPE 0..255 kept in the bits above this one
+const ORIG_IS_NAME = 1 << 10; // ZORIGINALFILENAME is the file's own name (most DCIM assets): not held twice
+const SAVED_SHIFT = 11; // ZSAVEDASSETTYPE 0..255 kept in the bits above this one
 const KINDS = ['photo', 'video', 'other'] as const;
 
 /** Fields most assets do not have, kept out of the record (one object only where one is set). */
@@ -43,8 +44,7 @@ export class LibraryAsset {
   createdMs: number | undefined;
   /** ZMEDIAGROUPUUID: the Live Photo content identifier shared by the still and its video. */
   contentId: string | undefined;
-  /** The name Photos shows (ZADDITIONALASSETATTRIBUTES.ZORIGINALFILENAME). */
-  originalFilename: string | undefined;
+  #orig: string | undefined;
   #bits: number;
   #rare: AssetRare | undefined;
 
@@ -54,7 +54,7 @@ export class LibraryAsset {
     this.uuid = undefined;
     this.createdMs = undefined;
     this.contentId = undefined;
-    this.originalFilename = undefined;
+    this.#orig = undefined;
     this.#bits = KINDS.indexOf(kind) | (flags.live ? LIVE : 0) | (flags.favorite ? FAVORITE : 0) | (flags.hidden ? HIDDEN : 0) |
       (flags.trashed ? TRASHED : 0) | (flags.edited ? EDITED : 0);
     this.#rare = undefined;
@@ -87,6 +87,15 @@ export class LibraryAsset {
   set localOriginal(v: boolean | undefined) {
     this.#bits = (this.#bits & ~(LOCAL_KNOWN | LOCAL)) | (v === undefined ? 0 : LOCAL_KNOWN | (v ? LOCAL : 0));
   }
+  /** The name Photos shows (ZADDITIONALASSETATTRIBUTES.ZORIGINALFILENAME). */
+  get originalFilename(): string | undefined {
+    return this.#bits & ORIG_IS_NAME ? this.path.slice(this.path.lastIndexOf('/') + 1) : this.#orig;
+  }
+  set originalFilename(v: string | undefined) {
+    const same = v !== undefined && v.length < this.path.length && this.path.endsWith(v) && this.path[this.path.length - v.length - 1] === '/';
+    this.#bits = same ? this.#bits | ORIG_IS_NAME : this.#bits & ~ORIG_IS_NAME;
+    this.#orig = same ? undefined : v;
+  }
   get title(): string | undefined {
     return this.#rare?.title;
   }
@@ -101,7 +110,7 @@ export class LibraryAsset {
     return this.#bits & SAVED_KNOWN ? this.#bits >>> SAVED_SHIFT : this.#rare?.savedType;
   }
   set savedType(v: number | undefined) {
-    this.#bits &= SAVED_KNOWN - 1;
+    this.#bits &= (SAVED_KNOWN - 1) | ORIG_IS_NAME;
     if (v !== undefined && Number.isInteger(v) && v >= 0 && v <= 255) this.#bits |= SAVED_KNOWN | (v << SAVED_SHIFT);
     else if (v !== undefined || this.#rare) this.setRare('savedType', v);
   }
@@ -171,9 +180,19 @@ const MAX_FOLDER_DEPTH = 32;
 /** Longest text field kept (title, caption), characters. */
 const MAX_TEXT = 4096;
 
+/**
+ * `s` as one flat string. The SQLite binding builds short texts a character at a time, so a 13–16 character
+ * name arrives as a rope (a cons string and its two halves, ~3x the bytes); the index keeps 100k+ of them.
+ * normalize() returns a flat copy; it is used only when it does not change the text (never for a name in NFD).
+ */
+function flat(s: string): string {
+  const n = s.normalize();
+  return n === s ? n : s;
+}
+
 function str(v: SqlValue | undefined): string | undefined {
   if (typeof v !== 'string' || v.length === 0) return undefined;
-  return v.length > MAX_TEXT ? v.slice(0, MAX_TEXT) : v;
+  return v.length > MAX_TEXT ? v.slice(0, MAX_TEXT) : flat(v);
 }
 
 function num(v: SqlValue | undefined): number | undefined {
