@@ -90,11 +90,14 @@ export function mayHaveExif(name: string): boolean {
   return /\.(jpe?g|hei[cf]|avif|png|mov|mp4|m4v)$/i.test(name);
 }
 
+/** The stem part of a group key: the name's stem, upper case, with Apple's E (edited) / O (original) infix removed. */
+export function groupStemOf(name: string): string {
+  return splitExt(name).stem.toUpperCase().replace(/^IMG_[EO](\d+)$/, 'IMG_$1');
+}
+
 /** Group key: device folder + stem, upper case, with Apple's E (edited) / O (original) infix removed. */
 export function groupKeyOf(f: DeviceFile): string {
-  const dir = f.rel.slice(0, -1).join('/');
-  const stem = splitExt(f.rel[f.rel.length - 1]!).stem.toUpperCase().replace(/^IMG_[EO](\d+)$/, 'IMG_$1');
-  return `${dir}/${stem}`;
+  return `${f.rel.slice(0, -1).join('/')}/${groupStemOf(f.rel[f.rel.length - 1]!)}`;
 }
 
 /**

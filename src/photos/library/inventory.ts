@@ -16,10 +16,11 @@ import { join } from 'node:path';
 import { errorCode, isConnectionLost } from '../../core/errors.ts';
 import type { ConnectionSlots } from '../connections.ts';
 import { isDestProblem } from '../dest.ts';
-import { groupKeyOf, sortMembers, splitExt, type DeviceFile, type FileGroup } from '../layout.ts';
+import { groupKeyOf, groupStemOf, sortMembers, splitExt, type DeviceFile, type FileGroup } from '../layout.ts';
 import { runPool } from '../limit.ts';
 import type { BackupLimits } from '../limits.ts';
-import { walkDevice, type Rejected } from '../walk.ts';
+import { walkDevice, WalkedFile, type Rejected, type WalkedFolder } from '../walk.ts';
+import { AssetsByPath } from './by-path.ts';
 import { blockReader } from './bytes.ts';
 import { deviceReader, stageDatabase } from './device-read.ts';
 import { readStillContentId } from './makernote.ts';
@@ -85,7 +86,8 @@ export interface InventoryContext {
 
 const isVideoName = (n: string): boolean => /\.(mov|mp4|m4v)$/i.test(n);
 const isStillName = (n: string): boolean => /\.(heic|heif|jpe?g)$/i.test(n);
-const nameOf = (f: DeviceFile): string => f.rel[f.rel.length - 1]!;
+/** The file's name (a walk record has it; `rel` would build an array). */
+const nameOf = (f: DeviceFile): string => (f instanceof WalkedFile ? f.name : f.rel[f.rel.length - 1]!);
 
 async function walkRoot(ctx: InventoryContext, root: string): Promise<{ files: DeviceFile[]; rejected: Rejected[] }> {
   const w = await walkDevice(ctx.slots, root, { inFlight: ctx.walkInFlight, timeoutMs: ctx.idleMs, limits: ctx.limits, ...(ctx.signal ? { signal: ctx.signal } : {}) });
@@ -167,6 +169,41 @@ class AssetGroup implements FileGroup {
   }
 }
 
+/**
+ * Files by group key (folder + stem: FileGroup.key), held as folder → stem → members so that no key string is
+ * built per file (a library has 100k+); `lists` are the member lists in order of first appearance.
+ */
+class GroupsByKey {
+  #byDir = new Map<string, Map<string, DeviceFile[]>>();
+  #walkDirs = new Map<WalkedFolder, string>();
+  lists: DeviceFile[][] = [];
+
+  /** The group-key folder part of a walk folder ('100APPLE'), one string per folder. */
+  dirOf(folder: WalkedFolder): string {
+    let d = this.#walkDirs.get(folder);
+    if (d === undefined) this.#walkDirs.set(folder, (d = folder.rel.join('/')));
+    return d;
+  }
+
+  add(dir: string, stem: string, f: DeviceFile): void {
+    let stems = this.#byDir.get(dir);
+    if (!stems) this.#byDir.set(dir, (stems = new Map()));
+    const list = stems.get(stem);
+    if (list) list.push(f);
+    else {
+      const l = [f];
+      stems.set(stem, l);
+      this.lists.push(l);
+    }
+  }
+
+  clear(): void {
+    this.#byDir = new Map();
+    this.#walkDirs = new Map();
+    this.lists = [];
+  }
+}
+
 /** `f` under a new DEST rel (a moved file is moved again from its walk record). */
 function remap(f: DeviceFile, rel: string[]): DeviceFile {
   return new MovedFile(f instanceof MovedFile ? f.base : f, rel.slice()); // slice: exactly its length (a spread leaves spare slots)
@@ -179,7 +216,8 @@ function remap(f: DeviceFile, rel: string[]): DeviceFile {
 export async function inventoryLibrary(ctx: InventoryContext, dcim: readonly DeviceFile[]): Promise<LibraryInventory> {
   const t0 = performance.now();
   const s: LibrarySummary = { source: 'files', assets: 0, files: { dcim: dcim.length, icloud: 0, edits: 0, shared: 0 }, livePairedById: 0, cloudOnly: [], albums: [], databaseBytes: 0, inventoryMs: 0 };
-  const { index, has } = await readDb(ctx, s);
+  // The library folders are walked before the database is read: a walk's request garbage is then collected
+  // while little is live, instead of piling up on top of the asset index until the end of the run.
   const rejected: Rejected[] = [];
   const walks = new Map<string, DeviceFile[]>();
   for (const root of [CPL_ROOT, MUTATIONS_ROOT, SHARED_ROOT]) {
@@ -187,18 +225,18 @@ export async function inventoryLibrary(ctx: InventoryContext, dcim: readonly Dev
     walks.set(root, w.files);
     rejected.push(...w.rejected);
   }
-  const byPath = new Map<string, LibraryAsset>();
-  for (const a of index?.assets ?? []) byPath.set(a.path, a);
+  const { index, has } = await readDb(ctx, s);
+  const byPath = new AssetsByPath(index?.assets ?? []);
 
   const files: DeviceFile[] = [...dcim];
-  const keys = new Map<DeviceFile, string>();
+  const edits = new Map<DeviceFile, { dir: string; stem: string }>(); // edit files: the group of their original
   // only a DCIM .AAE can take an edit recipe's plain name (a small set, not one entry per file)
   const dcimAae = new Set<string>();
   for (const f of dcim) if (/\.aae$/i.test(nameOf(f))) dcimAae.add(f.relPath.toUpperCase());
   // iCloud originals: named after the asset's original file name when the database knows it
   const cplStem = new Map<string, string>(); // 'groupN/<UUID>' → DEST stem
   for (const f of walks.get(CPL_ROOT)!) {
-    const asset = byPath.get(f.remote.slice(1));
+    const asset = byPath.get(f.remote);
     const name = cplName(nameOf(f), asset?.originalFilename);
     cplStem.set(`${f.rel.slice(0, -1).join('/')}/${splitExt(nameOf(f)).stem}`, splitExt(name).stem);
     files.push(remap(f, [ICLOUD_DIR, ...f.rel.slice(0, -1), name]));
@@ -220,7 +258,7 @@ export async function inventoryLibrary(ctx: InventoryContext, dcim: readonly Dev
       rel = dcimAae.has(plain.join('/').toUpperCase()) ? [...dir, `${editedStem(stem)}.AAE`] : plain;
     } else rel = [...dir, `${stem}.mutations`, ...m.rest!];
     const g = remap(f, rel);
-    keys.set(g, `${dir.join('/')}/${stem.toUpperCase()}`);
+    edits.set(g, { dir: dir.join('/'), stem: stem.toUpperCase() });
     files.push(g);
     s.files.edits++;
   }
@@ -234,34 +272,34 @@ export async function inventoryLibrary(ctx: InventoryContext, dcim: readonly Dev
   cplStem.clear();
 
   // one grouping pass: files by group key (order of first appearance), then Live videos moved by content id
-  const byKey = new Map<string, DeviceFile[]>();
+  const byKey = new GroupsByKey();
   for (const f of files) {
-    const k = keys.get(f) ?? groupKeyOf(f);
-    const list = byKey.get(k);
-    if (list) list.push(f);
-    else byKey.set(k, [f]);
+    const e = edits.get(f);
+    if (e) byKey.add(e.dir, e.stem, f);
+    else byKey.add(f instanceof WalkedFile ? byKey.dirOf(f.folder) : f.rel.slice(0, -1).join('/'), groupStemOf(nameOf(f)), f);
   }
-  const renamed = await pairLiveById(ctx, byKey, keys, byPath, s);
-  keys.clear();
+  const renamed = await pairLiveById(ctx, byKey.lists, edits, byPath, s);
+  edits.clear();
   if (renamed.size > 0) for (let i = 0; i < files.length; i++) files[i] = renamed.get(files[i]!) ?? files[i]!;
   const groups: FileGroup[] = [];
-  for (const members of byKey.values()) groups.push(new AssetGroup(sortMembers(members)));
+  for (const members of byKey.lists) if (members.length > 0) groups.push(new AssetGroup(sortMembers(members)));
   byKey.clear();
 
   const assetOf = new Map<FileGroup, LibraryAsset>();
-  const present = new Set<LibraryAsset>();
+  const assets = index?.assets ?? [];
+  const present = new Uint8Array(assets.length); // by position in `assets`
   for (const g of groups) {
     for (const f of g.members) {
-      const a = byPath.get(f.remote.slice(1));
-      if (!a) continue;
-      present.add(a);
-      if (!assetOf.has(g)) assetOf.set(g, a);
+      const i = byPath.positionOf(f.remote);
+      if (i < 0) continue;
+      present[i] = 1;
+      if (!assetOf.has(g)) assetOf.set(g, assets[i]!);
     }
   }
-  for (const a of index?.assets ?? []) {
+  for (const [i, a] of assets.entries()) {
     if (a.trashed) continue;
     s.assets++;
-    if (present.has(a)) continue;
+    if (present[i]) continue;
     s.cloudOnly.push({
       path: a.path, filename: a.originalFilename ?? a.path.slice(a.path.lastIndexOf('/') + 1), reason: a.localOriginal === false ? 'icloud' : 'missing',
       ...(a.uuid ? { uuid: a.uuid } : {}), ...(a.createdMs !== undefined ? { createdMs: a.createdMs } : {}),
@@ -291,25 +329,31 @@ async function readIds<T extends { f: DeviceFile }>(ctx: InventoryContext, list:
   return out;
 }
 
+/** A still without a video, or a video without a still, in its group's member list. */
+interface Lonely {
+  f: DeviceFile;
+  members: DeviceFile[];
+}
+
 /**
- * Moves each unpaired Live video into the group of the still with the same content identifier (`byKey` is
- * changed in place: the video's own group is dropped when it empties) and gives a renamed CPL video the still's
+ * Moves each unpaired Live video into the group of the still with the same content identifier (the member
+ * lists are changed in place: a video's own list that empties is dropped by the caller) and gives a renamed CPL video the still's
  * stem. Returns the renamed files (old → new) for the caller's file list.
  */
 async function pairLiveById(
-  ctx: InventoryContext, byKey: Map<string, DeviceFile[]>, keys: Map<DeviceFile, string>, byPath: Map<string, LibraryAsset>, s: LibrarySummary,
+  ctx: InventoryContext, lists: readonly DeviceFile[][], edits: ReadonlyMap<DeviceFile, unknown>, byPath: AssetsByPath, s: LibrarySummary,
 ): Promise<Map<DeviceFile, DeviceFile>> {
   const renamed = new Map<DeviceFile, DeviceFile>();
-  const lonelyStills: { f: DeviceFile; key: string }[] = [];
-  const lonelyVideos: { f: DeviceFile; key: string }[] = [];
+  const lonelyStills: Lonely[] = [];
+  const lonelyVideos: Lonely[] = [];
   const haveDb = byPath.size > 0;
-  for (const [key, members] of byKey) {
+  for (const members of lists) {
     let still: DeviceFile | undefined;
     let video: DeviceFile | undefined;
     let stills = 0;
     let videos = 0;
     for (const f of members) {
-      if (keys.has(f)) continue; // an edit render, not an original
+      if (edits.has(f)) continue; // an edit render, not an original
       const n = nameOf(f);
       if (isStillName(n)) {
         stills++;
@@ -320,38 +364,36 @@ async function pairLiveById(
       }
     }
     if (stills === 1 && videos === 0) {
-      if (!haveDb || byPath.get(still!.remote.slice(1))?.live) lonelyStills.push({ f: still!, key });
-    } else if (videos === 1 && stills === 0 && !byPath.get(video!.remote.slice(1))) {
-      lonelyVideos.push({ f: video!, key }); // not a video asset of its own: maybe the other half of a Live Photo
+      if (!haveDb || byPath.get(still!.remote)?.live) lonelyStills.push({ f: still!, members });
+    } else if (videos === 1 && stills === 0 && !byPath.get(video!.remote)) {
+      lonelyVideos.push({ f: video!, members }); // not a video asset of its own: maybe the other half of a Live Photo
     }
   }
   if (lonelyVideos.length === 0 || lonelyStills.length === 0) return renamed;
   const vids = await readIds(ctx, lonelyVideos, true);
   if (vids.size === 0) return renamed;
-  const stillIds = new Map<string, { f: DeviceFile; key: string }>();
-  const toRead: { f: DeviceFile; key: string }[] = [];
+  const stillIds = new Map<string, Lonely>();
+  const toRead: Lonely[] = [];
   // without an identifier from the database, only stills in a folder that has an identified video are read
   const dirOf = (f: DeviceFile): string => f.remote.slice(0, f.remote.lastIndexOf('/'));
   const videoDirs = new Set([...vids.keys()].map((v) => dirOf(v.f)));
   for (const st of lonelyStills) {
-    const id = byPath.get(st.f.remote.slice(1))?.contentId;
+    const id = byPath.get(st.f.remote)?.contentId;
     if (id) stillIds.set(id, st);
     else if (videoDirs.has(dirOf(st.f))) toRead.push(st);
   }
   for (const [st, id] of await readIds(ctx, toRead, false)) stillIds.set(id, st);
   for (const [v, id] of vids) {
     const still = stillIds.get(id);
-    if (!still || still.key === v.key) continue;
-    const from = byKey.get(v.key)!;
-    from.splice(from.indexOf(v.f), 1);
-    if (from.length === 0) byKey.delete(v.key);
+    if (!still || still.members === v.members) continue;
+    v.members.splice(v.members.indexOf(v.f), 1); // a group emptied here is dropped by the caller
     let moved = v.f;
     // an iCloud video named by its own UUID takes the still's (DEST) stem, as Image Capture would name the pair
     if (v.f.rel[0] === ICLOUD_DIR) {
       moved = remap(v.f, [...v.f.rel.slice(0, -1), `${splitExt(nameOf(still.f)).stem}${splitExt(nameOf(v.f)).ext}`]);
       renamed.set(v.f, moved);
     }
-    byKey.get(still.key)!.push(moved);
+    still.members.push(moved);
     s.livePairedById++;
   }
   return renamed;
