@@ -27,9 +27,11 @@ export interface PhotoAfc {
   readdir(path: string, o?: CallOpts & { maxEntries?: number }): Promise<string[]>;
   /**
    * `size` (from stat, or the bytes wanted from `start`) lets the reader pipeline its final EOF read; `start` is a
-   * byte offset (seek after open); `chunkSize` the READ size (≥ 1024; small for header reads).
+   * byte offset (seek after open); `chunkSize` the READ size (≥ 1024; small for header reads). With `sink` (AfcClient
+   * has it) the bytes go to the sink, in order, each chunk valid only during the call, and no 'data' is emitted; an
+   * implementation without sink mode ignores it and emits 'data' (callers handle both).
    */
-  createReadStream(path: string, opts?: { size?: number; start?: number; chunkSize?: number }): Readable;
+  createReadStream(path: string, opts?: { size?: number; start?: number; chunkSize?: number; sink?: (chunk: Buffer) => void }): Readable;
   remove(path: string, o?: CallOpts): Promise<void>;
   close(): void;
   /**
