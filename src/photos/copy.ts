@@ -97,6 +97,12 @@ export async function hashIfSize(path: string, size: number): Promise<string | u
   return h.digest('hex');
 }
 
+/** `first`, then 0 … MAX_SUFFIX without it, one at a time (a placement almost always ends at the first). */
+function* suffixOrder(first: number): Generator<number> {
+  yield first;
+  for (let i = 0; i <= MAX_SUFFIX; i++) if (i !== first) yield i;
+}
+
 /**
  * Moves a received .part to DEST/dirParts/name (or name-N), never overwriting a different file.
  * @param firstSuffix suffix to try first (keeps a group's members on the same suffix)
@@ -108,8 +114,7 @@ export async function place(dest: string, dirParts: string[], name: string, r: R
   // Defence in depth: whatever the layout computed, nothing is ever placed into the tool's own state folder.
   if (isReservedTopLevel(dirParts[0] ?? name)) throw new UnsafePathError([...dirParts, name].join('/'), 'inside the backup\'s own state folder');
   const dir = await ensureSafeDir(dest, dirParts);
-  const order = [firstSuffix, ...Array.from({ length: MAX_SUFFIX + 1 }, (_, i) => i).filter((i) => i !== firstSuffix)];
-  for (const n of order) {
+  for (const n of suffixOrder(firstSuffix)) {
     const cand = withSuffix(name, n);
     const target = resolveInside(dest, [...dirParts, cand]);
     if (await placeNoClobber(r.part, target)) {
