@@ -81,6 +81,7 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
       ctx.slots.ok();
       const repair = plan.repairs.get(f);
       if (repair && r.sha256 === repair.entry.sha256) {
+        part = undefined; // restore() removes it, whatever happens
         await restore(ctx, f, repair, r.part);
         return;
       }
@@ -94,6 +95,7 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
         st.claimed = pick.claimed;
       }
       const placed = await place(ctx.dest, dirParts, f.rel[f.rel.length - 1]!, r, st.suffix);
+      part = undefined; // linked into place and unlinked (or unlinked as a copy of a file already there)
       await ctx.manifest.record({
         udid: ctx.udid, remote: f.remote, size: f.size, mtimeNs: f.mtimeNs.toString(), sha256: r.sha256, local: placed.local,
         ...(f === g.members[0] && st.captured ? { captured: st.captured } : {}),
@@ -124,7 +126,7 @@ async function copyFile(ctx: RunContext, plan: Plan, g: FileGroup, f: DeviceFile
       fail(ctx, f, errorCode(e) === 'ERR_CLOSED' && ctx.slots.dead ? ctx.slots.dead : e);
       return;
     } finally {
-      // placed (link + unlink) or restored: already gone; otherwise never left behind looking complete
+      // not placed or restored: never left behind looking complete
       if (part) await fsp.unlink(part).catch(() => undefined);
     }
   }
