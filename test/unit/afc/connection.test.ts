@@ -7,27 +7,8 @@ import { AfcBadReplyError, AfcError, AfcTooManyEntriesError } from '../../../src
 import { AfcOpcode } from '../../../src/afc/protocol.ts';
 import { duplexPair } from '../../../src/core/duplex-pair.ts';
 import { ClosedError, IDeviceError, ProtocolError, TooLargeError } from '../../../src/core/errors.ts';
-import { decodeAll, type Packet } from './helpers.ts';
+import { decodeAll, fakeDevice, type Packet } from './helpers.ts';
 
-/** A scripted device: collects whole request packets and calls `onRequest` for each. */
-function fakeDevice(onRequest: (p: Packet, dev: Duplex) => void): { client: AfcClient; dev: Duplex; seen: Packet[] } {
-  const [a, dev] = duplexPair();
-  const seen: Packet[] = [];
-  let buf = Buffer.alloc(0);
-  dev.on('data', (c: Buffer) => {
-    buf = Buffer.concat([buf, c]);
-    for (;;) {
-      if (buf.length < 40) return;
-      const entire = Number(buf.readBigUInt64LE(8));
-      if (buf.length < entire) return;
-      const [p] = decodeAll(buf.subarray(0, entire));
-      buf = buf.subarray(entire);
-      seen.push(p!);
-      onRequest(p!, dev);
-    }
-  });
-  return { client: new AfcClient(a), dev, seen };
-}
 
 function hdr(entire: bigint, thisLen: bigint, num: bigint, op: bigint): Buffer {
   const b = Buffer.alloc(40);

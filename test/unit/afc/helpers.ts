@@ -104,3 +104,23 @@ export async function treeSnapshot(dir: string): Promise<Record<string, string>>
   await walk(dir, '');
   return out;
 }
+
+/** A scripted device: collects whole request packets and calls `onRequest` for each. */
+export function fakeDevice(onRequest: (p: Packet, dev: Duplex) => void): { client: AfcClient; dev: Duplex; seen: Packet[] } {
+  const [a, dev] = duplexPair();
+  const seen: Packet[] = [];
+  let buf = Buffer.alloc(0);
+  dev.on('data', (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    for (;;) {
+      if (buf.length < 40) return;
+      const entire = Number(buf.readBigUInt64LE(8));
+      if (buf.length < entire) return;
+      const [p] = decodeAll(buf.subarray(0, entire));
+      buf = buf.subarray(entire);
+      seen.push(p!);
+      onRequest(p!, dev);
+    }
+  });
+  return { client: new AfcClient(a), dev, seen };
+}

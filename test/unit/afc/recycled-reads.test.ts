@@ -15,7 +15,7 @@ import { serveAfc } from '../../../src/afc/server.ts';
 import { duplexPair } from '../../../src/core/duplex-pair.ts';
 import { connectRecycled } from '../../../src/afc/index.ts';
 import { recyclerOf, type ReadRecycler } from '../../../src/core/read-recycler.ts';
-import { decodeAll, tempDir, treeSnapshot, type Packet } from './helpers.ts';
+import { fakeDevice, tempDir, treeSnapshot, type Packet } from './helpers.ts';
 
 /** Deterministic bytes. */
 function bytes(n: number, seed: number): Buffer {
@@ -126,38 +126,27 @@ for (const seed of [1, 7, 42]) {
 }
 
 test('read stream sink: replies of pipelined READs that arrive out of order still reach the sink in file order', async () => {
-  const [a, dev] = duplexPair();
   const file = bytes(5000, 9);
   const reads: Packet[] = [];
   let pos = 0;
-  let buf = Buffer.alloc(0);
-  dev.on('data', (c: Buffer) => {
-    buf = Buffer.concat([buf, c]);
-    for (;;) {
-      if (buf.length < 40) return;
-      const entire = Number(buf.readBigUInt64LE(8));
-      if (buf.length < entire) return;
-      const [p] = decodeAll(buf.subarray(0, entire));
-      buf = buf.subarray(entire);
-      if (p!.operation === AfcOpcode.FileRefOpen) dev.write(encodePacket(p!.packetNum, AfcOpcode.FileRefOpenResult, { u64: [5] })[0]!);
-      else if (p!.operation === AfcOpcode.FileRefClose) dev.write(encodeStatusReply(p!.packetNum, 0));
-      else if (p!.operation === AfcOpcode.FileRefRead) {
-        reads.push(p!);
-        if (reads.length === 3) {
-          // the device's file position advances in request order; the replies leave in reverse order
-          const answers = reads.map((q) => {
-            const n = Number(q.headerPayload.readBigUInt64LE(8));
-            const d = file.subarray(pos, Math.min(file.length, pos + n));
-            pos += d.length;
-            return Buffer.concat([encodeDataReplyHeader(q.packetNum, d.length), d]);
-          });
-          reads.length = 0;
-          dev.write(Buffer.concat(answers.reverse()));
-        }
+  const { client } = fakeDevice((p, dev) => {
+    if (p.operation === AfcOpcode.FileRefOpen) dev.write(encodePacket(p.packetNum, AfcOpcode.FileRefOpenResult, { u64: [5] })[0]!);
+    else if (p.operation === AfcOpcode.FileRefClose) dev.write(encodeStatusReply(p.packetNum, 0));
+    else if (p.operation === AfcOpcode.FileRefRead) {
+      reads.push(p);
+      if (reads.length === 3) {
+        // the device's file position advances in request order; the replies leave in reverse order
+        const answers = reads.map((q) => {
+          const n = Number(q.headerPayload.readBigUInt64LE(8));
+          const d = file.subarray(pos, Math.min(file.length, pos + n));
+          pos += d.length;
+          return Buffer.concat([encodeDataReplyHeader(q.packetNum, d.length), d]);
+        });
+        reads.length = 0;
+        dev.write(Buffer.concat(answers.reverse()));
       }
     }
   });
-  const client = new AfcClient(a);
   const got: Buffer[] = [];
   const rs = client.createReadStream('/f', { size: file.length, chunkSize: 2048, maxInFlight: 3, sink: (c) => got.push(Buffer.from(c)) });
   let dataEvents = 0;
