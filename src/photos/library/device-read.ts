@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { errorCode, isConnectionLost, TimeoutError } from '../../core/errors.ts';
+import { ClosedError, errorCode, isConnectionLost, TimeoutError } from '../../core/errors.ts';
 import type { ConnectionSlots } from '../connections.ts';
 import type { PhotoAfc, PhotoFileInfo } from '../source.ts';
 import type { RandomReader } from './bytes.ts';
@@ -99,7 +99,7 @@ async function streamTo(conn: PhotoAfc, remote: string, size: number, local: str
       });
       stream.once('error', reject);
       stream.once('end', resolve);
-      stream.once('close', () => reject(new Error(`the read of ${remote} closed before its end`))); // after 'end' this is a no-op
+      stream.once('close', () => reject(new ClosedError(`the read of ${remote} (closed before its end)`))); // after 'end' a no-op
     });
     await fh.sync();
   } finally {
