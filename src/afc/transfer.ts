@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { CallOpts } from '../core/abort.ts';
 import { ClosedError, InvalidArgumentError, ProtocolError } from '../core/errors.ts';
+import { untilEnd } from '../core/stream-end.ts';
 import { AdaptiveWindow, runWindowed } from '../core/window.ts';
 import type { AfcFileIo, AfcTreeIo } from './file-io.ts';
 import type { AfcFileInfo } from './file-info.ts';
@@ -145,18 +146,7 @@ export class LocalFileWriter {
         for (let off = 0; off < c.length; ) off += fsCb.writeSync(fd, c, off, c.length - off);
         if (performance.now() - t0 > SYNC_WRITE_SLOW_MS) this.#sync = false;
       });
-      await new Promise<void>((resolve, reject) => {
-        let ended = false;
-        rs.once('end', () => {
-          ended = true;
-          resolve();
-        });
-        rs.once('error', reject);
-        rs.once('close', () => {
-          if (!ended) reject(new ClosedError('the device file (closed before its end)'));
-        });
-        rs.resume();
-      });
+      await untilEnd(rs, 'the device file');
       fsCb.futimesSync(fd, t, t);
     } finally {
       fsCb.closeSync(fd);

@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { promises as fsp, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ClosedError, errorCode, isConnectionLost, TimeoutError } from '../../core/errors.ts';
+import { errorCode, isConnectionLost, TimeoutError } from '../../core/errors.ts';
+import { untilEnd } from '../../core/stream-end.ts';
 import type { ConnectionSlots } from '../connections.ts';
 import type { PhotoAfc, PhotoFileInfo } from '../source.ts';
 import type { RandomReader } from './bytes.ts';
@@ -89,18 +90,14 @@ async function streamTo(conn: PhotoAfc, remote: string, size: number, local: str
     const stream = conn.createReadStream(remote, { size, sink: write });
     rs = stream;
     timer = setTimeout(() => stream.destroy(new TimeoutError(`reading ${remote}`, idleMs)), idleMs);
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (c: Buffer) => {
-        try {
-          write(c);
-        } catch (e) {
-          stream.destroy(e as Error);
-        }
-      });
-      stream.once('error', reject);
-      stream.once('end', resolve);
-      stream.once('close', () => reject(new ClosedError(`the read of ${remote} (closed before its end)`))); // after 'end' a no-op
+    stream.on('data', (c: Buffer) => {
+      try {
+        write(c);
+      } catch (e) {
+        stream.destroy(e as Error);
+      }
     });
+    await untilEnd(stream, `the read of ${remote}`);
     await fh.sync();
   } finally {
     clearTimeout(timer);

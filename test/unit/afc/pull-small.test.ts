@@ -115,3 +115,38 @@ test('LocalFileWriter.stream in 256 KiB batches through the thread pool (in eith
     await out.cleanup();
   }
 });
+
+test('LocalFileWriter.streamSync: every chunk written inside the sink, in order, even when the caller reuses the chunk memory right after; mtime, .part renamed; a failing or prematurely closed stream rejects and no file gets the final name', async () => {
+  const out = await tempDir();
+  try {
+    const t = new Date('2019-02-03T04:05:06Z');
+    const chunks = Array.from({ length: 50 }, (_, i) => randomBytes(30_000 + i));
+    /** A stream that pushes nothing: it hands each chunk to the sink from one reused buffer, then ends. */
+    const feeding = (list: Buffer[], end: (rs: Readable) => void) => (sink: (c: Buffer) => void): Readable => {
+      const rs = new Readable({ read() {} });
+      const reused = Buffer.alloc(64 * 1024);
+      setImmediate(() => {
+        for (const c of list) {
+          c.copy(reused);
+          sink(reused.subarray(0, c.length));
+          reused.fill(0xee); // what a reused read buffer would hold next
+        }
+        end(rs);
+      });
+      return rs;
+    };
+    const dst = join(out.dir, 'ok');
+    await new LocalFileWriter().streamSync(feeding(chunks, (rs) => rs.push(null)), dst, t);
+    assert.deepEqual(await fs.readFile(dst), Buffer.concat(chunks));
+    assert.equal((await fs.stat(dst)).mtime.getTime(), t.getTime());
+    await assert.rejects(fs.stat(`${dst}.part`), { code: 'ENOENT' });
+    const bad = join(out.dir, 'bad');
+    await assert.rejects(new LocalFileWriter().streamSync(feeding(chunks, (rs) => rs.destroy(new Error('device gone'))), bad, t), /device gone/);
+    await assert.rejects(fs.stat(bad), { code: 'ENOENT' }, 'no file under the final name');
+    const cut = join(out.dir, 'cut');
+    await assert.rejects(new LocalFileWriter().streamSync(feeding(chunks, (rs) => rs.destroy()), cut, t), { code: 'ERR_CLOSED' });
+    await assert.rejects(fs.stat(cut), { code: 'ENOENT' }, 'no file under the final name');
+  } finally {
+    await out.cleanup();
+  }
+});
